@@ -1,0 +1,25 @@
+"""genmon: a metrics monitor for generation workloads, a drop-in for afterimage's GenerationMonitor."""
+
+from genmon._version import __version__
+from genmon.errors import MissingExtraError, MonitorClosedError
+from genmon.handlers.base import LogHandler, MetricHandler
+from genmon.handlers.log_file import FileLogHandler
+from genmon.handlers.metrics_file import FileMetricHandler
+from genmon.monitor.generation_monitor import GenerationMonitor
+from genmon.monitor.records import Alert, ModelTokenUsage, TokenUsageReport
+from genmon.monitor.window import WindowStats
+
+__all__ = [
+    "Alert",
+    "FileLogHandler",
+    "FileMetricHandler",
+    "GenerationMonitor",
+    "LogHandler",
+    "MetricHandler",
+    "MissingExtraError",
+    "ModelTokenUsage",
+    "MonitorClosedError",
+    "TokenUsageReport",
+    "WindowStats",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Handler contracts and sinks."""

@@ -1,0 +1,50 @@
+"""The log file: one JSON object a line with message, level, timestamp and data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+LOG_FILE = "genmon.log"
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+class FileLogHandler:
+    """Appends log records to ``log_dir/genmon.log``, one JSON object a line.
+
+    Unlike afterimage's, it creates no ``logging.Logger`` (those are never
+    freed); it writes the file directly and closes it with the monitor.
+    """
+
+    runs_inline = True
+
+    def __init__(self, log_dir: str | Path, filename: str = LOG_FILE) -> None:
+        self.log_dir = Path(log_dir)
+        self.log_file = self.log_dir / filename
+        self._file: IO[bytes] | None = None
+
+    def _open(self) -> IO[bytes]:
+        if self._file is None or self._file.closed:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.log_file, "ab")  # noqa: SIM115 - held until close()
+        return self._file
+
+    def handle_batch(self, records: list[dict[str, Any]]) -> None:
+        """Append a batch of records with one write and one flush."""
+        f = self._open()
+        f.write(b"".join(orjson.dumps(r, option=_JSON_OPTIONS, default=str) + b"\n" for r in records))
+        f.flush()
+
+    def handle_log(self, message: dict[str, Any]) -> None:
+        """Append one record (afterimage's protocol)."""
+        self.handle_batch([message])
+
+    def flush(self, timeout_s: float = 5.0) -> None:
+        if self._file is not None and not self._file.closed:
+            self._file.flush()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        if self._file is not None:
+            self._file.close()

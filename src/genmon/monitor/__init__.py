@@ -1,0 +1,1 @@
+"""The engine: record types, queues and workers, the rolling store, tracking."""

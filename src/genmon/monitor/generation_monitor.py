@@ -1,0 +1,302 @@
+"""GenerationMonitor: a thin façade over the queues, workers, store and sinks."""
+
+from __future__ import annotations
+
+import atexit
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from genmon.handlers.base import LogHandler, MetricHandler
+from genmon.handlers.log_file import FileLogHandler
+from genmon.handlers.metrics_file import FileMetricHandler
+from genmon.monitor import delivery
+from genmon.monitor.generation import evaluation_points, generation_points, log_data
+from genmon.monitor.pipeline import Pipeline, wait_marker
+from genmon.monitor.queueing import BoundedQueue
+from genmon.monitor.records import Alert, TokenUsageReport, check_metadata, check_name, check_value
+from genmon.monitor.store import MetricStore
+from genmon.monitor.token_usage import token_usage
+from genmon.monitor.window import WindowStats
+from genmon.monitor.workers import HandlerErrors
+
+_LIVE: weakref.WeakSet[GenerationMonitor] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    # Worker threads are daemons: without this drain, whatever is still
+    # queued at interpreter exit would be lost.
+    for monitor in list(_LIVE):
+        monitor.close()
+
+
+def to_seconds(window: Any, argument: str = "window") -> float:
+    """Seconds from a timedelta or a number of seconds; negative values are refused."""
+    seconds = window.total_seconds() if isinstance(window, timedelta) else window
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"{argument} must be a timedelta or seconds, got {type(window).__name__} {window!r:.80}")
+    if not seconds >= 0:
+        raise ValueError(f"{argument} must be >= 0 seconds, got {window!r}")
+    return float(seconds)
+
+
+def default_log_dir(root: Path = Path(".genmon")) -> Path:
+    """``.genmon/<YYYY-mm-dd-HH-MM-SS>``, suffixed ``-2``, ``-3``... when taken."""
+    stem = datetime.now().strftime("%Y-%m-%d-%H-%M-%S")
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        candidate = root / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            candidate.mkdir()  # atomic: two monitors never share a directory
+            return candidate
+        except FileExistsError:
+            n += 1
+
+
+class GenerationMonitor:
+    """Records metrics and logs without waiting; workers persist them and feed handlers.
+
+    A drop-in replacement for ``afterimage.GenerationMonitor``: the same
+    constructor keywords, methods, ``Alert`` fields, handler protocols and
+    metrics.jsonl lines.
+
+    Args:
+        log_dir: where metrics.jsonl and genmon.log go (default ``.genmon/<time>``).
+        metric_handlers: sinks for points; None means the metrics.jsonl file,
+            ``[]`` means none.
+        log_handlers: sinks for log records; None means genmon.log, ``[]`` none.
+        alert_handlers: callables receiving each ``Alert``.
+        metrics_interval: seconds between alert rule runs (<= 0: no alert thread).
+        shutdown_timeout: seconds ``shutdown()`` and the exit drain wait at most.
+        max_queue_size: records queued at most per record kind.
+        on_full: "block" (default), "drop_oldest" or "drop_newest".
+        block_timeout: seconds a record call blocks on a full queue before dropping.
+        retention: keep points this long in memory (timedelta or seconds; None: no limit).
+        max_points_per_metric: keep at most this many points per metric in memory.
+        clock: returns epoch seconds (tests pass ``genmon.testing.ManualClock``).
+
+    Example:
+        >>> with GenerationMonitor(log_dir="run") as monitor:  # doctest: +SKIP
+        ...     monitor.track_generation(1.2, True, model_name="gpt-4o", prompt_token_count=120)
+        ...     monitor.get_metrics("generation_time")["p95"]
+    """
+
+    def __init__(
+        self,
+        log_dir: str | Path | None = None,
+        metric_handlers: list[MetricHandler] | None = None,
+        log_handlers: list[LogHandler] | None = None,
+        alert_handlers: list[Callable[[Alert], Any]] | None = None,
+        metrics_interval: float = 60,
+        shutdown_timeout: float = 5,
+        *,
+        alert_min_success_rate: float | None = None,
+        alert_max_generation_time_seconds: float | None = None,
+        alert_max_error_rate: float | None = None,
+        alert_max_prompt_token_mean: float | None = None,
+        alert_max_completion_token_mean: float | None = None,
+        alert_max_total_token_mean: float | None = None,
+        alert_max_conversation_length_mean: float | None = None,
+        token_usage_callback: Callable[[TokenUsageReport], Any] | None = None,
+        token_usage_callback_interval_seconds: float = 60.0,
+        max_queue_size: int = 200_000,
+        on_full: str = "block",
+        block_timeout: float = 10.0,
+        retention: timedelta | float | None = None,
+        max_points_per_metric: int | None = 1_000_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.shutdown_timeout = to_seconds(shutdown_timeout, "shutdown_timeout")
+        self.metrics_interval = metrics_interval
+        self.log_dir = Path(log_dir) if log_dir is not None else default_log_dir()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        retention_s = None if retention is None else to_seconds(retention, "retention")
+        self.store = MetricStore(retention_s, max_points_per_metric)
+        self.metric_handlers = [FileMetricHandler(self.log_dir)] if metric_handlers is None else list(metric_handlers)
+        self.log_handlers = [FileLogHandler(self.log_dir)] if log_handlers is None else list(log_handlers)
+        self.alert_handlers = list(alert_handlers or [])
+        self.alert_thresholds = {
+            "alert_min_success_rate": alert_min_success_rate,
+            "alert_max_generation_time_seconds": alert_max_generation_time_seconds,
+            "alert_max_error_rate": alert_max_error_rate,
+            "alert_max_prompt_token_mean": alert_max_prompt_token_mean,
+            "alert_max_completion_token_mean": alert_max_completion_token_mean,
+            "alert_max_total_token_mean": alert_max_total_token_mean,
+            "alert_max_conversation_length_mean": alert_max_conversation_length_mean,
+        }
+        self.token_usage_callback = token_usage_callback
+        self.token_usage_callback_interval_seconds = token_usage_callback_interval_seconds
+
+        self.errors = HandlerErrors(self._report_handler_error)
+        self._drop_log_at: dict[str, float] = {}
+        metric_queue = BoundedQueue(max_queue_size, on_full, block_timeout, self._report_drop, name="metrics")
+        log_queue = BoundedQueue(max_queue_size, on_full, block_timeout, self._report_drop, name="logs")
+        names: set[str] = set()
+        self._logs = Pipeline(
+            "logs", log_queue, delivery.LogRecords(), None, self.log_handlers, lambda: delivery.deliver_logs, self.errors, names
+        )
+        self._metrics = Pipeline(
+            "metrics",
+            metric_queue,
+            list,
+            self._store_batch,
+            self.metric_handlers,
+            delivery.MetricDelivery,
+            self.errors,
+            names,
+        )
+        self._put_metric = metric_queue.put
+        self._put_log = log_queue.put
+        self._closed = False
+        _LIVE.add(self)
+
+    # -- producers -------------------------------------------------------------
+    def record_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
+        """Queue one point; ``metadata['timestamp']`` (datetime, epoch or ISO) sets its time."""
+        if type(metric_name) is not str or not metric_name:
+            metric_name = check_name(metric_name)
+        if type(value) is not float or value - value != 0.0:
+            value = check_value(value)
+        if metadata is None:
+            self._put_metric((metric_name, value, self._clock(), None))
+        else:
+            ts, meta = check_metadata(metadata, self._clock())
+            self._put_metric((metric_name, value, ts, meta))
+
+    def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None = None) -> None:
+        """Queue several points at one time with shared metadata; all or nothing."""
+        if not isinstance(metrics, Mapping):
+            raise TypeError(f"metrics must be a mapping of name to value, got {type(metrics).__name__}")
+        checked = [(check_name(n, "metrics key"), check_value(v, f"metrics[{n!r}]")) for n, v in metrics.items()]
+        ts, meta = (self._clock(), None) if metadata is None else check_metadata(metadata, self._clock())
+        for name, value in checked:
+            self._put_metric((name, value, ts, meta))
+
+    def track_generation(self, duration: float, success: bool, **kwargs: Any) -> None:
+        """Record one generation call: time, success and error rates, model, finish reason, tokens."""
+        ts, points = generation_points(duration, success, kwargs, self._clock())
+        for point in points:
+            self._put_metric(point)
+        self._put_log((ts, "info", "Generation metrics", {"data": log_data(kwargs, duration=duration, success=success)}))
+
+    def track_evaluation(
+        self, duration: float, success: bool, evaluator_type: str, scores: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Record one evaluation: its time, each score, its error rate and token usage."""
+        ts, points = evaluation_points(duration, success, evaluator_type, scores, kwargs, self._clock())
+        for point in points:
+            self._put_metric(point)
+        data = log_data(kwargs, duration=duration, success=success, evaluator_type=evaluator_type, scores=scores)
+        self._put_log((ts, "info", "Evaluation metrics", {"data": data}))
+
+    def _log(self, level: str, message: Any, data: dict[str, Any]) -> None:
+        if not isinstance(message, str):
+            raise TypeError(f"message must be a string, got {type(message).__name__}")
+        self._put_log((self._clock(), level, message, data))
+
+    def log_info(self, message: str, **data: Any) -> None:
+        """Queue an info log record."""
+        self._log("info", message, data)
+
+    def log_warning(self, message: str, **data: Any) -> None:
+        """Queue a warning log record."""
+        self._log("warning", message, data)
+
+    def log_error(self, message: str, error: BaseException | None = None, **data: Any) -> None:
+        """Queue an error log record; ``error`` adds its text and type."""
+        if error is not None:
+            data = {"error": str(error), "error_type": type(error).__name__, **data}
+        self._log("error", message, data)
+
+    # -- readers ---------------------------------------------------------------
+    def get_metrics(self, metric_name: str, window: timedelta | float = timedelta(minutes=5)) -> WindowStats:
+        """mean, min, max, count, sum, std, p50, p95, p99 and last over the trailing window.
+
+        The keys are the same for an unknown metric, an empty window and a
+        full one; the result is falsy when the window holds no point.
+        """
+        name = check_name(metric_name)
+        start = self._clock() - to_seconds(window)
+        return self.store.window_stats(name, start)
+
+    def get_total_token_usage(self, window: timedelta | float | None = None) -> TokenUsageReport:
+        """Prompt, completion and total tokens per model (all retained points if no window)."""
+        start = None if window is None else self._clock() - to_seconds(window)
+        return token_usage(self.store, start)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts: recorded, processed, dropped by reason, handler errors, queue depth."""
+        out = self._metrics.stats()
+        out["handler_errors"] = self.errors.snapshot()
+        out["stored_points"] = self.store.count()
+        out["logs"] = self._logs.stats()
+        out["worker_failures"] = self._metrics.worker.failures + self._logs.worker.failures
+        return out
+
+    # -- lifecycle -------------------------------------------------------------
+    def _pipelines(self) -> list[Pipeline]:
+        return [self._metrics, self._logs]
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything recorded before the call reached the store, files and handlers.
+
+        Returns False if that did not happen within ``timeout`` seconds
+        (None waits as long as it takes).
+        """
+        deadline = time.monotonic() + (1e9 if timeout is None else to_seconds(timeout, "timeout"))
+        if self._closed:
+            return all(not p.worker.thread.is_alive() for p in self._pipelines())
+        markers = [p.request_flush() for p in self._pipelines()]
+        return all([wait_marker(m, deadline) for m in markers])
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Drain the queues, flush and close handlers and stop the threads; idempotent.
+
+        Waits at most ``timeout`` seconds (default ``shutdown_timeout``) and
+        returns True when everything was delivered in time.
+        """
+        if self._closed:
+            return all(not p.worker.thread.is_alive() for p in self._pipelines())
+        self._closed = True
+        _LIVE.discard(self)
+        deadline = time.monotonic() + (self.shutdown_timeout if timeout is None else to_seconds(timeout, "timeout"))
+        # Metrics first: their worker may still log (drops, handler errors).
+        ok = True
+        for pipeline in self._pipelines():
+            pipeline.request_stop()
+            ok = pipeline.wait_stopped(deadline) and ok
+        return ok
+
+    def shutdown(self) -> None:
+        """afterimage's name for ``close()`` bounded by ``shutdown_timeout``."""
+        self.close()
+
+    def __enter__(self) -> GenerationMonitor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------
+    def _store_batch(self, batch: list[Any]) -> None:
+        self.store.append_batch(batch, self._clock())
+
+    def _report_handler_error(self, name: str, error: BaseException, count: int) -> None:
+        message = f"Handler {name} failed ({count} failures so far): {error}"
+        data = {"handler": name, "error": str(error), "error_type": type(error).__name__, "failures": count}
+        self._logs.source.put_internal((self._clock(), "error", message, data))
+
+    def _report_drop(self, reason: str, count: int) -> None:
+        # Logged at most once per 10 s per reason, from the producer's thread.
+        now = time.monotonic()
+        if now - self._drop_log_at.get(reason, -1e18) < 10.0:
+            return
+        self._drop_log_at[reason] = now
+        message = f"Queue full: {count} records dropped so far ({reason})"
+        self._logs.source.put_internal((self._clock(), "warning", message, {"reason": reason, "dropped": count}))

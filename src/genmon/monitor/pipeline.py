@@ -1,0 +1,135 @@
+"""One record kind's path: bounded queue, batch worker, inline sinks and handler lanes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from genmon.monitor.queueing import BoundedQueue, Control
+from genmon.monitor.workers import BatchWorker, HandlerErrors, HandlerLane, handler_name
+
+Deliver = Callable[[Any, list[Any]], None]
+DeliverFactory = Callable[[], Deliver]
+
+
+class Pipeline:
+    """Feeds every batch of one record kind to its sinks, isolated from each other.
+
+    Args:
+        kind: "metrics", "logs" or "spans" (thread and error names).
+        source: the bounded queue producers put raw records on.
+        prepare: turns a batch of raw records into what handlers receive.
+        store: called first with each raw batch (the rolling store), or None.
+        handlers: the user's handlers; those with ``runs_inline`` are called
+            on the worker thread, every other one gets its own lane.
+        make_deliver: makes a ``deliver(handler, prepared_batch)`` function;
+            each thread gets its own.
+        errors: shared failure counts.
+        taken_names: handler names already used, so every name is unique.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        source: BoundedQueue,
+        prepare: Callable[[list[Any]], list[Any]],
+        store: Callable[[list[Any]], None] | None,
+        handlers: Sequence[Any],
+        make_deliver: DeliverFactory,
+        errors: HandlerErrors,
+        taken_names: set[str],
+    ) -> None:
+        self.kind = kind
+        self.source = source
+        self._prepare = prepare
+        self._store = store
+        self._deliver = make_deliver()
+        self._errors = errors
+        self.inline: list[tuple[str, Any]] = []
+        self.lanes: list[HandlerLane] = []
+        for handler in handlers:
+            name = handler_name(handler, taken_names)
+            if getattr(handler, "runs_inline", False):
+                self.inline.append((name, handler))
+            else:
+                self.lanes.append(HandlerLane(handler, name, make_deliver(), errors))
+        self._stop_markers: list[Control] = []
+        self.worker = BatchWorker(kind, source, self._process, self._flush_sinks, self._stop_sinks)
+        self.worker.start()
+
+    def _process(self, batch: list[Any]) -> None:
+        if self._store is not None:
+            self._store(batch)
+        records = self._prepare(batch)
+        for name, handler in self.inline:
+            try:
+                self._deliver(handler, records)
+            except Exception as error:  # noqa: BLE001 - a full disk degrades one sink only
+                self._errors.record(name, error)
+        for lane in self.lanes:
+            lane.send(records)
+
+    def _lifecycle(self, method: str) -> None:
+        for name, handler in self.inline:
+            fn = getattr(handler, method, None)
+            if callable(fn):
+                try:
+                    fn(5.0)
+                except Exception as error:  # noqa: BLE001
+                    self._errors.record(name, error)
+
+    def _flush_sinks(self) -> list[Control]:
+        self._lifecycle("flush")
+        return [lane.control("flush") for lane in self.lanes]
+
+    def _stop_sinks(self) -> None:
+        self._lifecycle("close")
+        self._stop_markers = [lane.control("stop") for lane in self.lanes]
+
+    # -- called by the monitor ------------------------------------------------
+    def request_flush(self) -> Control:
+        marker = Control("flush")
+        self.source.put_control(marker)
+        return marker
+
+    def request_stop(self) -> Control:
+        self.source.close()
+        marker = Control("stop")
+        self.source.put_control(marker)
+        return marker
+
+    def wait_stopped(self, deadline: float) -> bool:
+        """Join the worker and the lanes by ``deadline`` (a monotonic time)."""
+        self.worker.thread.join(max(deadline - time.monotonic(), 0.0))
+        if self.worker.thread.is_alive():
+            return False
+        ok = True
+        for marker in self._stop_markers:
+            ok = marker.done.wait(max(deadline - time.monotonic(), 0.0)) and ok
+        for lane in self.lanes:
+            lane.thread.join(max(deadline - time.monotonic(), 0.0))
+            ok = ok and not lane.thread.is_alive()
+        return ok
+
+    def stats(self) -> dict[str, Any]:
+        dropped = dict(self.source.dropped)
+        processed = self.worker.processed
+        depth = self.source.qsize()
+        return {
+            "recorded": processed + depth + dropped.get("drop_oldest", 0),
+            "processed": processed,
+            "dropped": dropped,
+            "queue_depth": depth,
+            "handler_dropped": {lane.name: lane.dropped for lane in self.lanes if lane.dropped},
+        }
+
+
+def wait_marker(marker: Control, deadline: float) -> bool:
+    """Wait for a flush marker and the lane markers it spawned, by ``deadline``."""
+    if not marker.done.wait(max(deadline - time.monotonic(), 0.0)):
+        return False
+    for child in marker.children:
+        if not child.done.wait(max(deadline - time.monotonic(), 0.0)):
+            return False
+    return True

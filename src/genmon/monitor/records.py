@@ -1,0 +1,127 @@
+"""Record types shared with afterimage and the checks every record call makes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from genmon.errors import MonitorClosedError
+
+__all__ = [
+    "Alert",
+    "ModelTokenUsage",
+    "MonitorClosedError",
+    "TokenUsageReport",
+    "check_metadata",
+    "check_name",
+    "check_value",
+    "to_epoch",
+]
+
+RESERVED_METADATA_KEYS = frozenset({"metric", "value"})
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@dataclass
+class Alert:
+    """One firing of an alert rule (the fields of afterimage's Alert)."""
+
+    name: str
+    message: str
+    level: str
+    timestamp: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelTokenUsage:
+    """Token usage for a single model."""
+
+    model_name: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@dataclass
+class TokenUsageReport:
+    """Token usage: a per-model breakdown plus totals, for cost calculation."""
+
+    by_model: list[ModelTokenUsage]
+    total_prompt_tokens: int = 0
+    total_completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+def check_name(name: Any, argument: str = "metric_name") -> str:
+    """Return ``name`` if it is a non-empty str, else raise naming ``argument``."""
+    if type(name) is str and name:
+        return name
+    if isinstance(name, str) and name:
+        return str(name)
+    if isinstance(name, str):
+        raise ValueError(f"{argument} must be a non-empty string, got ''")
+    raise TypeError(f"{argument} must be a non-empty string, got {type(name).__name__} {name!r:.80}")
+
+
+def check_value(value: Any, argument: str = "value") -> float:
+    """Convert ``value`` to a finite float or raise naming ``argument``."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{argument} must be a finite number, got {type(value).__name__} {value!r:.80}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{argument} must be a finite number, got {type(value).__name__} {value!r:.80}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{argument} must be a finite number, got {number!r}")
+    return number
+
+
+def to_epoch(stamp: Any, argument: str = "metadata['timestamp']") -> float:
+    """Epoch seconds from a datetime (naive means local time), a number or an ISO-8601 string."""
+    if isinstance(stamp, datetime):
+        return stamp.timestamp()
+    if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+        if math.isfinite(stamp):
+            return float(stamp)
+        raise ValueError(f"{argument} must be finite epoch seconds, got {stamp!r}")
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp).timestamp()
+        except ValueError:
+            raise ValueError(f"{argument} must be an ISO-8601 string, got {stamp!r:.80}") from None
+    raise TypeError(
+        f"{argument} must be a datetime, epoch seconds or an ISO-8601 string, got {type(stamp).__name__} {stamp!r:.80}"
+    )
+
+
+def check_metadata(metadata: Any, clock_now: float, argument: str = "metadata") -> tuple[float, dict[str, Any] | None]:
+    """Validate and copy ``metadata``; return the point's time and the metadata to store.
+
+    A ``timestamp`` key sets the point's time and is removed from the copy.
+    """
+    if type(metadata) is not dict:
+        if not isinstance(metadata, dict):
+            raise TypeError(f"{argument} must be a dict or None, got {type(metadata).__name__}")
+    meta = dict(metadata)
+    for key, item in meta.items():
+        if type(key) is not str:
+            raise TypeError(f"{argument} keys must be strings, got {type(key).__name__} {key!r:.80}")
+        if key in RESERVED_METADATA_KEYS:
+            raise ValueError(f"{argument} key {key!r} is reserved (it names the point's {key})")
+        if type(item) not in _SCALARS and key != "timestamp":
+            try:
+                orjson.dumps(item, option=orjson.OPT_SERIALIZE_NUMPY)
+            except TypeError:
+                raise TypeError(
+                    f"{argument}[{key!r}] must be JSON-serialisable, got {type(item).__name__} {item!r:.80}"
+                ) from None
+    if "timestamp" in meta:
+        stamp = meta.pop("timestamp")
+        when = clock_now if stamp is None else to_epoch(stamp, f"{argument}['timestamp']")
+        return when, meta or None
+    return clock_now, meta or None

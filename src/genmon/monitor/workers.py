@@ -1,0 +1,229 @@
+"""Worker threads: a batch worker per record kind, and one lane per handler.
+
+A ``BatchWorker`` drains its ``BoundedQueue`` in batches and hands each batch
+to a ``process`` function (store, files, lanes). A ``HandlerLane`` gives one
+user handler its own bounded queue and thread, so a slow or hung handler
+delays only itself. Both are named daemon threads woken by their queue; both
+stop at a ``Control("stop")`` marker after everything queued before it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from genmon.monitor.queueing import BoundedQueue, Control
+
+BATCH_SIZE = 4096
+THREAD_PREFIX = "genmon-"
+
+
+class HandlerErrors:
+    """Counts handler failures by handler name and reports them, rate-limited."""
+
+    def __init__(self, report: Callable[[str, BaseException, int], None], interval_s: float = 10.0) -> None:
+        self.counts: dict[str, int] = {}
+        self._report = report
+        self._interval_s = interval_s
+        self._last_report: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def record(self, handler_name: str, error: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            count = self.counts[handler_name] = self.counts.get(handler_name, 0) + 1
+            due = now - self._last_report.get(handler_name, -1e18) >= self._interval_s
+            if due:
+                self._last_report[handler_name] = now
+        if due:
+            try:
+                self._report(handler_name, error, count)
+            except Exception:  # noqa: BLE001 - reporting must never kill a worker
+                pass
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+def handler_name(handler: Any, taken: set[str]) -> str:
+    """A readable, unique name for a handler: its ``name`` attribute or its class name."""
+    base = getattr(handler, "name", None)
+    if not isinstance(base, str) or not base:
+        base = getattr(handler, "__name__", None) or type(handler).__name__
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}#{n}"
+    taken.add(name)
+    return name
+
+
+class BatchWorker:
+    """Drains a queue in batches on a named daemon thread.
+
+    Args:
+        name: thread name suffix (``genmon-<name>``).
+        source: the queue producers put records on.
+        process: called with each batch (a list of records) in queue order.
+        on_flush: called at a flush marker after every earlier batch was
+            processed; returns the lane markers the flush must also wait for.
+        on_stop: called once after the last batch, before the thread ends.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        source: BoundedQueue,
+        process: Callable[[list[Any]], None],
+        on_flush: Callable[[], list[Control]],
+        on_stop: Callable[[], None],
+    ) -> None:
+        self.source = source
+        self.processed = 0
+        self.failures = 0
+        self._process = process
+        self._on_flush = on_flush
+        self._on_stop = on_stop
+        self.thread = threading.Thread(target=self._run, name=THREAD_PREFIX + name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        get, get_nowait = self.source.get, self.source.get_nowait
+        while True:
+            batch = [get()]
+            try:
+                while len(batch) < BATCH_SIZE:
+                    batch.append(get_nowait())
+            except queue.Empty:
+                pass
+            if self._handle(batch):
+                break
+        # Producers that passed the closed check just before close() may still
+        # have put items after the stop marker: take them too.
+        leftovers = []
+        try:
+            while True:
+                leftovers.append(get_nowait())
+        except queue.Empty:
+            pass
+        self._handle([x for x in leftovers if not isinstance(x, Control)])
+        for marker in leftovers:
+            if isinstance(marker, Control):
+                marker.done.set()
+        try:
+            self._on_stop()
+        except Exception:  # noqa: BLE001 - on_stop isolates handlers itself; this guards the thread
+            self.failures += 1
+
+    def _handle(self, batch: list[Any]) -> bool:
+        """Process a batch that may contain markers; True when a stop marker was seen."""
+        start = 0
+        for i, item in enumerate(batch):
+            if isinstance(item, Control):
+                self._process_records(batch[start:i])
+                start = i + 1
+                if item.kind == "stop":
+                    rest = [x for x in batch[start:] if not isinstance(x, Control)]
+                    self._process_records(rest)
+                    item.done.set()
+                    return True
+                self._flush(item)
+        self._process_records(batch[start:] if start else batch)
+        return False
+
+    def _process_records(self, records: list[Any]) -> None:
+        if not records:
+            return
+        try:
+            self._process(records)
+        except Exception:  # noqa: BLE001 - a bug in processing must not kill the worker
+            self.failures += 1
+        self.processed += len(records)
+        self.source.notify_room()
+
+    def _flush(self, marker: Control) -> None:
+        try:
+            lanes = self._on_flush()
+        except Exception:  # noqa: BLE001
+            self.failures += 1
+            lanes = []
+        marker.children = lanes
+        marker.done.set()
+
+
+class HandlerLane:
+    """One handler on its own bounded queue and thread.
+
+    Args:
+        handler: the user's handler object.
+        name: its unique name, used in error counts and the thread name.
+        deliver: ``deliver(handler, batch)`` sends one batch to the handler.
+        errors: where failures are counted.
+        max_batches: batches queued at most; beyond it new batches are
+            dropped and their records counted in ``dropped``.
+        lifecycle_timeout_s: passed to the handler's ``flush``/``close``.
+    """
+
+    def __init__(
+        self,
+        handler: Any,
+        name: str,
+        deliver: Callable[[Any, list[Any]], None],
+        errors: HandlerErrors,
+        max_batches: int = 1024,
+        lifecycle_timeout_s: float = 5.0,
+    ) -> None:
+        self.handler = handler
+        self.name = name
+        self.dropped = 0
+        self.delivered = 0
+        self._deliver = deliver
+        self._errors = errors
+        self._max_batches = max_batches
+        self._timeout_s = lifecycle_timeout_s
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}lane-{name}", daemon=True)
+        self.thread.start()
+
+    def send(self, batch: list[Any]) -> None:
+        """Queue a batch (called from one worker thread only, so the count is exact)."""
+        # The batch list is shared by every lane: handlers must not mutate it.
+        if self._queue.qsize() >= self._max_batches:
+            self.dropped += len(batch)
+            return
+        self._queue.put(batch)
+
+    def control(self, kind: str) -> Control:
+        marker = Control(kind)
+        self._queue.put(marker)
+        return marker
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, Control):
+                self._call_lifecycle("flush" if item.kind == "flush" else "close")
+                item.done.set()
+                if item.kind == "stop":
+                    return
+                continue
+            try:
+                self._deliver(self.handler, item)
+                self.delivered += len(item)
+            except Exception as error:  # noqa: BLE001 - isolate the handler
+                self._errors.record(self.name, error)
+
+    def _call_lifecycle(self, method: str) -> None:
+        fn = getattr(self.handler, method, None)
+        if not callable(fn):
+            return
+        try:
+            fn(self._timeout_s)
+        except Exception as error:  # noqa: BLE001 - isolate the handler
+            self._errors.record(self.name, error)
