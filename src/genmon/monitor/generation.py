@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from genmon.monitor.records import check_metadata, check_value
+from genmon.monitor.records import check_metadata, check_value, to_epoch
 
 TOKEN_METRICS = ("prompt_token_count", "completion_token_count", "total_token_count")
 GENERATION_COUNTS = (*TOKEN_METRICS, "conversation_length")
 # Keyword arguments that are metrics or carry the error, never call metadata.
-_NOT_METADATA = frozenset({*GENERATION_COUNTS, "error", "metadata", "timestamp", "scores"})
-_SCALARS = (str, int, float, bool)
+_NOT_METADATA = frozenset({*GENERATION_COUNTS, "error", "metadata", "timestamp", "scores", "metric", "value"})
+_SCALAR_TYPES = frozenset({str, int, float, bool})
 
 Point = tuple[str, float, float, "dict[str, Any] | None"]
+
+
+def _number(raw: Any, argument: str) -> float:
+    kind = type(raw)
+    if kind is int:
+        return float(raw)
+    if kind is float and raw - raw == 0.0:  # finite
+        return raw  # type: ignore[no-any-return]
+    return check_value(raw, argument)
 
 
 def call_metadata(kwargs: dict[str, Any], now: float) -> tuple[float, dict[str, Any] | None]:
@@ -22,30 +31,22 @@ def call_metadata(kwargs: dict[str, Any], now: float) -> tuple[float, dict[str, 
     component, ...) and the items of a ``metadata=`` dict become metadata;
     a ``timestamp`` keyword or metadata key sets the time.
     """
-    meta: dict[str, Any] = {}
+    meta = {k: v for k, v in kwargs.items() if type(v) in _SCALAR_TYPES and k not in _NOT_METADATA}
+    ts = now
     extra = kwargs.get("metadata")
     if extra is not None:
-        if not isinstance(extra, dict):
-            raise TypeError(f"metadata must be a dict or None, got {type(extra).__name__}")
-        meta.update(extra)
-    for key, value in kwargs.items():
-        if key not in _NOT_METADATA and isinstance(value, _SCALARS):
-            meta[key] = value
-    if kwargs.get("timestamp") is not None:
-        meta["timestamp"] = kwargs["timestamp"]
-    if not meta:
-        return now, None
-    return check_metadata(meta, now)
+        ts, checked = check_metadata(extra, now)
+        if checked:
+            meta = {**checked, **meta}
+    stamp = kwargs.get("timestamp")
+    if stamp is not None:
+        ts = to_epoch(stamp, "timestamp")
+    return ts, meta or None
 
 
 def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: float) -> tuple[float, list[Point]]:
     """Validate a track_generation call and return its time and points."""
-    duration = check_value(duration, "duration")
-    counts = {}
-    for key in GENERATION_COUNTS:
-        raw = kwargs.get(key)
-        if raw is not None:
-            counts[key] = check_value(raw, key)
+    duration = _number(duration, "duration")
     ts, meta = call_metadata(kwargs, now)
     failed = 0.0 if success else 1.0
     # afterimage recorded error_rate only when an `error` keyword was given,
@@ -56,11 +57,16 @@ def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: 
         ("success_rate", 1.0 - failed, ts, meta),
         ("error_rate", error_rate, ts, meta),
     ]
-    if kwargs.get("model_name") is not None:
-        points.append((f"model_usage:{kwargs['model_name']}", 1.0, ts, meta))
-    if kwargs.get("finish_reason") is not None:
-        points.append((f"finish_reason:{kwargs['finish_reason']}", 1.0, ts, meta))
-    points.extend((key, value, ts, meta) for key, value in counts.items())
+    model = kwargs.get("model_name")
+    if model is not None:
+        points.append((f"model_usage:{model}", 1.0, ts, meta))
+    reason = kwargs.get("finish_reason")
+    if reason is not None:
+        points.append((f"finish_reason:{reason}", 1.0, ts, meta))
+    for key in GENERATION_COUNTS:
+        raw = kwargs.get(key)
+        if raw is not None:
+            points.append((key, _number(raw, key), ts, meta))
     return ts, points
 
 
@@ -92,11 +98,9 @@ def evaluation_points(
 
 def log_data(kwargs: dict[str, Any], **fields: Any) -> dict[str, Any]:
     """The ``data`` of the log record a tracking call writes (afterimage's shape)."""
-    data = dict(fields)
-    for key, value in kwargs.items():
-        if key == "error" and isinstance(value, BaseException):
-            data["error"] = str(value)
-            data["error_type"] = type(value).__name__
-        else:
-            data[key] = value
+    data = {**fields, **kwargs}
+    error = kwargs.get("error")
+    if isinstance(error, BaseException):
+        data["error"] = str(error)
+        data["error_type"] = type(error).__name__
     return data

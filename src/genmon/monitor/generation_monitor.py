@@ -175,14 +175,12 @@ class GenerationMonitor:
             raise TypeError(f"metrics must be a mapping of name to value, got {type(metrics).__name__}")
         checked = [(check_name(n, "metrics key"), check_value(v, f"metrics[{n!r}]")) for n, v in metrics.items()]
         ts, meta = (self._clock(), None) if metadata is None else check_metadata(metadata, self._clock())
-        for name, value in checked:
-            self._put_metric((name, value, ts, meta))
+        self._put_metric([(name, value, ts, meta) for name, value in checked])
 
     def track_generation(self, duration: float, success: bool, **kwargs: Any) -> None:
         """Record one generation call: time, success and error rates, model, finish reason, tokens."""
         ts, points = generation_points(duration, success, kwargs, self._clock())
-        for point in points:
-            self._put_metric(point)
+        self._put_metric(points)  # one queue item; the worker expands it
         self._put_log((ts, "info", "Generation metrics", {"data": log_data(kwargs, duration=duration, success=success)}))
 
     def track_evaluation(
@@ -190,8 +188,7 @@ class GenerationMonitor:
     ) -> None:
         """Record one evaluation: its time, each score, its error rate and token usage."""
         ts, points = evaluation_points(duration, success, evaluator_type, scores, kwargs, self._clock())
-        for point in points:
-            self._put_metric(point)
+        self._put_metric(points)
         data = log_data(kwargs, duration=duration, success=success, evaluator_type=evaluator_type, scores=scores)
         self._put_log((ts, "info", "Evaluation metrics", {"data": data}))
 
@@ -254,6 +251,12 @@ class GenerationMonitor:
             return all(not p.worker.thread.is_alive() for p in self._pipelines())
         markers = [p.request_flush() for p in self._pipelines()]
         return all([wait_marker(m, deadline) for m in markers])
+
+    def sync_store(self, timeout: float | None = None) -> bool:
+        """Wait until every point recorded before the call is in the store (handlers not awaited)."""
+        if self._closed:
+            return not self._metrics.worker.thread.is_alive()
+        return self._metrics.request_flush().done.wait(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Drain the queues, flush and close handlers and stop the threads; idempotent.

@@ -129,7 +129,7 @@ def wait_marker(marker: Control, deadline: float) -> bool:
     """Wait for a flush marker and the lane markers it spawned, by ``deadline``."""
     if not marker.done.wait(max(deadline - time.monotonic(), 0.0)):
         return False
-    for child in marker.children:
-        if not child.done.wait(max(deadline - time.monotonic(), 0.0)):
-            return False
-    return True
+    # Wait on every lane (not only up to the first late one) so the healthy
+    # lanes are known to be done when a stuck one makes the flush fail.
+    results = [child.done.wait(max(deadline - time.monotonic(), 0.0)) for child in marker.children]
+    return all(results)

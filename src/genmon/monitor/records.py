@@ -104,24 +104,28 @@ def check_metadata(metadata: Any, clock_now: float, argument: str = "metadata") 
 
     A ``timestamp`` key sets the point's time and is removed from the copy.
     """
-    if type(metadata) is not dict:
-        if not isinstance(metadata, dict):
-            raise TypeError(f"{argument} must be a dict or None, got {type(metadata).__name__}")
+    if type(metadata) is not dict and not isinstance(metadata, dict):
+        raise TypeError(f"{argument} must be a dict or None, got {type(metadata).__name__}")
     meta = dict(metadata)
+    scalars = _SCALARS
     for key, item in meta.items():
-        if type(key) is not str:
-            raise TypeError(f"{argument} keys must be strings, got {type(key).__name__} {key!r:.80}")
-        if key in RESERVED_METADATA_KEYS:
-            raise ValueError(f"{argument} key {key!r} is reserved (it names the point's {key})")
-        if type(item) not in _SCALARS and key != "timestamp":
-            try:
-                orjson.dumps(item, option=orjson.OPT_SERIALIZE_NUMPY)
-            except TypeError:
-                raise TypeError(
-                    f"{argument}[{key!r}] must be JSON-serialisable, got {type(item).__name__} {item!r:.80}"
-                ) from None
+        if type(key) is not str or key in RESERVED_METADATA_KEYS or type(item) not in scalars:
+            _check_entry(key, item, argument)
     if "timestamp" in meta:
         stamp = meta.pop("timestamp")
         when = clock_now if stamp is None else to_epoch(stamp, f"{argument}['timestamp']")
         return when, meta or None
     return clock_now, meta or None
+
+
+def _check_entry(key: Any, item: Any, argument: str) -> None:
+    if type(key) is not str:
+        raise TypeError(f"{argument} keys must be strings, got {type(key).__name__} {key!r:.80}")
+    if key in RESERVED_METADATA_KEYS:
+        raise ValueError(f"{argument} key {key!r} is reserved (it names the point's {key})")
+    if key == "timestamp":
+        return  # checked by to_epoch
+    try:
+        orjson.dumps(item, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:
+        raise TypeError(f"{argument}[{key!r}] must be JSON-serialisable, got {type(item).__name__} {item!r:.80}") from None

@@ -137,9 +137,17 @@ class BatchWorker:
         self._process_records(batch[start:] if start else batch)
         return False
 
-    def _process_records(self, records: list[Any]) -> None:
-        if not records:
+    def _process_records(self, items: list[Any]) -> None:
+        if not items:
             return
+        # A queue item is one record or a list of records put by one call
+        # (track_generation puts its points as one item: one put, not eight).
+        records: list[Any] = []
+        for item in items:
+            if type(item) is list:
+                records.extend(item)
+            else:
+                records.append(item)
         try:
             self._process(records)
         except Exception:  # noqa: BLE001 - a bug in processing must not kill the worker

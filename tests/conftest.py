@@ -1,0 +1,51 @@
+"""Shared fixtures: monitors that are always closed, and a leak check after every test."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genmon import GenerationMonitor
+from genmon.testing import ManualClock
+
+
+def _genmon_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("genmon-")]
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Every test must leave no genmon thread running once its monitors are closed."""
+    before = set(_genmon_threads())
+    yield
+    for thread in _genmon_threads():
+        if thread not in before:
+            thread.join(10)
+    leaked = [t.name for t in _genmon_threads() if t not in before]
+    assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_800_000_000.0)
+
+
+@pytest.fixture
+def make_monitor(tmp_path: Path) -> Iterator[Callable[..., GenerationMonitor]]:
+    """Build monitors in tmp_path (alert thread off unless asked); all are closed at teardown."""
+    made: list[GenerationMonitor] = []
+
+    def make(**kwargs: Any) -> GenerationMonitor:
+        kwargs.setdefault("log_dir", tmp_path / f"run{len(made)}")
+        kwargs.setdefault("metrics_interval", 0)
+        monitor = GenerationMonitor(**kwargs)
+        made.append(monitor)
+        return monitor
+
+    yield make
+    for monitor in made:
+        monitor.close()
