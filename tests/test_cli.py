@@ -1,0 +1,44 @@
+"""The genmon command: version, demo, usage errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genmon import __version__
+from genmon.cli import main
+
+
+def test_version_prints_the_package_version() -> None:
+    """`genmon --version` prints the installed version."""
+    out = subprocess.run([sys.executable, "-m", "genmon.cli", "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == f"genmon {__version__}"
+
+
+def test_demo_writes_a_run_directory_and_prints_it(tmp_path: Path, capsys) -> None:
+    """`genmon demo` runs a simulated generator with the monitor attached and prints its run directory."""
+    run_dir = tmp_path / "demo"
+    assert main(["demo", "--conversations", "12", "--concurrency", "4", "--out", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert str(run_dir) in out
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {"generation_time", "success_rate", "error_rate"} <= {line["metric"] for line in lines}
+    assert (run_dir / "genmon.log").stat().st_size > 0
+
+
+def test_no_command_and_bad_options_exit_2(capsys) -> None:
+    """Bad usage exits with code 2 and a one-line error."""
+    assert main([]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--conversations", "many"])
+    assert exit_info.value.code == 2
+
+
+def test_demo_rejects_out_of_range_options(capsys) -> None:
+    """An impossible error rate fails with exit code 1 and a clear message."""
+    assert main(["demo", "--error-rate", "2"]) == 1
+    assert "--error-rate" in capsys.readouterr().err
