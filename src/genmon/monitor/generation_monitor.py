@@ -236,6 +236,54 @@ class GenerationMonitor:
         out["worker_failures"] = self._metrics.worker.failures + self._logs.worker.failures
         return out
 
+    # -- exports, DataFrames and plots (genmon.exporters, genmon.plots) ---------
+    def export_metrics(self, output_path: str | Path, format: str = "json", window: timedelta | float | None = None) -> list[Path]:
+        """Write the points (all retained, or the trailing window) as json, csv, excel/xlsx or parquet.
+
+        Returns the files written, the main one first; see ``genmon.exporters``.
+        """
+        from genmon.exporters import views
+
+        return views.export_metrics(self, output_path, format, window)
+
+    def save_metrics(self) -> Path:
+        """Write every retained point to ``log_dir/metrics_<YYYYmmdd_HHMMSS>.json`` and return its path."""
+        from genmon.exporters import views
+
+        return views.save_metrics(self)
+
+    def to_dataframe(self, metric: str | None = None, window: timedelta | float | None = None) -> Any:
+        """A pandas DataFrame of points: metric, timestamp (local, tz-aware), value, metadata columns."""
+        from genmon.exporters import views
+
+        return views.to_dataframe(self, metric, window)
+
+    def summary(self, window: timedelta | float | None = None, by: str | list[str] | None = None) -> Any:
+        """A DataFrame of count, mean, std, min, p50, p95, p99, max, last per metric (and per ``by`` value)."""
+        from genmon.exporters import views
+
+        return views.summary(self, window, by)
+
+    def visualize_metrics(
+        self, save_dir: str | Path | None = None, figsize: tuple[float, float] = (12, 6), return_figures: bool = False
+    ) -> Any:
+        """Save the standard charts and overview.png (default ``log_dir/plots``); return the paths (or figures)."""
+        from genmon.plots import views
+
+        return views.visualize_metrics(self, save_dir, figsize, return_figures)
+
+    def plot_metric(
+        self,
+        metric_name: str,
+        window: timedelta | float = timedelta(hours=1),
+        rolling_window: int = 10,
+        figsize: tuple[float, float] = (12, 8),
+    ) -> Any:
+        """A matplotlib Figure of one metric over the trailing window with a rolling mean."""
+        from genmon.plots import views
+
+        return views.plot_metric(self, metric_name, window, rolling_window, figsize)
+
     # -- lifecycle -------------------------------------------------------------
     def _pipelines(self) -> list[Pipeline]:
         return [self._metrics, self._logs]
