@@ -69,9 +69,12 @@ class BoundedQueue:
         self.dropped: dict[str, int] = {}
         self._on_drop = on_drop
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._limit = maxsize  # set to -1 when closed, so every put takes the slow path
-        self._qsize = self._queue.qsize
-        self._put = self._queue.put
+        # The fast path callers may inline: ``if q.depth() < q.limit: q.enqueue(item)
+        # else: q.put(item)``. limit drops to -1 at close, so every put then
+        # takes the slow path, which raises.
+        self.limit = maxsize
+        self.depth = self._qsize = self._queue.qsize
+        self.enqueue = self._put = self._queue.put
         self._drop_lock = threading.Lock()
         self._room = threading.Condition(threading.Lock())
         self._waiters = 0
@@ -81,7 +84,7 @@ class BoundedQueue:
 
     def put(self, item: Any) -> None:
         """Queue ``item``, applying the full-queue policy; raise if closed."""
-        if self._qsize() < self._limit:
+        if self._qsize() < self.limit:
             self._put(item)
         else:
             self._put_slow(item)
@@ -105,7 +108,7 @@ class BoundedQueue:
     def close(self) -> None:
         """Refuse every later put with ``MonitorClosedError``."""
         self.closed = True
-        self._limit = -1
+        self.limit = -1
         self.notify_room()
 
     def notify_room(self) -> None:

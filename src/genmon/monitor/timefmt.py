@@ -26,6 +26,15 @@ class IsoFormatter:
         self._prefix = ""
         self._offset = ""
 
+    def second_prefix(self, second: int) -> tuple[str, str]:
+        """The date-time text and the offset text of one whole epoch second."""
+        if second != self._second:
+            local = time.localtime(second)
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", local)
+            self._offset = _offset_text(local.tm_gmtoff)
+            self._second = second
+        return self._prefix, self._offset
+
     def __call__(self, ts: float) -> str:
         second = math.floor(ts)
         if second != self._second:
