@@ -4,11 +4,18 @@
 called with keywords. The optional methods are used when present:
 ``handle_batch(points)`` receives a whole batch at once, ``flush(timeout_s)``
 and ``close(timeout_s)`` take part in the monitor's lifecycle.
+
+A metric handler that also has ``handle_span`` (or ``handle_span_batch``)
+receives every finished tracked call as well, on its own lane of the span
+pipeline (see ``SpanHandler``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from genmon.monitor.spans import SpanRecord
 
 # (metric_name, value, timestamp as epoch seconds, metadata or None)
 MetricPoint = tuple[str, float, float, "dict[str, Any] | None"]
@@ -47,3 +54,35 @@ class FlushableHandler(Protocol):
 
     def close(self, timeout_s: float) -> None:
         """Flush and release resources, within ``timeout_s``."""
+
+
+@runtime_checkable
+class SpanHandler(Protocol):
+    """A sink for spans (finished tracked calls), e.g. an MLflow or HTTP handler.
+
+    The monitor finds span handlers among its ``metric_handlers``: each one
+    with ``handle_span`` gets its own lane (bounded queue and thread) on the
+    span pipeline, so it can delay only itself; ``flush`` and ``close`` are
+    called as for metric handlers. ``handle_span_batch(spans)``, when
+    present, is called instead with a whole batch.
+
+    Each span is a ``genmon.monitor.spans.SpanRecord``, an immutable
+    NamedTuple shared by every handler (do not mutate its ``metadata``):
+
+    - ``call_id`` (str), ``parent_call_id`` (str or None for a root span)
+    - ``name`` (the operation; ``operation`` is an alias), ``span_type`` (LLM,
+      CHAT_MODEL, AGENT, TOOL, RETRIEVER, EMBEDDING, EVALUATOR, CHAIN,
+      RERANKER, PARSER or UNKNOWN)
+    - ``start`` (epoch seconds), ``duration_s``, ``end`` (property), ``success`` (bool)
+    - ``model_name``, ``component`` (str or None)
+    - ``prompt_tokens``, ``completion_tokens`` (int or None), ``total_tokens`` (property)
+    - ``cost_usd`` (float or None)
+    - ``exception_type``, ``exception_message`` (str or None; set when the call raised)
+    - ``metadata`` (dict or None: ``track``'s ``**metadata`` and ``set_metadata`` items)
+
+    ``span.to_dict()`` gives all fields as a JSON-ready dict (the line shape
+    of spans.jsonl, which adds an ISO-8601 ``timestamp`` of the start).
+    """
+
+    def handle_span(self, span: SpanRecord) -> None:
+        """Handle one finished tracked call."""

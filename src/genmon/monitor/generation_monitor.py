@@ -10,16 +10,24 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from genmon.errors import MonitorClosedError
 from genmon.handlers.base import LogHandler, MetricHandler
 from genmon.handlers.log_file import FileLogHandler
 from genmon.handlers.metrics_file import FileMetricHandler
+from genmon.handlers.spans_file import FileSpanHandler
 from genmon.monitor import delivery
+from genmon.monitor.attach import attach as attach_generator
+from genmon.monitor.events import Event, EventBus
 from genmon.monitor.generation import evaluation_points, generation_points, log_data
 from genmon.monitor.pipeline import Pipeline, wait_marker
+from genmon.monitor.profiler import ProfileScope, Profiler
 from genmon.monitor.queueing import BoundedQueue
 from genmon.monitor.records import Alert, TokenUsageReport, check_metadata, check_name, check_value
+from genmon.monitor.resources import DEFAULT_INTERVAL_S, ResourceSampler
+from genmon.monitor.spans import ANY, SpanRecord, SpanStore, has_span_method, make_span_deliver
 from genmon.monitor.store import MetricStore
 from genmon.monitor.token_usage import token_usage
+from genmon.monitor.tracking import Span, SpanRecorder, Tracker, current_span
 from genmon.monitor.window import WindowStats
 from genmon.monitor.workers import HandlerErrors
 
@@ -79,6 +87,12 @@ class GenerationMonitor:
         retention: keep points this long in memory (timedelta or seconds; None: no limit).
         max_points_per_metric: keep at most this many points per metric in memory.
         clock: returns epoch seconds (tests pass ``genmon.testing.ManualClock``).
+        sample_resources: True or an interval in seconds starts the psutil
+            sampler (``process/*`` and ``system/*`` metrics); False does not.
+        prices: model to USD per 1,000 prompt and completion tokens, as
+            ``(prompt, completion)`` or ``{"prompt": ..., "completion": ...}``;
+            tracked calls with a priced model record ``cost_usd``.
+        callback_timeout: seconds each event callback call may take (``on``).
 
     Example:
         >>> with GenerationMonitor(log_dir="run") as monitor:  # doctest: +SKIP
@@ -110,6 +124,9 @@ class GenerationMonitor:
         retention: timedelta | float | None = None,
         max_points_per_metric: int | None = 1_000_000,
         clock: Callable[[], float] = time.time,
+        sample_resources: bool | float = False,
+        prices: Mapping[str, Any] | None = None,
+        callback_timeout: float = 5.0,
     ) -> None:
         self.shutdown_timeout = to_seconds(shutdown_timeout, "shutdown_timeout")
         self.metrics_interval = metrics_interval
@@ -135,6 +152,9 @@ class GenerationMonitor:
 
         self.errors = HandlerErrors(self._report_handler_error)
         self._drop_log_at: dict[str, float] = {}
+        # Validated before any pipeline thread starts (a bad keyword leaks no thread).
+        self._events = EventBus(self.errors, callback_timeout, clock)
+        resource_interval = _resource_interval(sample_resources)
         metric_queue = BoundedQueue(max_queue_size, on_full, block_timeout, self._report_drop, name="metrics")
         log_queue = BoundedQueue(max_queue_size, on_full, block_timeout, self._report_drop, name="logs")
         names: set[str] = set()
@@ -153,8 +173,25 @@ class GenerationMonitor:
         )
         self._put_metric = metric_queue.put
         self._put_log = log_queue.put
+        span_queue = BoundedQueue(max_queue_size, on_full, block_timeout, self._report_drop, name="spans")
+        self.span_store = SpanStore()
+        self._spans = Pipeline(
+            "spans",
+            span_queue,
+            _same,
+            self.span_store.append_batch,
+            self._span_handlers(metric_handlers is None),
+            make_span_deliver,
+            self.errors,
+            names,
+        )
+        self._tracking = SpanRecorder(self._put_metric, span_queue, self._put_log, clock, self._events, prices)
+        self._profiler = Profiler(self.record_metrics)
+        self._sampler: ResourceSampler | None = None
         self._closed = False
         _LIVE.add(self)
+        if resource_interval is not None:
+            self.sample_resources(resource_interval)
 
     # -- producers -------------------------------------------------------------
     def record_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
@@ -182,6 +219,8 @@ class GenerationMonitor:
         ts, points = generation_points(duration, success, kwargs, self._clock())
         self._put_metric(points)  # one queue item; the worker expands it
         self._put_log((ts, "info", "Generation metrics", {"data": log_data(kwargs, duration=duration, success=success)}))
+        if self._events.subscribers["generation_end"] or self._events.subscribers["generation_error"]:
+            self._events.emit_generation(duration, success, kwargs)
 
     def track_evaluation(
         self, duration: float, success: bool, evaluator_type: str, scores: dict[str, Any], **kwargs: Any
@@ -233,7 +272,9 @@ class GenerationMonitor:
         out["handler_errors"] = self.errors.snapshot()
         out["stored_points"] = self.store.count()
         out["logs"] = self._logs.stats()
-        out["worker_failures"] = self._metrics.worker.failures + self._logs.worker.failures
+        out["spans"] = self._spans.stats()
+        out["events"] = self._events.stats()
+        out["worker_failures"] = sum(p.worker.failures for p in self._pipelines())
         return out
 
     # -- exports, DataFrames and plots (genmon.exporters, genmon.plots) ---------
@@ -284,9 +325,109 @@ class GenerationMonitor:
 
         return views.plot_metric(self, metric_name, window, rolling_window, figsize)
 
+    # -- tracked calls, events, resources, profiling (genmon.monitor.tracking...) --
+    def track(
+        self,
+        operation: str,
+        *,
+        span_type: str = "LLM",
+        model_name: str | None = None,
+        component: str | None = None,
+        **metadata: Any,
+    ) -> Tracker:
+        """Track a call as a span: ``with``, ``async with`` or a decorator of sync and async functions.
+
+        On exit it records generation_time, success_rate, error_rate,
+        model_usage:<model>, token counts and ``cost_usd`` with operation,
+        component, model_name and span_type in their metadata, and the span
+        (see ``get_spans``). An exception is recorded and re-raised unchanged.
+        ``with monitor.track("chat", model_name="gpt-4o") as span:`` gives a
+        ``Span`` with ``set_usage``, ``set_result(response)`` and ``set_cost``.
+        """
+        return self._tracking.tracker(operation, span_type, model_name, component, metadata)  # type: ignore[no-any-return]
+
+    def current_span(self) -> Span | None:
+        """The innermost tracked call running in this context (thread or task), or None."""
+        return current_span()
+
+    def get_spans(
+        self,
+        name: str | None = None,
+        operation: str | None = None,
+        parent_call_id: Any = ANY,
+        window: timedelta | float | None = None,
+        limit: int | None = None,
+        span_type: str | None = None,
+    ) -> list[SpanRecord]:
+        """Recent finished spans (the last 100,000), oldest first, filtered by every argument given.
+
+        ``name`` and ``operation`` are the same filter; ``parent_call_id=None``
+        selects root spans; ``limit`` keeps the most recent ones. Call
+        ``sync_store()`` or ``flush()`` first to include spans still queued.
+        """
+        if name is not None and operation is not None and name != operation:
+            raise ValueError("name and operation are the same filter: give one")
+        start = None if window is None else self._clock() - to_seconds(window)
+        return self.span_store.query(name or operation, parent_call_id, span_type, start, limit)
+
+    def attach(self, generator: Any, *, methods: list[str] | None = None, span_type: str | None = None) -> Any:
+        """Monitor ``generator`` in one line and return it.
+
+        Sets ``generator.monitor`` when it has that attribute (afterimage's
+        generators); otherwise wraps its generation methods (and those of the
+        LLM clients it holds) in ``track``. See ``genmon.monitor.attach``.
+        """
+        attach_generator(self._tracking, self, generator, methods, span_type)
+        return generator
+
+    def on(self, event: str, callback: Callable[[Event], Any] | None = None) -> Any:
+        """Call ``callback(event)`` on generation_start, generation_end, generation_error, alert, flush or close.
+
+        Sync or async; each call runs off the generator's thread with
+        ``callback_timeout``; errors and timeouts are counted in ``errors``.
+        Without ``callback`` it returns a decorator.
+        """
+        if callback is None:
+            return lambda fn: self.on(event, fn)
+        self._events.on(event, callback)
+        if event == "alert" and self._events.emit_alert not in self.alert_handlers:
+            self.alert_handlers.append(self._events.emit_alert)
+        return callback
+
+    def sample_resources(self, interval: float = DEFAULT_INTERVAL_S) -> ResourceSampler:
+        """Start recording ``process/*`` and ``system/*`` metrics every ``interval`` seconds.
+
+        Returns the sampler (``stop()``, ``sample_once()``); a running one is
+        replaced. The sampler is stopped by ``close()``.
+        """
+        if self._closed:
+            raise MonitorClosedError("the monitor is closed: nothing more can be sampled")
+        sampler = ResourceSampler(self.record_metrics, interval, lambda e: self.errors.record("resource_sampler", e))
+        if self._sampler is not None:
+            self._sampler.stop()
+        self._sampler = sampler.start()
+        return sampler
+
+    def profile(self, name: str) -> ProfileScope:
+        """Time a block or function (sync or async) and its memory delta under ``name``.
+
+        Records ``profile/<name>/duration_s`` and ``profile/<name>/memory_delta_bytes``.
+        """
+        return self._profiler.scope(name)
+
+    def get_profile(self) -> dict[str, dict[str, float]]:
+        """Per profiled name: count, total_s, mean_s, p95_s, max_s and memory_delta_mean_bytes."""
+        return self._profiler.report()
+
+    def _span_handlers(self, default_files: bool) -> list[Any]:
+        files = default_files or any(isinstance(h, FileMetricHandler) for h in self.metric_handlers)
+        handlers: list[Any] = [FileSpanHandler(self.log_dir)] if files else []
+        return handlers + [h for h in self.metric_handlers if has_span_method(h)]
+
     # -- lifecycle -------------------------------------------------------------
     def _pipelines(self) -> list[Pipeline]:
-        return [self._metrics, self._logs]
+        # Close order: metrics, spans, then logs (the other workers may still log).
+        return [self._metrics, self._spans, self._logs]
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything recorded before the call reached the store, files and handlers.
@@ -298,13 +439,18 @@ class GenerationMonitor:
         if self._closed:
             return all(not p.worker.thread.is_alive() for p in self._pipelines())
         markers = [p.request_flush() for p in self._pipelines()]
-        return all([wait_marker(m, deadline) for m in markers])
+        ok = all([wait_marker(m, deadline) for m in markers])
+        self._events.emit("flush", {"ok": ok})
+        # Callbacks of events emitted before (this flush's included) have run or timed out.
+        return self._events.wait_idle(deadline) and ok
 
     def sync_store(self, timeout: float | None = None) -> bool:
         """Wait until every point recorded before the call is in the store (handlers not awaited)."""
         if self._closed:
             return not self._metrics.worker.thread.is_alive()
-        return self._metrics.request_flush().done.wait(timeout)
+        deadline = time.monotonic() + (1e9 if timeout is None else to_seconds(timeout, "timeout"))
+        markers = [self._metrics.request_flush(), self._spans.request_flush()]
+        return all([m.done.wait(max(deadline - time.monotonic(), 0.0)) for m in markers])
 
     def close(self, timeout: float | None = None) -> bool:
         """Drain the queues, flush and close handlers and stop the threads; idempotent.
@@ -318,11 +464,15 @@ class GenerationMonitor:
         _LIVE.discard(self)
         deadline = time.monotonic() + (self.shutdown_timeout if timeout is None else to_seconds(timeout, "timeout"))
         # Metrics first: their worker may still log (drops, handler errors).
+        if self._sampler is not None:
+            self._sampler.stop(max(deadline - time.monotonic(), 0.0))
         ok = True
         for pipeline in self._pipelines():
             pipeline.request_stop()
             ok = pipeline.wait_stopped(deadline) and ok
-        return ok
+        # Everything is persisted: "close" callbacks can read the files and the store.
+        self._events.emit("close", {"ok": ok})
+        return self._events.close(deadline) and ok
 
     def shutdown(self) -> None:
         """afterimage's name for ``close()`` bounded by ``shutdown_timeout``."""
@@ -351,3 +501,18 @@ class GenerationMonitor:
         self._drop_log_at[reason] = now
         message = f"Queue full: {count} records dropped so far ({reason})"
         self._logs.source.put_internal((self._clock(), "warning", message, {"reason": reason, "dropped": count}))
+
+
+def _same(batch: list[Any]) -> list[Any]:
+    return batch
+
+
+def _resource_interval(sample_resources: Any) -> float | None:
+    """The sampler interval the ``sample_resources`` keyword asks for, or None for no sampler."""
+    if sample_resources is False or sample_resources is None:
+        return None
+    if sample_resources is True:
+        return DEFAULT_INTERVAL_S
+    if isinstance(sample_resources, (int, float)) and sample_resources > 0:
+        return float(sample_resources)
+    raise ValueError(f"sample_resources must be True, False or an interval in seconds > 0, got {sample_resources!r}")

@@ -1,0 +1,411 @@
+"""Tracked calls: ``monitor.track(...)`` as a context manager, async context manager and decorator.
+
+Each tracked call becomes a span: a ``call_id``, the ``parent_call_id`` of
+the enclosing tracked call, a type, a start, a duration, success and the
+exception. On exit it records the same points as ``track_generation``
+(generation_time, success_rate, error_rate, model_usage:<model>, token
+counts) plus ``cost_usd``, with operation, component, model_name and
+span_type in their metadata, and puts the span on the span queue.
+
+The enclosing call is found through a ``ContextVar``: it holds across
+``await``, asyncio tasks inherit it when they are created, and a thread sees
+it only when started with the context passed on
+(``contextvars.copy_context().run``, ``asyncio.to_thread``, or an executor
+given a copied context).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import itertools
+import os
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from genmon.errors import MonitorClosedError
+from genmon.monitor.generation import generation_points
+from genmon.monitor.records import check_metadata, check_value
+from genmon.monitor.spans import SpanRecord, check_span_type
+from genmon.monitor.usage import PriceTable, read_usage
+
+if TYPE_CHECKING:
+    from genmon.monitor.events import EventBus
+    from genmon.monitor.queueing import BoundedQueue
+
+F = TypeVar("F", bound=Callable[..., Any])
+_CURRENT: ContextVar[Span | None] = ContextVar("genmon_current_span", default=None)
+_NO_RESULT: Any = object()
+_RESERVED = frozenset({"operation", "span_type", "model_name", "component"})
+MAX_EXCEPTION_MESSAGE = 2000
+
+_ids = itertools.count(1)
+_prefix = os.urandom(4).hex()
+
+
+def _reseed_ids() -> None:
+    # A forked child continues the parent's counter: a new prefix keeps ids unique.
+    global _ids, _prefix
+    _ids, _prefix = itertools.count(1), os.urandom(4).hex()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed_ids)
+
+
+def new_call_id() -> str:
+    """A call id unique across processes: 8 random hex digits then a 12-digit counter."""
+    return f"{_prefix}{next(_ids):012x}"
+
+
+def current_span() -> Span | None:
+    """The innermost tracked call running in this context, or None."""
+    return _CURRENT.get()
+
+
+def _token_count(value: Any, argument: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{argument} must be a count of tokens, got {value!r}")
+    number = check_value(value, argument)
+    if number < 0 or not number.is_integer():
+        raise ValueError(f"{argument} must be a whole number >= 0, got {value!r}")
+    return int(number)
+
+
+class Span:
+    """A tracked call in flight: what ``with monitor.track(...) as span`` gives the body.
+
+    The body can attach what it learns: ``set_usage``, ``set_result``,
+    ``set_cost``, ``set_model`` and ``set_metadata``. After the block,
+    ``duration_s`` and ``success`` are set too.
+    """
+
+    __slots__ = (
+        "call_id",
+        "parent_call_id",
+        "name",
+        "span_type",
+        "model_name",
+        "component",
+        "metadata",
+        "start",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "finish_reason",
+        "duration_s",
+        "success",
+        "_token",
+        "_t0",
+    )
+    _token: Token[Span | None]
+    _t0: float
+
+    def __init__(self, tracker: Tracker, call_id: str, parent_call_id: str | None, start: float) -> None:
+        self.call_id = call_id
+        self.parent_call_id = parent_call_id
+        self.name = tracker.operation
+        self.span_type = tracker.span_type
+        self.model_name = tracker.model_name
+        self.component = tracker.component
+        self.metadata = tracker.metadata  # shared until set_metadata copies it
+        self.start = start
+        self.prompt_tokens: int | None = None
+        self.completion_tokens: int | None = None
+        self.cost_usd: float | None = None
+        self.finish_reason: str | None = None
+        self.duration_s: float | None = None
+        self.success: bool | None = None
+
+    @property
+    def operation(self) -> str:
+        return self.name
+
+    def set_usage(self, prompt_tokens: int | None = None, completion_tokens: int | None = None) -> None:
+        """Token counts of this call (either may be left out)."""
+        prompt = _token_count(prompt_tokens, "prompt_tokens")
+        completion = _token_count(completion_tokens, "completion_tokens")
+        if prompt is not None:
+            self.prompt_tokens = prompt
+        if completion is not None:
+            self.completion_tokens = completion
+
+    def set_result(self, response: Any) -> Any:
+        """Read token usage, model and finish reason from an LLM response; return the response.
+
+        Understands OpenAI, Anthropic and Gemini response objects, plain
+        dicts with their keys, and afterimage's ``prompt_token_count``
+        (see ``genmon.monitor.usage.read_usage``). Fields the response does
+        not carry are left as they are.
+        """
+        usage = read_usage(response)
+        if usage.prompt_tokens is not None:
+            self.prompt_tokens = usage.prompt_tokens
+        if usage.completion_tokens is not None:
+            self.completion_tokens = usage.completion_tokens
+        if usage.model_name is not None and self.model_name is None:
+            self.model_name = usage.model_name
+        if usage.finish_reason is not None:
+            self.finish_reason = usage.finish_reason
+        return response
+
+    def set_cost(self, usd: float) -> None:
+        """The call's cost in USD (overrides the price table)."""
+        cost = check_value(usd, "usd")
+        if cost < 0:
+            raise ValueError(f"usd must be >= 0, got {usd!r}")
+        self.cost_usd = cost
+
+    def set_model(self, model_name: str) -> None:
+        if not isinstance(model_name, str) or not model_name:
+            raise TypeError(f"model_name must be a non-empty string, got {model_name!r:.80}")
+        self.model_name = model_name
+
+    def set_metadata(self, **items: Any) -> None:
+        """Add JSON-serialisable metadata to this span (and to its points)."""
+        _, checked = check_metadata(items, 0.0)
+        clash = _RESERVED.intersection(checked or ())
+        if clash:
+            raise ValueError(f"metadata keys {sorted(clash)} are set by track's own arguments")
+        self.metadata = {**(self.metadata or {}), **(checked or {})}
+
+    def __repr__(self) -> str:
+        return f"<Span {self.name!r} {self.span_type} call_id={self.call_id} parent={self.parent_call_id}>"
+
+
+class Tracker:
+    """What ``monitor.track(...)`` returns: use it with ``with``, ``async with`` or as a decorator.
+
+    It keeps no per-call state (the running span lives in a ContextVar), so
+    one tracker may be entered by many threads and tasks at once.
+    """
+
+    __slots__ = ("recorder", "operation", "span_type", "model_name", "component", "metadata")
+
+    def __init__(
+        self,
+        recorder: SpanRecorder,
+        operation: str,
+        span_type: str,
+        model_name: str | None,
+        component: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> None:
+        self.recorder = recorder
+        self.operation = operation
+        self.span_type = span_type
+        self.model_name = model_name
+        self.component = component
+        self.metadata = metadata
+
+    def __enter__(self) -> Span:
+        return self.recorder.start(self)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        span = _CURRENT.get()
+        if span is not None:
+            self.recorder.finish(span, exc)
+
+    async def __aenter__(self) -> Span:
+        return self.recorder.start(self)
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        span = _CURRENT.get()
+        if span is not None:
+            self.recorder.finish(span, exc)
+
+    def __call__(self, fn: F) -> F:
+        """Decorate a sync or async function; usage is read from its return value."""
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(f"track cannot decorate the generator function {fn.__qualname__}: track inside it instead")
+        start, finish = self.recorder.start, self.recorder.finish
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def tracked_async(*args: Any, **kwargs: Any) -> Any:
+                span = start(self)
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    finish(span, exc)
+                    raise
+                finish(span, None, result)
+                return result
+
+            return tracked_async  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def tracked(*args: Any, **kwargs: Any) -> Any:
+            span = start(self)
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                finish(span, exc)
+                raise
+            finish(span, None, result)
+            return result
+
+        return tracked  # type: ignore[return-value]
+
+
+class SpanRecorder:
+    """One monitor's tracking: turns finished spans into points, span records, logs and events.
+
+    Args:
+        put_metric: queues one item (a point or a list of points) on the metric queue.
+        span_queue: the span queue (its ``closed`` flag refuses new calls).
+        put_log: queues a log tuple ``(ts, level, message, data)`` without blocking.
+        clock: epoch seconds.
+        events: the monitor's event bus.
+        prices: model to USD per 1k prompt and completion tokens.
+    """
+
+    def __init__(
+        self,
+        put_metric: Callable[[Any], None],
+        span_queue: BoundedQueue,
+        put_log: Callable[[Any], None],
+        clock: Callable[[], float],
+        events: EventBus,
+        prices: PriceTable | Mapping[str, Any] | None = None,
+    ) -> None:
+        self._put_metric = put_metric
+        self._span_queue = span_queue
+        self._put_span = span_queue.put
+        self._put_log = put_log
+        self._clock = clock
+        self._subscribers = events.subscribers
+        self._events = events
+        self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
+
+    def tracker(
+        self,
+        operation: Any,
+        span_type: str = "LLM",
+        model_name: str | None = None,
+        component: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any:
+        """Validate ``track``'s arguments once, so each call pays nothing for them."""
+        if callable(operation) and not isinstance(operation, str):  # bare @monitor.track
+            return self.tracker(operation.__qualname__, span_type, model_name, component, metadata)(operation)
+        if not isinstance(operation, str) or not operation:
+            raise TypeError(f"operation must be a non-empty string, got {operation!r:.80}")
+        for argument, value in (("model_name", model_name), ("component", component)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise TypeError(f"{argument} must be a non-empty string or None, got {value!r:.80}")
+        checked = None
+        if metadata:
+            _, checked = check_metadata(metadata, 0.0)
+            clash = _RESERVED.intersection(checked or ())
+            if clash:
+                raise ValueError(f"metadata keys {sorted(clash)} are track's own arguments")
+        return Tracker(self, operation, check_span_type(span_type), model_name, component, checked)
+
+    def start(self, tracker: Tracker) -> Span:
+        if self._span_queue.closed:
+            raise MonitorClosedError("the monitor is closed: nothing more can be tracked")
+        parent = _CURRENT.get()
+        span = Span(tracker, new_call_id(), None if parent is None else parent.call_id, self._clock())
+        span._token = _CURRENT.set(span)
+        if self._subscribers["generation_start"]:
+            self._emit_start(span)
+        span._t0 = time.perf_counter()
+        return span
+
+    def finish(self, span: Span, exc: BaseException | None, result: Any = _NO_RESULT) -> None:
+        duration = time.perf_counter() - span._t0
+        _CURRENT.reset(span._token)
+        span.duration_s = duration
+        span.success = exc is None
+        if exc is not None:
+            try:
+                self._record(span, duration, exc)
+            except Exception:  # noqa: BLE001 - the caller's exception must propagate unchanged
+                pass
+            return
+        if result is not _NO_RESULT and span.prompt_tokens is None and span.completion_tokens is None:
+            try:
+                span.set_result(result)
+            except Exception:  # noqa: BLE001 - an odd response must not fail a call that worked
+                pass
+        self._record(span, duration, None)
+
+    def _record(self, span: Span, duration: float, exc: BaseException | None) -> None:
+        kwargs: dict[str, Any] = {"operation": span.name, "span_type": span.span_type}
+        if span.component is not None:
+            kwargs["component"] = span.component
+        if span.model_name is not None:
+            kwargs["model_name"] = span.model_name
+        if span.metadata:
+            kwargs["metadata"] = span.metadata
+        if span.finish_reason is not None:
+            kwargs["finish_reason"] = span.finish_reason
+        prompt, completion = span.prompt_tokens, span.completion_tokens
+        if prompt is not None:
+            kwargs["prompt_token_count"] = prompt
+        if completion is not None:
+            kwargs["completion_token_count"] = completion
+        if prompt is not None or completion is not None:
+            kwargs["total_token_count"] = (prompt or 0) + (completion or 0)
+        error_type = error_message = None
+        if exc is not None:
+            error_type = type(exc).__name__
+            error_message = _message(exc)
+            kwargs["error_type"] = error_type
+        ts, points = generation_points(duration, exc is None, kwargs, self._clock())
+        cost = span.cost_usd
+        if cost is None and self.prices:
+            cost = self.prices.cost(span.model_name, prompt, completion)
+        if cost is not None:
+            points.append(("cost_usd", cost, ts, points[0][3]))
+        self._put_metric(points)  # one queue item; the metric worker expands it
+        record = SpanRecord(
+            span.call_id,
+            span.parent_call_id,
+            span.name,
+            span.span_type,
+            span.start,
+            duration,
+            exc is None,
+            span.model_name,
+            span.component,
+            prompt,
+            completion,
+            cost,
+            error_type,
+            error_message,
+            span.metadata,
+        )
+        self._put_span(record)
+        if exc is not None:
+            data = {"call_id": span.call_id, "operation": span.name, "error": error_message, "error_type": error_type}
+            self._put_log((ts, "error", f"Tracked call {span.name} failed: {error_type}", data))
+            if self._subscribers["generation_error"]:
+                self._events.emit("generation_error", record.to_dict(), span=record)
+        if self._subscribers["generation_end"]:
+            self._events.emit("generation_end", record.to_dict(), span=record)
+
+    def _emit_start(self, span: Span) -> None:
+        data = {
+            "call_id": span.call_id,
+            "parent_call_id": span.parent_call_id,
+            "name": span.name,
+            "span_type": span.span_type,
+            "model_name": span.model_name,
+            "component": span.component,
+            "start": span.start,
+        }
+        self._events.emit("generation_start", data)
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the original error
+        text = f"<unprintable {type(exc).__name__}>"
+    return text if len(text) <= MAX_EXCEPTION_MESSAGE else text[:MAX_EXCEPTION_MESSAGE] + "..."
