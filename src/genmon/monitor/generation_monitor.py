@@ -16,6 +16,8 @@ from genmon.handlers.log_file import FileLogHandler
 from genmon.handlers.metrics_file import FileMetricHandler
 from genmon.handlers.spans_file import FileSpanHandler
 from genmon.monitor import delivery
+from genmon.monitor.alert_worker import AlertManager, threshold_decorator
+from genmon.monitor.alerts import Rule, ThresholdRule
 from genmon.monitor.attach import attach as attach_generator
 from genmon.monitor.events import Event, EventBus
 from genmon.monitor.generation import evaluation_points, generation_points, log_data
@@ -80,6 +82,12 @@ class GenerationMonitor:
         log_handlers: sinks for log records; None means genmon.log, ``[]`` none.
         alert_handlers: callables receiving each ``Alert``.
         metrics_interval: seconds between alert rule runs (<= 0: no alert thread).
+        alert_window: window of the built-in rules and of rules naming none
+            (timedelta or seconds, default 5 minutes).
+        alert_cooldown: while a rule keeps holding, remind at most this often
+            (timedelta or seconds, default 5 minutes; 0: every pass, as afterimage).
+        alert_handler_timeout: seconds each alert handler call (and the token
+            usage callback) may take before it is counted as hung.
         shutdown_timeout: seconds ``shutdown()`` and the exit drain wait at most.
         max_queue_size: records queued at most per record kind.
         on_full: "block" (default), "drop_oldest" or "drop_newest".
@@ -118,6 +126,9 @@ class GenerationMonitor:
         alert_max_conversation_length_mean: float | None = None,
         token_usage_callback: Callable[[TokenUsageReport], Any] | None = None,
         token_usage_callback_interval_seconds: float = 60.0,
+        alert_window: timedelta | float = timedelta(minutes=5),
+        alert_cooldown: timedelta | float = timedelta(minutes=5),
+        alert_handler_timeout: float = 5.0,
         max_queue_size: int = 200_000,
         on_full: str = "block",
         block_timeout: float = 10.0,
@@ -151,6 +162,22 @@ class GenerationMonitor:
         self.token_usage_callback_interval_seconds = token_usage_callback_interval_seconds
 
         self.errors = HandlerErrors(self._report_handler_error)
+        # Built before any thread starts, so a bad alert keyword leaks none.
+        self.alerts = AlertManager(
+            self.store,
+            clock,
+            self.alert_handlers,
+            self.errors,
+            lambda record: self._logs.source.put_internal(record),
+            window_s=to_seconds(alert_window, "alert_window"),
+            cooldown_s=to_seconds(alert_cooldown, "alert_cooldown"),
+            thresholds=self.alert_thresholds,
+            handler_timeout_s=to_seconds(alert_handler_timeout, "alert_handler_timeout"),
+            metrics_interval=metrics_interval,
+            token_usage_callback=token_usage_callback,
+            token_usage_interval_s=token_usage_callback_interval_seconds,
+            token_usage_report=self.get_total_token_usage,
+        )
         self._drop_log_at: dict[str, float] = {}
         # Validated before any pipeline thread starts (a bad keyword leaks no thread).
         self._events = EventBus(self.errors, callback_timeout, clock)
@@ -188,6 +215,7 @@ class GenerationMonitor:
         self._tracking = SpanRecorder(self._put_metric, span_queue, self._put_log, clock, self._events, prices)
         self._profiler = Profiler(self.record_metrics)
         self._sampler: ResourceSampler | None = None
+        self.alerts.start()
         self._closed = False
         _LIVE.add(self)
         if resource_interval is not None:
@@ -274,6 +302,7 @@ class GenerationMonitor:
         out["logs"] = self._logs.stats()
         out["spans"] = self._spans.stats()
         out["events"] = self._events.stats()
+        out["alerts"] = self.alerts.stats()
         out["worker_failures"] = sum(p.worker.failures for p in self._pipelines())
         return out
 
@@ -324,6 +353,38 @@ class GenerationMonitor:
         from genmon.plots import views
 
         return views.plot_metric(self, metric_name, window, rolling_window, figsize)
+
+    # -- alerts ----------------------------------------------------------------
+    def check_alerts(self, timeout: float | None = None) -> list[Alert]:
+        """Run the alert rules now and return the alerts fired or resolved.
+
+        First waits (up to ``timeout`` seconds; None: as long as it takes)
+        until every point recorded before the call is in the store. Each
+        alert goes to the log and to the alert handlers (not after close).
+        """
+        self.sync_store(timeout)
+        return self.alerts.run()
+
+    def add_rule(self, rule: Rule) -> Rule:
+        """Add an alert rule (a ``ThresholdRule``, ``NoDataRule`` or any ``Rule``); same name replaces."""
+        return self.alerts.add_rule(rule)
+
+    def set_threshold(self, metric: str, value: float, **options: Any) -> ThresholdRule:
+        """Alert when the mean of ``metric`` over the window exceeds ``value`` (mtaio's style).
+
+        ``options`` are ``ThresholdRule`` fields (statistic, comparison, window,
+        level, min_samples, name, ...); the rule is named ``threshold:<metric>``.
+        """
+        return self.alerts.set_threshold(metric, value, **options)
+
+    def on_threshold_exceeded(self, *names_or_handler: Any) -> Any:
+        """Decorator registering an alert handler, sync or ``async def``.
+
+        ``@monitor.on_threshold_exceeded`` receives every alert;
+        ``@monitor.on_threshold_exceeded("success_rate", "high_error_rate")``
+        only those of the named rules or metrics.
+        """
+        return threshold_decorator(self.alert_handlers, names_or_handler)
 
     # -- tracked calls, events, resources, profiling (genmon.monitor.tracking...) --
     def track(
@@ -466,7 +527,8 @@ class GenerationMonitor:
         # Metrics first: their worker may still log (drops, handler errors).
         if self._sampler is not None:
             self._sampler.stop(max(deadline - time.monotonic(), 0.0))
-        ok = True
+        # Alert and token threads before the pipelines, so what they report while stopping reaches the log.
+        ok = self.alerts.close(deadline)
         for pipeline in self._pipelines():
             pipeline.request_stop()
             ok = pipeline.wait_stopped(deadline) and ok
