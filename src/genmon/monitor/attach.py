@@ -166,9 +166,10 @@ def _held_clients(generator: Any) -> list[tuple[str, Any]]:
 
 
 def _wrap(recorder: SpanRecorder, obj: Any, name: str, span_type: str, component: str) -> bool:
+    """Track ``obj.name`` on the instance; True when it is tracked (now or from an earlier attach)."""
     method = getattr(obj, name)
     if getattr(method, _ATTACHED, False):
-        return False  # attached before: never wrap twice
+        return True  # attached before: tracked already, never wrapped twice
     function = inspect.unwrap(getattr(method, "__func__", method))
     if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
         return False
