@@ -42,31 +42,37 @@ def per_call_ns(fn: object, calls: int) -> list[int]:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        # Realistic sinks: metrics.jsonl, spans.jsonl and the log file are all written.
-        with GenerationMonitor(log_dir=tmp, metrics_interval=0, max_queue_size=2_000_000) as monitor:
-            tracked = monitor.track("bench", span_type="TOOL", model_name="sim-small", component="bench")(bare)
-            bare_ns: list[int] = []
-            tracked_ns: list[int] = []
-            per_call_ns(tracked, CALLS_PER_ROUND)  # warm up both paths
-            per_call_ns(bare, CALLS_PER_ROUND)
-            wall_start = time.perf_counter()
-            for _ in range(ROUNDS):
-                bare_ns += per_call_ns(bare, CALLS_PER_ROUND)
-                tracked_ns += per_call_ns(tracked, CALLS_PER_ROUND)
-            wall = time.perf_counter() - wall_start
-            drained_in = time.perf_counter()
-            monitor.flush()
-            drained_in = time.perf_counter() - drained_in
-            spans = monitor.stats()["spans"]["processed"]
+    # Realistic sinks: metrics.jsonl, spans.jsonl and the log file are all written.
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        GenerationMonitor(log_dir=tmp, metrics_interval=0, max_queue_size=2_000_000) as monitor,
+    ):
+        tracked = monitor.track("bench", span_type="TOOL", model_name="sim-small", component="bench")(bare)
+        bare_ns: list[int] = []
+        tracked_ns: list[int] = []
+        per_call_ns(tracked, CALLS_PER_ROUND)  # warm up both paths
+        per_call_ns(bare, CALLS_PER_ROUND)
+        wall_start = time.perf_counter()
+        for _ in range(ROUNDS):
+            bare_ns += per_call_ns(bare, CALLS_PER_ROUND)
+            tracked_ns += per_call_ns(tracked, CALLS_PER_ROUND)
+        wall = time.perf_counter() - wall_start
+        drained_in = time.perf_counter()
+        monitor.flush()
+        drained_in = time.perf_counter() - drained_in
+        spans = monitor.stats()["spans"]["processed"]
     n = len(tracked_ns)
     med_bare, med_tracked = statistics.median(bare_ns) / 1e3, statistics.median(tracked_ns) / 1e3
     mean_bare, mean_tracked = statistics.fmean(bare_ns) / 1e3, statistics.fmean(tracked_ns) / 1e3
-    print(f"{n:,} calls each, {ROUNDS} interleaved rounds, {wall:.2f} s; {spans:,} spans persisted, final flush {drained_in:.3f} s")
+    print(
+        f"{n:,} calls each, {ROUNDS} interleaved rounds, {wall:.2f} s; {spans:,} spans persisted, final flush {drained_in:.3f} s"
+    )
     print(f"  bare function     median {med_bare:6.3f} us   mean {mean_bare:6.3f} us")
     print(f"  @monitor.track    median {med_tracked:6.3f} us   mean {mean_tracked:6.3f} us")
     diff = med_tracked - med_bare
-    print(f"  tracking costs    median {diff:6.3f} us   mean {mean_tracked - mean_bare:6.3f} us   (budget {BUDGET_US:.1f} us)")
+    print(
+        f"  tracking costs    median {diff:6.3f} us   mean {mean_tracked - mean_bare:6.3f} us   (budget {BUDGET_US:.1f} us)"
+    )
     ok = diff <= BUDGET_US
     print("OK" if ok else "OVER BUDGET")
     end_to_end()
@@ -88,7 +94,11 @@ def end_to_end(calls: int = 50_000) -> None:
                     started = time.perf_counter()
                     bare(i)
                     monitor.track_generation(
-                        time.perf_counter() - started, True, model_name="sim-small", operation="bench", component="bench"
+                        time.perf_counter() - started,
+                        True,
+                        model_name="sim-small",
+                        operation="bench",
+                        component="bench",
                     )
             monitor.flush()
             total = time.perf_counter() - t0

@@ -36,7 +36,9 @@ async def generate(monitor: GenerationMonitor) -> ConversationGenerator:
     with monitor.profile("generation"):
         conversations = await generator.generate(80)
     for conversation in conversations:
-        monitor.record_metric("conversation_length", len(conversation.messages) // 2, {"model_name": conversation.model})
+        monitor.record_metric(
+            "conversation_length", len(conversation.messages) // 2, {"model_name": conversation.model}
+        )
     return generator
 
 
@@ -50,7 +52,9 @@ def main(run_dir: Path | None = None) -> None:
         sample_resources=0.5,
     ) as monitor:
         monitor.on("generation_error", lambda event: rate_limited.append(event.data["exception_message"]))
-        monitor.on("alert", lambda event: print(f"ALERT {event.alert.level}: {event.alert.message}") if event.alert else None)
+        monitor.on(
+            "alert", lambda event: print(f"ALERT {event.alert.level}: {event.alert.message}") if event.alert else None
+        )
 
         @monitor.on("close")
         async def closed(event: Event) -> None:
@@ -61,7 +65,9 @@ def main(run_dir: Path | None = None) -> None:
         monitor.flush()  # files, handlers and callbacks are up to date
 
         llm = monitor.get_metrics("generation_time", window=3600)
-        print(f"{len(monitor.get_spans())} spans, {generator.client.calls} LLM attempts, {len(rate_limited)} rate limited")
+        print(
+            f"{len(monitor.get_spans())} spans, {generator.client.calls} LLM attempts, {len(rate_limited)} rate limited"
+        )
         print(f"all tracked calls: p50 {llm['p50'] * 1000:.0f} ms, p95 {llm['p95'] * 1000:.0f} ms")
         print(f"cost: ${monitor.get_metrics('cost_usd', window=3600)['sum']:.4f}")
         for model in monitor.get_total_token_usage().by_model:

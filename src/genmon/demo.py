@@ -47,7 +47,9 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     with monitor:
         monitor.log_info("demo started", conversations=args.conversations, concurrency=args.concurrency)
-        generator = asyncio.run(run_simulation(monitor, args.conversations, args.concurrency, args.error_rate, args.seed))
+        generator = asyncio.run(
+            run_simulation(monitor, args.conversations, args.concurrency, args.error_rate, args.seed)
+        )
         monitor.sync_store()
         fired = monitor.check_alerts()
         spans = monitor.get_spans()

@@ -88,7 +88,9 @@ class SimulatedLLM:
         self.calls = 0
         self._random = random.Random(seed)
 
-    async def complete(self, messages: list[dict[str, str]], model: str = "sim-small", max_tokens: int = 400) -> ChatCompletion:
+    async def complete(
+        self, messages: list[dict[str, str]], model: str = "sim-small", max_tokens: int = 400
+    ) -> ChatCompletion:
         """Answer the last message after a lognormal latency, or raise ``RateLimitError``."""
         self.calls += 1
         rnd = self._random
@@ -100,7 +102,9 @@ class SimulatedLLM:
         wanted = int(rnd.gauss(220 if model == "sim-large" else 120, 60))
         completion_tokens = min(max(wanted, 8), max_tokens)
         reason = "length" if completion_tokens == max_tokens else "stop"
-        text = " ".join(rnd.choice(("well", "so", "indeed", "note", "first", "then")) for _ in range(completion_tokens // 8))
+        text = " ".join(
+            rnd.choice(("well", "so", "indeed", "note", "first", "then")) for _ in range(completion_tokens // 8)
+        )
         return ChatCompletion(
             id=f"sim-{self.calls}",
             model=model,
@@ -199,5 +203,7 @@ async def run_simulation(
     monitor.attach(generator)
     done = await generator.generate(conversations)
     for conversation in done:
-        monitor.record_metric("conversation_length", len(conversation.messages) // 2, {"model_name": conversation.model})
+        monitor.record_metric(
+            "conversation_length", len(conversation.messages) // 2, {"model_name": conversation.model}
+        )
     return generator

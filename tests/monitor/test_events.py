@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from genmon import GenerationMonitor
+from genmon import GenerationMonitor, MonitorClosedError
 from genmon.monitor.events import Event
 
 Make = Callable[..., GenerationMonitor]
@@ -19,7 +19,9 @@ Make = Callable[..., GenerationMonitor]
 def errors_of(monitor: GenerationMonitor, callback: Callable[..., Any]) -> int:
     """Failures counted for one callback, whatever event it is subscribed to."""
     suffix = ":" + callback.__qualname__
-    return sum(n for name, n in monitor.errors.snapshot().items() if name.startswith("callback:") and name.endswith(suffix))
+    return sum(
+        n for name, n in monitor.errors.snapshot().items() if name.startswith("callback:") and name.endswith(suffix)
+    )
 
 
 def test_callbacks_are_isolated_one_raises_one_hangs_one_is_async(make_monitor: Make) -> None:
@@ -98,7 +100,8 @@ def test_track_generation_fires_end_and_error_events(make_monitor: Make) -> None
     monitor.track_generation(0.5, False, model_name="m", error="rate limited")
     assert monitor.flush(10)
     assert sorted(seen, key=str) == sorted(
-        [("generation_end", True, "m"), ("generation_end", False, "m"), ("generation_error", False, "rate limited")], key=str
+        [("generation_end", True, "m"), ("generation_end", False, "m"), ("generation_error", False, "rate limited")],
+        key=str,
     )
 
 
@@ -163,7 +166,7 @@ def test_bad_subscriptions_are_refused(make_monitor: Make) -> None:
     with pytest.raises(TypeError):
         monitor.on("flush", "not callable")  # type: ignore[arg-type]
     monitor.close()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(MonitorClosedError):
         monitor.on("flush", print)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from genmon import GenerationMonitor
 from genmon.handlers.base import SpanHandler
 from genmon.handlers.spans_file import FileSpanHandler
-from genmon.monitor.spans import SpanRecord, SpanStore, deliver_spans
+from genmon.monitor.spans import SpanRecord, SpanStore, deliver_spans, new_call_id
 from genmon.monitor.timefmt import IsoFormatter
 from genmon.testing import CapturingMetricHandler, ManualClock
 
@@ -53,7 +54,8 @@ class BatchSpanSink:
 
 
 def span(name: str = "x", **fields: Any) -> SpanRecord:
-    base: dict[str, Any] = dict(call_id="c1", parent_call_id=None, name=name, span_type="LLM", start=100.0, duration_s=0.5, success=True)
+    base: dict[str, Any] = {"call_id": "c1", "parent_call_id": None, "name": name, "span_type": "LLM"}
+    base.update(start=100.0, duration_s=0.5, success=True)
     return SpanRecord(**{**base, **fields})
 
 
@@ -70,9 +72,12 @@ def test_span_record_to_dict_is_json_ready() -> None:
 
 def test_spans_jsonl_gets_one_line_per_span(tmp_path: Path, clock: ManualClock) -> None:
     """Each tracked call is one spans.jsonl line: the span's fields plus an ISO timestamp of its start."""
-    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0, clock=clock) as monitor:
-        with monitor.track("outer", span_type="CHAIN"), monitor.track("inner", model_name="m", flag=True):
-            pass
+    with (
+        GenerationMonitor(log_dir=tmp_path, metrics_interval=0, clock=clock) as monitor,
+        monitor.track("outer", span_type="CHAIN"),
+        monitor.track("inner", model_name="m", flag=True),
+    ):
+        pass
     lines = [orjson.loads(line) for line in (tmp_path / "spans.jsonl").read_bytes().splitlines()]
     assert [line["name"] for line in lines] == ["inner", "outer"]
     assert lines[0]["parent_call_id"] == lines[1]["call_id"]
@@ -157,6 +162,22 @@ def test_get_spans_filters(make_monitor: Make, clock: ManualClock) -> None:
     assert monitor.get_spans(limit=0) == []
     with pytest.raises(ValueError):
         monitor.get_spans(name="a", operation="b")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_call_ids_stay_unique_in_a_forked_child() -> None:
+    """A forked child draws call ids with a new random prefix, so they never repeat the parent's."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report one id and leave without running any cleanup
+        os.write(write_end, new_call_id().encode())
+        os._exit(0)
+    os.close(write_end)
+    child_id = os.read(read_end, 100).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    parent_id = new_call_id()
+    assert len(child_id) == len(parent_id) == 20 and child_id[:8] != parent_id[:8]
 
 
 def test_span_store_is_bounded() -> None:

@@ -37,7 +37,13 @@ def test_context_manager_records_span_and_generation_metrics(make_monitor: Make,
     assert (record.prompt_tokens, record.completion_tokens, record.total_tokens) == (10, 20, 30)
     assert record.metadata == {"topic": "math"}
     assert span.success is True and span.duration_s == record.duration_s
-    expected = {"operation": "answer", "span_type": "CHAT_MODEL", "model_name": "gpt-4o", "component": "Gen", "topic": "math"}
+    expected = {
+        "operation": "answer",
+        "span_type": "CHAT_MODEL",
+        "model_name": "gpt-4o",
+        "component": "Gen",
+        "topic": "math",
+    }
     for name, value in [
         ("generation_time", record.duration_s),
         ("success_rate", 1.0),
@@ -204,7 +210,9 @@ ANTHROPIC_OBJECT = SimpleNamespace(
     ],
     ids=["openai", "anthropic", "openai_dict", "anthropic_dict", "flat_dict", "afterimage", "gemini"],
 )
-def test_set_result_reads_usage_from_each_response_shape(make_monitor: Make, response: Any, model: Any, reason: Any) -> None:
+def test_set_result_reads_usage_from_each_response_shape(
+    make_monitor: Make, response: Any, model: Any, reason: Any
+) -> None:
     """set_result reads prompt and completion tokens (and model, finish reason) from each response shape."""
     monitor = make_monitor()
     with monitor.track("call") as span:

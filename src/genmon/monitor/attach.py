@@ -96,7 +96,7 @@ def attach(
     if methods is not None:
         for name in methods:
             if not callable(getattr(generator, name, None)):
-                raise AttributeError(f"{component} has no method {name!r} to track")
+                raise AttributeError(f"{component} has no method {name!r} to track")  # noqa: TRY004 - a missing attribute
             if _wrap(recorder, generator, name, forced or span_type_for(name) or "CHAIN", component):
                 tracked.append(name)
         return tracked

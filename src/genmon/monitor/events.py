@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from genmon.errors import MonitorClosedError
 from genmon.monitor.workers import THREAD_PREFIX, HandlerErrors
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class EventBus:
         name = getattr(callback, "__qualname__", None) or type(callback).__name__
         with self._lock:
             if self._closed:
-                raise RuntimeError("the monitor is closed: no more callbacks can be added")
+                raise MonitorClosedError("the monitor is closed: no more callbacks can be added")
             loop = self._ensure_loop()
             sub = _Subscription(event, callback, name)
             sub.task = asyncio.run_coroutine_threadsafe(self._consume(sub), loop)
@@ -151,7 +152,9 @@ class EventBus:
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._run_loop, args=(loop,), name=f"{THREAD_PREFIX}events", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run_loop, args=(loop,), name=f"{THREAD_PREFIX}events", daemon=True
+            )
             self._loop = loop
             self._thread.start()
         return self._loop
@@ -198,7 +201,9 @@ class EventBus:
     def _dispatch(self, subs: list[_Subscription], event: Event) -> None:
         for sub in subs:
             if sub.queue.qsize() >= MAX_BACKLOG:
-                self._count(sub, "skipped", RuntimeError(f"{sub.error_name}: {MAX_BACKLOG} events waiting; event skipped"))
+                self._count(
+                    sub, "skipped", RuntimeError(f"{sub.error_name}: {MAX_BACKLOG} events waiting; event skipped")
+                )
                 self._done(1)
             else:
                 sub.queue.put_nowait(event)
@@ -284,7 +289,11 @@ class EventBus:
         return ok and not self._thread.is_alive()
 
     def stats(self) -> dict[str, Any]:
-        return {**self.counts, "pending": self._pending, "callbacks": {k: len(v) for k, v in self.subscribers.items() if v}}
+        return {
+            **self.counts,
+            "pending": self._pending,
+            "callbacks": {k: len(v) for k, v in self.subscribers.items() if v},
+        }
 
 
 def _stop_when_done(loop: asyncio.AbstractEventLoop, tasks: list[Any]) -> None:

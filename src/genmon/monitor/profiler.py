@@ -18,7 +18,7 @@ import tracemalloc
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from genmon.monitor.records import check_name
 
@@ -29,7 +29,7 @@ MAX_SAMPLES = 10_000  # durations kept per name for the p95
 
 
 class _Figures:
-    __slots__ = ("count", "total_s", "max_s", "memory_total", "recent")
+    __slots__ = ("count", "max_s", "memory_total", "recent", "total_s")
 
     def __init__(self) -> None:
         self.count = 0
@@ -83,7 +83,9 @@ class Profiler:
         import numpy as np
 
         with self._lock:
-            snapshot = {name: (f.count, f.total_s, f.max_s, f.memory_total, list(f.recent)) for name, f in self._figures.items()}
+            snapshot = {
+                name: (f.count, f.total_s, f.max_s, f.memory_total, list(f.recent)) for name, f in self._figures.items()
+            }
         out = {}
         for name, (count, total, high, memory, recent) in sorted(snapshot.items()):
             out[name] = {
@@ -105,7 +107,7 @@ class ProfileScope:
     own), and decorated functions keep theirs in local variables.
     """
 
-    __slots__ = ("profiler", "name")
+    __slots__ = ("name", "profiler")
 
     def __init__(self, profiler: Profiler, name: str) -> None:
         self.profiler = profiler
@@ -131,14 +133,14 @@ class ProfileScope:
                 self._end(stack[i][1])
                 return
 
-    def __enter__(self) -> ProfileScope:
+    def __enter__(self) -> Self:
         self._push()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._pop()
 
-    async def __aenter__(self) -> ProfileScope:
+    async def __aenter__(self) -> Self:
         self._push()
         return self
 

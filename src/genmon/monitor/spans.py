@@ -9,6 +9,8 @@ handler that has ``handle_span`` on its own lane.
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -29,6 +31,25 @@ SPAN_TYPES: tuple[str, ...] = (
 )
 MAX_RECENT_SPANS = 100_000
 ANY: Any = object()  # "no filter" for get_spans' parent_call_id, where None means "root spans"
+
+
+_ids = itertools.count(1)
+_prefix = os.urandom(4).hex()
+
+
+def _reseed_ids() -> None:
+    # A forked child continues the parent's counter: a new prefix keeps ids unique.
+    global _ids, _prefix
+    _ids, _prefix = itertools.count(1), os.urandom(4).hex()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reseed_ids)
+
+
+def new_call_id() -> str:
+    """A call id unique across processes: 8 random hex digits then a 12-digit counter."""
+    return f"{_prefix}{next(_ids):012x}"
 
 
 def check_span_type(span_type: Any) -> str:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import itertools
-import os
 import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
@@ -28,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from genmon.errors import MonitorClosedError
 from genmon.monitor.generation import generation_points
 from genmon.monitor.records import check_metadata, check_value
-from genmon.monitor.spans import SpanRecord, check_span_type
+from genmon.monitor.spans import SpanRecord, check_span_type, new_call_id
 from genmon.monitor.usage import PriceTable, read_usage
 
 if TYPE_CHECKING:
@@ -40,24 +38,6 @@ _CURRENT: ContextVar[Span | None] = ContextVar("genmon_current_span", default=No
 _NO_RESULT: Any = object()
 _RESERVED = frozenset({"operation", "span_type", "model_name", "component"})
 MAX_EXCEPTION_MESSAGE = 2000
-
-_ids = itertools.count(1)
-_prefix = os.urandom(4).hex()
-
-
-def _reseed_ids() -> None:
-    # A forked child continues the parent's counter: a new prefix keeps ids unique.
-    global _ids, _prefix
-    _ids, _prefix = itertools.count(1), os.urandom(4).hex()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reseed_ids)
-
-
-def new_call_id() -> str:
-    """A call id unique across processes: 8 random hex digits then a 12-digit counter."""
-    return f"{_prefix}{next(_ids):012x}"
 
 
 def current_span() -> Span | None:
@@ -85,22 +65,22 @@ class Span:
     """
 
     __slots__ = (
-        "call_id",
-        "parent_call_id",
-        "name",
-        "span_type",
-        "model_name",
-        "component",
-        "metadata",
-        "start",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost_usd",
-        "finish_reason",
-        "duration_s",
-        "success",
-        "_token",
         "_t0",
+        "_token",
+        "call_id",
+        "completion_tokens",
+        "component",
+        "cost_usd",
+        "duration_s",
+        "finish_reason",
+        "metadata",
+        "model_name",
+        "name",
+        "parent_call_id",
+        "prompt_tokens",
+        "span_type",
+        "start",
+        "success",
     )
     _token: Token[Span | None]
     _t0: float
@@ -184,7 +164,7 @@ class Tracker:
     one tracker may be entered by many threads and tasks at once.
     """
 
-    __slots__ = ("recorder", "operation", "span_type", "model_name", "component", "metadata")
+    __slots__ = ("component", "metadata", "model_name", "operation", "recorder", "span_type")
 
     def __init__(
         self,
@@ -205,7 +185,7 @@ class Tracker:
     def __enter__(self) -> Span:
         return self.recorder.start(self)
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         span = _CURRENT.get()
         if span is not None:
             self.recorder.finish(span, exc)
@@ -213,7 +193,7 @@ class Tracker:
     async def __aenter__(self) -> Span:
         return self.recorder.start(self)
 
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         span = _CURRENT.get()
         if span is not None:
             self.recorder.finish(span, exc)
@@ -325,13 +305,13 @@ class SpanRecorder:
         if exc is not None:
             try:
                 self._record(span, duration, exc)
-            except Exception:  # noqa: BLE001 - the caller's exception must propagate unchanged
+            except Exception:  # noqa: BLE001, S110 - the caller's exception must propagate unchanged
                 pass
             return
         if result is not _NO_RESULT and span.prompt_tokens is None and span.completion_tokens is None:
             try:
                 span.set_result(result)
-            except Exception:  # noqa: BLE001 - an odd response must not fail a call that worked
+            except Exception:  # noqa: BLE001, S110 - an odd response must not fail a call that worked
                 pass
         self._record(span, duration, None)
 

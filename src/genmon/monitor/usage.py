@@ -105,7 +105,9 @@ class PriceTable:
         elif isinstance(price, (tuple, list)) and len(price) == 2:
             pair = (price[0], price[1])
         else:
-            raise TypeError(f"price of {model!r} must be (prompt, completion) USD per 1k tokens or a dict, got {price!r:.80}")
+            raise TypeError(
+                f"price of {model!r} must be (prompt, completion) USD per 1k tokens or a dict, got {price!r:.80}"
+            )
         checked = []
         for part in pair:
             if isinstance(part, bool) or not isinstance(part, (int, float)) or not math.isfinite(part) or part < 0:
