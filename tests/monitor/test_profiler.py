@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from genmon import GenerationMonitor
+from genmon import GenerationMonitor, MonitorClosedError
 from genmon.monitor import profiler as profiler_module
 from genmon.monitor.profiler import Profiler
 
@@ -83,6 +83,24 @@ def test_exceptions_propagate_and_are_still_profiled(make_monitor: Make) -> None
     with pytest.raises(ZeroDivisionError), monitor.profile("div"):
         1 / 0  # noqa: B018
     assert monitor.get_profile()["div"]["count"] == 1
+
+
+def test_after_close_profiling_raises_but_never_hides_the_blocks_error(make_monitor: Make) -> None:
+    """On a closed monitor a profiled run raises MonitorClosedError, unless the block's own error is propagating."""
+    monitor = make_monitor()
+    scope = monitor.profile("late")
+    monitor.close()
+    with pytest.raises(MonitorClosedError), scope:
+        pass
+    with pytest.raises(KeyError), scope:
+        raise KeyError("own error")
+
+    @scope
+    def fails() -> None:
+        raise KeyError("own error")
+
+    with pytest.raises(KeyError):
+        fails()
 
 
 def test_one_scope_shared_by_overlapping_tasks_pairs_each_entry_with_its_exit(

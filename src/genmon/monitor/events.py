@@ -14,6 +14,11 @@ subscription). Each callback consumes its events in order:
 
 Errors, timeouts and skips are counted in the monitor's ``errors`` under
 ``callback:<event>:<name>``, never raised into the generator.
+
+Alert handlers use ``genmon.monitor.isolation.IsolatedRunner`` instead, a
+fresh thread per call: right for a few alerts a minute, too costly for
+events that come with every generation call, and it has no way for
+``flush()`` to wait until earlier events were handled, which this bus has.
 """
 
 from __future__ import annotations

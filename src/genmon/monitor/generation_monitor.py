@@ -420,7 +420,7 @@ class GenerationMonitor:
         limit: int | None = None,
         span_type: str | None = None,
     ) -> list[SpanRecord]:
-        """Recent finished spans (the last 100,000), oldest first, filtered by every argument given.
+        """Recent finished spans (the last 100,000) in the order they finished, filtered by every argument given.
 
         ``name`` and ``operation`` are the same filter; ``parent_call_id=None``
         selects root spans; ``limit`` keeps the most recent ones. Call

@@ -117,35 +117,39 @@ class ProfileScope:
         memory, _ = self.profiler.memory_now()
         return time.perf_counter(), memory
 
-    def _end(self, started: tuple[float, float]) -> None:
+    def _end(self, started: tuple[float, float], failing: bool = False) -> None:
         duration = time.perf_counter() - started[0]
         memory, _ = self.profiler.memory_now()
-        self.profiler.add(self.name, duration, memory - started[1])
+        try:
+            self.profiler.add(self.name, duration, memory - started[1])
+        except Exception:
+            if not failing:  # recording after close raises, but never in place of the block's own exception
+                raise
 
     def _push(self) -> None:
         _OPEN.set((*_OPEN.get(), (self, self._begin())))
 
-    def _pop(self) -> None:
+    def _pop(self, failing: bool) -> None:
         stack = _OPEN.get()
         for i in range(len(stack) - 1, -1, -1):
             if stack[i][0] is self:
                 _OPEN.set(stack[:i] + stack[i + 1 :])
-                self._end(stack[i][1])
+                self._end(stack[i][1], failing)
                 return
 
     def __enter__(self) -> Self:
         self._push()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._pop()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        self._pop(exc is not None)
 
     async def __aenter__(self) -> Self:
         self._push()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._pop()
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        self._pop(exc is not None)
 
     def __call__(self, fn: F) -> F:
         """Decorate a sync or async function."""
@@ -156,9 +160,12 @@ class ProfileScope:
             async def profiled_async(*args: Any, **kwargs: Any) -> Any:
                 started = begin()
                 try:
-                    return await fn(*args, **kwargs)
-                finally:
-                    end(started)
+                    result = await fn(*args, **kwargs)
+                except BaseException:
+                    end(started, True)
+                    raise
+                end(started)
+                return result
 
             return profiled_async  # type: ignore[return-value]
 
@@ -166,8 +173,11 @@ class ProfileScope:
         def profiled(*args: Any, **kwargs: Any) -> Any:
             started = begin()
             try:
-                return fn(*args, **kwargs)
-            finally:
-                end(started)
+                result = fn(*args, **kwargs)
+            except BaseException:
+                end(started, True)
+                raise
+            end(started)
+            return result
 
         return profiled  # type: ignore[return-value]

@@ -145,7 +145,7 @@ class SpanStore:
         start_ts: float | None = None,
         limit: int | None = None,
     ) -> list[SpanRecord]:
-        """Spans matching every given filter, oldest first; ``limit`` keeps the most recent ones."""
+        """Spans matching every given filter in the order they finished; ``limit`` keeps the last ones."""
         with self._lock:
             spans = list(self._spans)
         if start_ts is not None:
