@@ -40,7 +40,7 @@ def test_callbacks_are_isolated_one_raises_one_hangs_one_is_async(make_monitor: 
         assert event.span is not None
         async_seen.append(event.span.name)
 
-    monitor = make_monitor(callback_timeout=0.2)
+    monitor = make_monitor(callback_timeout=0.5)
     for callback in (raising, hanging, recorder):
         monitor.on("generation_end", callback)
     try:
