@@ -86,3 +86,25 @@ class SpanHandler(Protocol):
 
     def handle_span(self, span: SpanRecord) -> None:
         """Handle one finished tracked call."""
+
+
+@runtime_checkable
+class MonitorBoundHandler(Protocol):
+    """A handler that wants its monitor (e.g. to read the store at close, or report errors)."""
+
+    def bind_monitor(self, monitor: Any) -> None:
+        """Called once by the monitor's constructor, after its threads started."""
+
+
+def bind_handlers(monitor: Any, handlers: list[Any]) -> None:
+    """Call ``bind_monitor(monitor)`` once on each distinct handler that has it."""
+    seen: set[int] = set()
+    for handler in handlers:
+        bind = getattr(handler, "bind_monitor", None)
+        if id(handler) in seen or not callable(bind):
+            continue
+        seen.add(id(handler))
+        try:
+            bind(monitor)
+        except Exception as error:  # noqa: BLE001 - a handler's bug must not fail the monitor's constructor
+            monitor.errors.record(getattr(handler, "name", None) or type(handler).__name__, error)

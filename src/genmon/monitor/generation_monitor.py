@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from genmon.errors import MonitorClosedError
-from genmon.handlers.base import LogHandler, MetricHandler
+from genmon.handlers.base import LogHandler, MetricHandler, bind_handlers
 from genmon.handlers.log_file import FileLogHandler
 from genmon.handlers.metrics_file import FileMetricHandler
 from genmon.handlers.spans_file import FileSpanHandler
@@ -101,6 +101,8 @@ class GenerationMonitor:
             ``(prompt, completion)`` or ``{"prompt": ..., "completion": ...}``;
             tracked calls with a priced model record ``cost_usd``.
         callback_timeout: seconds each event callback call may take (``on``).
+        log_to_logging: also send the log records to the standard logger
+            ``genmon`` (``genmon.handlers.StdlibLoggerSink``).
 
     Example:
         >>> with GenerationMonitor(log_dir="run") as monitor:  # doctest: +SKIP
@@ -138,6 +140,7 @@ class GenerationMonitor:
         sample_resources: bool | float = False,
         prices: Mapping[str, Any] | None = None,
         callback_timeout: float = 5.0,
+        log_to_logging: bool = False,
     ) -> None:
         self.shutdown_timeout = to_seconds(shutdown_timeout, "shutdown_timeout")
         self.metrics_interval = metrics_interval
@@ -148,6 +151,11 @@ class GenerationMonitor:
         self.store = MetricStore(retention_s, max_points_per_metric)
         self.metric_handlers = [FileMetricHandler(self.log_dir)] if metric_handlers is None else list(metric_handlers)
         self.log_handlers = [FileLogHandler(self.log_dir)] if log_handlers is None else list(log_handlers)
+        if log_to_logging:
+            from genmon.handlers.logging_bridge import StdlibLoggerSink
+
+            self.log_handlers.append(StdlibLoggerSink())
+        self._services: list[Any] = []  # Prometheus servers and pushers, stopped by close()
         self.alert_handlers = list(alert_handlers or [])
         self.alert_thresholds = {
             "alert_min_success_rate": alert_min_success_rate,
@@ -218,6 +226,7 @@ class GenerationMonitor:
         self.alerts.start()
         self._closed = False
         _LIVE.add(self)
+        bind_handlers(self, [*self.metric_handlers, *self.log_handlers, *self.alert_handlers])
         if resource_interval is not None:
             self.sample_resources(resource_interval)
 
@@ -485,6 +494,24 @@ class GenerationMonitor:
         handlers: list[Any] = [FileSpanHandler(self.log_dir)] if files else []
         return handlers + [h for h in self.metric_handlers if has_span_method(h)]
 
+    # -- Prometheus (genmon.handlers.prometheus_export) ---------------------------
+    def serve_prometheus(self, port: int = 0, addr: str = "127.0.0.1", *, registry: Any = None, **options: Any) -> Any:
+        """Serve the metrics for Prometheus at ``http://addr:port/metrics`` until ``close()``.
+
+        Returns the ``PrometheusServer`` (its ``port`` when 0 was asked). Counts
+        start at the call unless a ``PrometheusCollector`` is in ``metric_handlers``;
+        ``options`` are ``PrometheusCollector`` arguments. Needs ``genmon[prometheus]``.
+        """
+        from genmon.handlers.prometheus_export import serve_monitor
+
+        return serve_monitor(self, port, addr, registry, **options)
+
+    def push_prometheus(self, gateway: str, job: str = "genmon", interval: float | None = 15.0, **options: Any) -> Any:
+        """Push the metrics to a Pushgateway every ``interval`` seconds and at ``close()``."""
+        from genmon.handlers.prometheus_export import push_monitor
+
+        return push_monitor(self, gateway, job, interval, **options)
+
     # -- lifecycle -------------------------------------------------------------
     def _pipelines(self) -> list[Pipeline]:
         # Close order: metrics, spans, then logs (the other workers may still log).
@@ -532,6 +559,8 @@ class GenerationMonitor:
         for pipeline in self._pipelines():
             pipeline.request_stop()
             ok = pipeline.wait_stopped(deadline) and ok
+        for service in self._services:  # after the pipelines, so a final push has every point
+            ok = service.stop(max(deadline - time.monotonic(), 0.1)) and ok
         # Everything is persisted: "close" callbacks can read the files and the store.
         self._events.emit("close", {"ok": ok})
         return self._events.close(deadline) and ok

@@ -45,6 +45,8 @@ class Pipeline:
         self._prepare = prepare
         self._store = store
         self._deliver = make_deliver()
+        self._make_deliver = make_deliver
+        self._taken_names = taken_names
         self._errors = errors
         self.inline: list[tuple[str, Any]] = []
         self.lanes: list[HandlerLane] = []
@@ -88,6 +90,18 @@ class Pipeline:
         self._stop_markers = [lane.control("stop") for lane in self.lanes]
 
     # -- called by the monitor ------------------------------------------------
+    def add_handler(self, handler: Any) -> str:
+        """Give a handler its own lane from now on (it receives the batches processed after this call).
+
+        The lane list is replaced, not mutated, so the worker iterating the
+        old list is unaffected. Must not be called once a stop was requested.
+        """
+        if self.source.closed:
+            raise RuntimeError(f"the {self.kind} pipeline is stopping: no handler can be added")
+        name = handler_name(handler, self._taken_names)
+        self.lanes = [*self.lanes, HandlerLane(handler, name, self._make_deliver(), self._errors)]
+        return name
+
     def request_flush(self) -> Control:
         marker = Control("flush")
         self.source.put_control(marker)

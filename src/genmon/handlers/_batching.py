@@ -1,0 +1,350 @@
+"""The engine every remote sink shares: a bounded buffer, a sender thread, batching, retries.
+
+A sink (HTTP, MLflow) hands records to a ``BatchSender`` and supplies one
+function, ``send(batch, budget_s)``, that delivers a batch or raises. The
+sender thread takes batches of up to ``batch_size`` records when the batch
+is full, when the oldest buffered record has waited ``flush_interval_s``, or
+when a flush or close asks for it. ``RetryableError`` is retried with
+exponential backoff and jitter up to ``max_retries`` times; any other
+exception rejects the batch at once. Every record accepted is eventually
+counted exactly once as sent or as dropped (by reason), so
+``received == sent + dropped + buffered + in_flight`` holds at any time.
+
+``flush(timeout_s)`` and ``close(timeout_s)`` never wait past their deadline:
+during a close each attempt gets the time left as its budget (sinks use it
+as their socket timeout), no attempt starts after the deadline, and what is
+still buffered then is dropped and counted as ``close_timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from genmon.monitor.workers import THREAD_PREFIX
+
+logger = logging.getLogger("genmon.handlers")
+
+Send = Callable[[list[Any], "float | None"], None]
+ErrorReport = Callable[[BaseException], None]
+
+DROP_REASONS: tuple[str, ...] = ("buffer_full", "retries_exhausted", "rejected", "close_timeout")
+
+
+class RetryableError(Exception):
+    """A failure worth retrying: connection refused or reset, timeout, HTTP 429 or 5xx.
+
+    Args:
+        message: what failed; must never contain a secret (no headers, no credentials).
+        retry_after_s: the server's ``Retry-After``, used as the least delay before the next try.
+    """
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def backoff_delay(
+    attempt: int, base_s: float, cap_s: float, rng: random.Random, retry_after_s: float | None = None
+) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based): exponential, capped, jittered.
+
+    "Equal jitter": half the capped exponential delay plus a random part of
+    the other half, so many clients failing together spread out but none
+    hammers a recovering server with near-zero delays.
+    """
+    ceiling = min(cap_s, base_s * (2 ** (attempt - 1)))
+    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, cap_s))
+    return delay
+
+
+def _check_positive(value: Any, argument: str, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{argument} must be a number, got {type(value).__name__}")
+    if not (value >= 0 if allow_zero else value > 0):
+        raise ValueError(f"{argument} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+class BatchSender:
+    """A bounded buffer drained in batches by one named daemon thread, with retries.
+
+    Args:
+        name: thread name suffix (``genmon-<name>``) and the name in error reports.
+        send: ``send(batch, budget_s)`` delivers a batch or raises; ``budget_s``
+            is the time left before a close deadline (None when unbounded).
+        batch_size: records per batch at most.
+        flush_interval_s: the longest a record waits in the buffer before it is sent.
+        max_buffer: records buffered at most; beyond it new records are dropped
+            (``buffer_full``) instead of growing memory without bound.
+        max_retries: retries of a batch after its first failed attempt.
+        backoff_s, max_backoff_s: first retry delay and the cap of the exponential growth.
+        on_error: called with each given-up batch's last error (reporting only).
+        rng: the jitter's random source (tests pass a seeded one).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        send: Send,
+        *,
+        batch_size: int = 500,
+        flush_interval_s: float = 5.0,
+        max_buffer: int = 10_000,
+        max_retries: int = 5,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        on_error: ErrorReport | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        if isinstance(max_buffer, bool) or not isinstance(max_buffer, int) or max_buffer < batch_size:
+            raise ValueError(f"max_buffer must be an int >= batch_size ({batch_size}), got {max_buffer!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        self.name = name
+        self.batch_size = batch_size
+        self.flush_interval_s = _check_positive(flush_interval_s, "flush_interval")
+        self.max_buffer = max_buffer
+        self.max_retries = max_retries
+        self.backoff_s = _check_positive(backoff_s, "backoff", allow_zero=True)
+        self.max_backoff_s = _check_positive(max_backoff_s, "max_backoff", allow_zero=True)
+        self._send = send
+        self._on_error = on_error
+        self._rng = rng or random.Random()
+        self._cond = threading.Condition(threading.Lock())
+        self._buffer: deque[Any] = deque()
+        self._oldest_at = 0.0  # monotonic time the oldest buffered record arrived
+        self._thread: threading.Thread | None = None
+        # Records are resolved (sent or dropped) in the order they were accepted,
+        # so two counters are enough for flush to know what it waits for.
+        self._accepted = 0
+        self._resolved = 0
+        self._flush_target = 0
+        self._eager = False  # set by close: send without waiting, exit when empty
+        self._deadline: float | None = None  # the running close's deadline (monotonic)
+        self._abandoned = False
+        self._in_flight = 0
+        self.received = 0
+        self.sent = 0
+        self.batches_sent = 0
+        self.retries = 0
+        self.failed_attempts = 0
+        self.dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
+        self.last_error: str | None = None
+        self._last_log = -1e18
+
+    # -- producers ---------------------------------------------------------------
+    def put_many(self, records: Iterable[Any]) -> None:
+        """Buffer records without waiting; those beyond ``max_buffer`` are dropped and counted."""
+        with self._cond:
+            was_empty = not self._buffer
+            room = self.max_buffer - len(self._buffer)
+            taken = 0
+            for record in records:
+                self.received += 1
+                if taken < room:
+                    self._buffer.append(record)
+                    taken += 1
+                else:
+                    self.dropped["buffer_full"] += 1
+            if not taken:
+                return
+            self._accepted += taken
+            if was_empty:
+                self._oldest_at = time.monotonic()
+            if self._thread is None:
+                # A put after close restarts the thread in eager mode: it sends the
+                # late records right away (no old deadline) and exits once empty.
+                self._abandoned = False
+                self._deadline = None
+                self._thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}{self.name}", daemon=True)
+                self._thread.start()
+            if was_empty or len(self._buffer) >= self.batch_size:
+                self._cond.notify_all()
+
+    def put(self, record: Any) -> None:
+        """Buffer one record (see ``put_many``)."""
+        self.put_many((record,))
+
+    # -- lifecycle -----------------------------------------------------------------
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Send everything buffered before the call; True if it was all resolved in time.
+
+        Resolved means sent, or dropped after the retry bound: a flush does
+        not wait for a server that keeps failing longer than the retries last.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + max(timeout_s, 0.0)
+        with self._cond:
+            target = self._accepted
+            if self._resolved >= target:
+                return True
+            self._flush_target = max(self._flush_target, target)
+            self._cond.notify_all()
+            while self._resolved < target:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    def close(self, timeout_s: float | None = None) -> bool:
+        """Send what is buffered, then stop the thread; never waits past ``timeout_s``.
+
+        Returns True when every record was resolved (sent or dropped after
+        retries) in time. At the deadline the buffered remainder is dropped
+        and counted as ``close_timeout``; an attempt still in flight is
+        counted by its outcome when it returns. Calling it again waits again.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + max(timeout_s, 0.0)
+        with self._cond:
+            self._eager = True
+            self._deadline = deadline
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(None if deadline is None else max(deadline - time.monotonic(), 0.0))
+        with self._cond:
+            if thread is not None and thread.is_alive():
+                self._abandoned = True
+                self._drop_locked(len(self._buffer), "close_timeout")
+                self._buffer.clear()
+                self._cond.notify_all()
+                return False
+            return self._resolved == self._accepted
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait for the sender thread to end (after a close); True if it has."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+            return not thread.is_alive()
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        """Counts: received, sent, dropped by reason, buffered, in flight, retries, last error."""
+        with self._cond:
+            return {
+                "received": self.received,
+                "sent": self.sent,
+                "batches_sent": self.batches_sent,
+                "dropped": dict(self.dropped),
+                "dropped_total": sum(self.dropped.values()),
+                "buffered": len(self._buffer),
+                "in_flight": self._in_flight,
+                "retries": self.retries,
+                "failed_attempts": self.failed_attempts,
+                "last_error": self.last_error,
+            }
+
+    # -- the sender thread -------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                batch = self._next_batch_locked()
+                if batch is None:
+                    # Cleared under the lock: a put that comes after this sees no
+                    # sender and starts one, so no record is left stranded.
+                    self._thread = None
+                    return
+                self._in_flight = len(batch)
+            outcome, error = self._deliver(batch)
+            with self._cond:
+                self._in_flight = 0
+                if outcome == "sent":
+                    self.sent += len(batch)
+                    self.batches_sent += 1
+                    self._resolved += len(batch)
+                else:
+                    self._drop_locked(len(batch), outcome)
+                self._cond.notify_all()
+            if error is not None and outcome != "sent":
+                self._report(error, outcome, len(batch))
+
+    def _next_batch_locked(self) -> list[Any] | None:
+        while True:
+            if self._abandoned:
+                return None
+            pending = len(self._buffer)
+            if pending:
+                waited = time.monotonic() - self._oldest_at
+                flushing = self._flush_target > self._resolved
+                if pending >= self.batch_size or self._eager or flushing or waited >= self.flush_interval_s:
+                    size = min(pending, self.batch_size)
+                    batch = [self._buffer.popleft() for _ in range(size)]
+                    if self._buffer:
+                        self._oldest_at = time.monotonic()
+                    return batch
+                self._cond.wait(self.flush_interval_s - waited)
+            elif self._eager:
+                return None
+            else:
+                self._cond.wait()
+
+    def _budget(self) -> float | None:
+        return None if self._deadline is None else self._deadline - time.monotonic()
+
+    def _deliver(self, batch: list[Any]) -> tuple[str, BaseException | None]:
+        attempt = 0
+        while True:
+            budget = self._budget()
+            if self._abandoned or (budget is not None and budget <= 0):
+                return "close_timeout", None
+            try:
+                self._send(batch, budget)
+                return "sent", None
+            except RetryableError as error:
+                self._note_failure(error)
+                attempt += 1
+                if attempt > self.max_retries:
+                    return "retries_exhausted", error
+                self.retries += 1
+                delay = backoff_delay(attempt, self.backoff_s, self.max_backoff_s, self._rng, error.retry_after_s)
+                if not self._sleep(delay):
+                    return "close_timeout", error
+            except Exception as error:  # noqa: BLE001 - a rejected batch is counted, never raised
+                self._note_failure(error)
+                return "rejected", error
+
+    def _sleep(self, delay: float) -> bool:
+        """Wait ``delay`` seconds (less if a close deadline comes first); False if abandoned or past it."""
+        end = time.monotonic() + delay
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                limit = end if self._deadline is None else min(end, self._deadline)
+                if self._abandoned:
+                    return False
+                if now >= limit:
+                    return self._deadline is None or now < self._deadline
+                # Woken by puts and flushes too; only the delay or the deadline ends the wait.
+                self._cond.wait(limit - now)
+
+    def _note_failure(self, error: BaseException) -> None:
+        with self._cond:
+            self.failed_attempts += 1
+            self.last_error = f"{type(error).__name__}: {error}"
+
+    def _drop_locked(self, count: int, reason: str) -> None:
+        if count:
+            self.dropped[reason] += count
+            self._resolved += count
+
+    def _report(self, error: BaseException, reason: str, count: int) -> None:
+        if self._on_error is not None:
+            try:
+                self._on_error(error)
+            except Exception:  # noqa: BLE001 - reporting must never kill the sender
+                pass
+        now = time.monotonic()
+        if now - self._last_log >= 10.0:  # at most one warning per 10 s per sink
+            self._last_log = now
+            logger.warning("%s dropped %d records (%s): %s: %s", self.name, count, reason, type(error).__name__, error)

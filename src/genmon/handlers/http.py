@@ -1,0 +1,282 @@
+"""HttpHandler: POSTs JSON batches of metrics, logs, spans and alerts to an HTTP endpoint.
+
+One handler object can be passed as a metric handler, a log handler and an
+alert handler at once; spans reach it through the metric handlers (it has
+``handle_span_batch``). Every record goes into one bounded buffer and is
+sent by the handler's own thread (see ``genmon.handlers._batching``), so a
+slow or dead endpoint delays only this sink.
+
+The request body (``Content-Type: application/json``)::
+
+    {"source": {"service": "genmon", "host": "...", "pid": 123},
+     "sent_at": "2025-01-31T12:00:00.000000+01:00",
+     "metrics": [{"metric": "generation_time", "value": 1.2,
+                  "timestamp": "<ISO-8601>", "metadata": {"model_name": "gpt-4o"}}],
+     "logs":    [{"message": "...", "level": "info", "timestamp": "<ISO-8601>", ...}],
+     "spans":   [{"call_id": "...", "parent_call_id": null, "name": "chat", ...,
+                  "timestamp": "<ISO-8601 of start>"}],
+     "alerts":  [{"name": "...", "message": "...", "level": "warning",
+                  "timestamp": "<ISO-8601>", "data": {...}}]}
+
+All four lists are always present (possibly empty).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from genmon.handlers._batching import BatchSender, RetryableError
+from genmon.monitor.timefmt import IsoFormatter
+
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+# 408 and 425 are "try again", 429 is rate limiting, 5xx is the server's trouble.
+_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Errors that mean a reused keep-alive connection was closed by the server
+# before our request reached it: retried at once on a fresh connection.
+_STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host:port/path`` without credentials, query or fragment (they may hold tokens)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class HttpHandler:
+    """Sends metrics, logs, spans and alerts as JSON batches to ``endpoint`` (HTTP POST).
+
+    Transient failures (connection refused or reset, timeouts, HTTP 408, 425,
+    429 with ``Retry-After``, 5xx) are retried with exponential backoff and
+    jitter; after ``max_retries`` retries the batch is dropped and counted.
+    Other 4xx answers reject the batch at once (retrying would not help).
+    Header values (tokens) never appear in ``repr``, errors or logs.
+
+    Args:
+        endpoint: ``http://`` or ``https://`` URL the batches are POSTed to.
+        headers: extra request headers, e.g. ``{"Authorization": "Bearer ..."}``.
+        timeout: socket timeout in seconds of each request (connect and each read).
+        batch_size: records per request at most.
+        flush_interval: seconds a record waits at most before it is sent.
+        max_buffer: records buffered at most (beyond: dropped as ``buffer_full``).
+        max_retries: retries of a failed batch before it is dropped.
+        backoff: first retry delay in seconds (doubles each retry, with jitter).
+        max_backoff: the cap of the retry delay in seconds.
+        name: the handler's name in the monitor's error counts and thread name.
+
+    Example:
+        >>> sink = HttpHandler("https://collector.example/ingest", headers={"Authorization": "Bearer t"})
+        >>> monitor = GenerationMonitor(metric_handlers=[sink], log_handlers=[sink], alert_handlers=[sink])  # doctest: +SKIP
+        >>> sink.stats()["sent"]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 5.0,
+        batch_size: int = 500,
+        flush_interval: float = 5.0,
+        *,
+        max_buffer: int = 10_000,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        name: str = "HttpHandler",
+    ) -> None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"endpoint must be an http:// or https:// URL, got {redact_url(endpoint)!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
+        self.name = name
+        self.endpoint = redact_url(endpoint)
+        self.timeout = float(timeout)
+        self._url = parts
+        self._target = parts.path or "/"
+        if parts.query:
+            self._target += "?" + parts.query
+        self._headers = {"Content-Type": "application/json", "User-Agent": "genmon", **dict(headers or {})}
+        if parts.username is not None:
+            # Credentials in the URL become a Basic header and are never shown again.
+            import base64
+
+            token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
+            self._headers.setdefault("Authorization", f"Basic {token}")
+        self._connection: http.client.HTTPConnection | None = None
+        self._iso = IsoFormatter()
+        self._source = {"service": "genmon", "host": socket.gethostname(), "pid": os.getpid()}
+        self._monitor_errors: Any = None
+        self._sender = BatchSender(
+            f"http-{name}",
+            self._post,
+            batch_size=batch_size,
+            flush_interval_s=flush_interval,
+            max_buffer=max_buffer,
+            max_retries=max_retries,
+            backoff_s=backoff,
+            max_backoff_s=max_backoff,
+            on_error=self._record_error,
+        )
+
+    def __repr__(self) -> str:
+        # Header names only: their values are secrets.
+        return f"HttpHandler(endpoint={self.endpoint!r}, headers={sorted(self._headers)!r}, timeout={self.timeout})"
+
+    def bind_monitor(self, monitor: Any) -> None:
+        """Report given-up batches in the monitor's handler errors (called by the monitor)."""
+        self._monitor_errors = monitor.errors
+
+    # -- records in (any thread; never blocks) ------------------------------------------
+    def handle_batch(self, records: list[Any]) -> None:
+        """A batch of metric points (tuples) or of log records (dicts): the monitor calls both."""
+        if not records:
+            return
+        kind = "metric" if isinstance(records[0], tuple) else "log"
+        self._sender.put_many([(kind, r) for r in records])
+
+    def handle_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
+        """One point (afterimage's protocol); ``metadata['timestamp']`` (ISO text) is kept as is."""
+        meta = dict(metadata or {})
+        stamp = meta.pop("timestamp", None)
+        self._sender.put(("metric_iso", (metric_name, value, stamp, meta or None)))
+
+    def handle_log(self, message: dict[str, Any]) -> None:
+        """One log record (afterimage's protocol)."""
+        self._sender.put(("log", dict(message)))
+
+    def handle_span_batch(self, spans: list[Any]) -> None:
+        """Finished spans (``SpanRecord``), sent in the ``spans`` list."""
+        self._sender.put_many([("span", s) for s in spans])
+
+    def handle_span(self, span: Any) -> None:
+        self.handle_span_batch([span])
+
+    def handle_alert(self, alert: Any) -> None:
+        """An ``Alert``, sent in the ``alerts`` list; returns at once."""
+        self._sender.put(("alert", alert))
+
+    def __call__(self, alert: Any) -> None:
+        """Alert handlers are callables: ``alert_handlers=[http_handler]`` works."""
+        self.handle_alert(alert)
+
+    # -- lifecycle ------------------------------------------------------------------
+    def flush(self, timeout_s: float | None = 5.0) -> bool:
+        """Send what is buffered; True when all of it was sent or dropped within ``timeout_s``."""
+        return self._sender.flush(timeout_s)
+
+    def close(self, timeout_s: float | None = 5.0) -> bool:
+        """Send what is buffered and stop the thread, never waiting past ``timeout_s``."""
+        ok = self._sender.close(timeout_s)
+        if self._sender.join(0):
+            self._drop_connection()
+        return ok
+
+    def stats(self) -> dict[str, Any]:
+        """received, sent, batches_sent, dropped (by reason), dropped_total, buffered, in_flight, retries."""
+        return self._sender.stats()
+
+    # -- the sender thread ---------------------------------------------------------------
+    def payload(self, batch: list[tuple[str, Any]]) -> bytes:
+        """The JSON body for a batch of buffered records (see the module docstring)."""
+        iso = self._iso
+        body: dict[str, Any] = {"source": self._source, "sent_at": iso(time.time())}
+        metrics: list[dict[str, Any]] = []
+        logs: list[Any] = []
+        spans: list[dict[str, Any]] = []
+        alerts: list[dict[str, Any]] = []
+        for kind, record in batch:
+            if kind == "metric":
+                name, value, ts, meta = record
+                metrics.append({"metric": name, "value": value, "timestamp": iso(ts), "metadata": meta or {}})
+            elif kind == "metric_iso":
+                name, value, stamp, meta = record
+                metrics.append({"metric": name, "value": value, "timestamp": stamp, "metadata": meta or {}})
+            elif kind == "log":
+                logs.append(record)
+            elif kind == "span":
+                entry = record.to_dict()
+                entry["timestamp"] = iso(record.start)
+                spans.append(entry)
+            else:
+                alerts.append(_alert_dict(record))
+        body.update(metrics=metrics, logs=logs, spans=spans, alerts=alerts)
+        return orjson.dumps(body, option=_JSON_OPTIONS, default=str)
+
+    def _post(self, batch: list[tuple[str, Any]], budget_s: float | None) -> None:
+        body = self.payload(batch)
+        timeout = self.timeout if budget_s is None else max(min(self.timeout, budget_s), 0.001)
+        reused = self._connection is not None
+        try:
+            status, reason, retry_after = self._request(body, timeout)
+        except _STALE_CONNECTION as error:
+            self._drop_connection()
+            if not reused:
+                raise RetryableError(f"POST {self.endpoint}: {type(error).__name__}: {error}") from None
+            try:
+                status, reason, retry_after = self._request(body, timeout)
+            except (OSError, http.client.HTTPException) as error2:
+                self._drop_connection()
+                raise RetryableError(f"POST {self.endpoint}: {type(error2).__name__}: {error2}") from None
+        except (OSError, http.client.HTTPException) as error:
+            # Timeouts, refused connections, DNS failures: the text names no header.
+            self._drop_connection()
+            raise RetryableError(f"POST {self.endpoint}: {type(error).__name__}: {error}") from None
+        if 200 <= status < 300:
+            return
+        message = f"POST {self.endpoint}: HTTP {status} {reason}"
+        if status in _RETRY_STATUSES:
+            raise RetryableError(message, retry_after)
+        raise PermissionError(message) if status in (401, 403) else ValueError(message)
+
+    def _request(self, body: bytes, timeout: float) -> tuple[int, str, float | None]:
+        connection = self._connection
+        if connection is None:
+            cls = http.client.HTTPSConnection if self._url.scheme == "https" else http.client.HTTPConnection
+            connection = cls(self._url.hostname or "", self._url.port, timeout=timeout)
+            self._connection = connection
+        else:
+            connection.timeout = timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
+        connection.request("POST", self._target, body=body, headers=self._headers)
+        response = connection.getresponse()
+        response.read()  # drain, so the connection can be reused
+        if response.will_close:
+            self._drop_connection()
+        return response.status, response.reason, _retry_after(response.getheader("Retry-After"))
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _record_error(self, error: BaseException) -> None:
+        if self._monitor_errors is not None:
+            self._monitor_errors.record(self.name, error)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None  # an HTTP date: rare from collectors; the backoff applies instead
+
+
+def _alert_dict(alert: Any) -> dict[str, Any]:
+    stamp = alert.timestamp
+    if isinstance(stamp, datetime):
+        stamp = stamp.astimezone().isoformat()  # naive means local time, as the monitor makes them
+    return {"name": alert.name, "message": alert.message, "level": alert.level, "timestamp": stamp, "data": alert.data}
