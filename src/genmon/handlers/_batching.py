@@ -10,6 +10,10 @@ exception rejects the batch at once. Every record accepted is eventually
 counted exactly once as sent or as dropped (by reason), so
 ``received == sent + dropped + buffered + in_flight`` holds at any time.
 
+A sink that delivers a batch in several calls may set ``delivered`` (the
+number of the batch's records that got through) on the exception it
+raises; only the rest is counted as dropped.
+
 ``flush(timeout_s)`` and ``close(timeout_s)`` never wait past their deadline:
 during a close each attempt gets the time left as its budget (sinks use it
 as their socket timeout), no attempt starts after the deadline, and what is
@@ -264,7 +268,11 @@ class BatchSender:
                     self.batches_sent += 1
                     self._resolved += len(batch)
                 else:
-                    self._drop_locked(len(batch), outcome)
+                    # A sink that delivers a batch in steps says how many records got through.
+                    delivered = min(max(int(getattr(error, "delivered", 0) or 0), 0), len(batch))
+                    self.sent += delivered
+                    self._resolved += delivered
+                    self._drop_locked(len(batch) - delivered, outcome)
                 self._cond.notify_all()
             if error is not None and outcome != "sent":
                 self._report(error, outcome, len(batch))
