@@ -60,7 +60,7 @@ def _handler_class(state: RecordingServer) -> type[http.server.BaseHTTPRequestHa
 
         do_POST = do_PUT = do_GET = do_DELETE = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler
@@ -74,7 +74,7 @@ def http_server() -> Iterator[RecordingServer]:
     server.daemon_threads = True
     state.port = server.server_address[1]
     state.url = f"http://127.0.0.1:{state.port}/ingest"
-    thread = threading.Thread(target=server.serve_forever, name="test-http-server", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="test-http-server", daemon=True)
     thread.start()
     try:
         yield state

@@ -35,12 +35,19 @@ def _metric_values(server: RecordingServer) -> list[float]:
     return [m["value"] for p in _payloads(server) for m in p["metrics"]]
 
 
-def test_delivers_metrics_logs_spans_and_alerts_in_the_documented_payload(http_server: RecordingServer, tmp_path: Path) -> None:
+def test_delivers_metrics_logs_spans_and_alerts_in_the_documented_payload(
+    http_server: RecordingServer, tmp_path: Path
+) -> None:
     """One handler passed as metric, log and alert handler POSTs all four record kinds with its headers."""
     sink = HttpHandler(http_server.url, headers={"Authorization": f"Bearer {SECRET}"}, batch_size=1000)
     clock = ManualClock(1_800_000_000.0)
     with GenerationMonitor(
-        log_dir=tmp_path, metric_handlers=[sink], log_handlers=[sink], alert_handlers=[sink], metrics_interval=0, clock=clock
+        log_dir=tmp_path,
+        metric_handlers=[sink],
+        log_handlers=[sink],
+        alert_handlers=[sink],
+        metrics_interval=0,
+        clock=clock,
     ) as monitor:
         monitor.record_metric("latency", 2.5, {"model_name": "gpt-x"})
         monitor.log_info("hello", batch=3)
@@ -55,13 +62,19 @@ def test_delivers_metrics_logs_spans_and_alerts_in_the_documented_payload(http_s
     assert payloads and all(set(p) >= {"source", "sent_at", "metrics", "logs", "spans", "alerts"} for p in payloads)
     metrics = [m for p in payloads for m in p["metrics"]]
     latency = [m for m in metrics if m["metric"] == "latency"]
-    assert latency == [{"metric": "latency", "value": 2.5, "timestamp": latency[0]["timestamp"], "metadata": {"model_name": "gpt-x"}}]
+    assert latency == [
+        {"metric": "latency", "value": 2.5, "timestamp": latency[0]["timestamp"], "metadata": {"model_name": "gpt-x"}}
+    ]
     assert datetime.fromisoformat(latency[0]["timestamp"]).timestamp() == 1_800_000_000.0
     assert any(m["metric"] == "generation_time" for m in metrics)  # track() records its metrics too
     logs = [entry for p in payloads for entry in p["logs"]]
-    assert {"message": "hello", "batch": 3, "level": "info"}.items() <= next(e for e in logs if e["message"] == "hello").items()
+    assert {"message": "hello", "batch": 3, "level": "info"}.items() <= next(
+        e for e in logs if e["message"] == "hello"
+    ).items()
     spans = [s for p in payloads for s in p["spans"]]
-    assert [(s["name"], s["prompt_tokens"], s["completion_tokens"], s["success"]) for s in spans] == [("chat", 10, 5, True)]
+    assert [(s["name"], s["prompt_tokens"], s["completion_tokens"], s["success"]) for s in spans] == [
+        ("chat", 10, 5, True)
+    ]
     alerts = [a for p in payloads for a in p["alerts"]]
     assert [(a["name"], a["level"]) for a in alerts] == [("threshold:latency", "warning")]
     assert all(r.headers["Authorization"] == f"Bearer {SECRET}" for r in http_server.requests)
@@ -146,13 +159,20 @@ def test_retry_after_header_sets_the_least_delay(http_server: RecordingServer) -
 
 def test_connection_refused_through_a_monitor_counts_every_dropped_point(closed_port: int, tmp_path: Path) -> None:
     """With nothing listening, every point is retried, then dropped and counted; the monitor closes cleanly."""
-    sink = HttpHandler(f"http://127.0.0.1:{closed_port}/x", batch_size=10, max_retries=1, backoff=0.001, max_backoff=0.002)
+    sink = HttpHandler(
+        f"http://127.0.0.1:{closed_port}/x", batch_size=10, max_retries=1, backoff=0.001, max_backoff=0.002
+    )
     with GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink], log_handlers=[], metrics_interval=0) as monitor:
         for i in range(25):
             monitor.record_metric("latency", float(i))
         assert monitor.close(timeout=30)
     stats = sink.stats()
-    assert (stats["received"], stats["sent"], stats["dropped"]["retries_exhausted"], stats["buffered"]) == (25, 0, 25, 0)
+    assert (stats["received"], stats["sent"], stats["dropped"]["retries_exhausted"], stats["buffered"]) == (
+        25,
+        0,
+        25,
+        0,
+    )
     assert stats["failed_attempts"] >= 2 and stats["failed_attempts"] % 2 == 0  # two attempts per batch
     assert "ConnectionRefusedError" in (stats["last_error"] or "")
     assert monitor.errors.snapshot().get("HttpHandler", 0) >= 1
@@ -212,8 +232,9 @@ def test_secrets_never_appear_in_repr_stats_logs_or_errors(
     """Header values and URL credentials stay out of repr, stats, warnings, the monitor's log and its errors."""
     caplog.set_level(logging.DEBUG)
     headers = {"Authorization": f"Bearer {SECRET}", "X-Api-Key": SECRET}
-    refused = HttpHandler(f"http://user:{SECRET}@127.0.0.1:{closed_port}/x?token={SECRET}", headers=headers,
-                          max_retries=0, name="refused")
+    refused = HttpHandler(
+        f"http://user:{SECRET}@127.0.0.1:{closed_port}/x?token={SECRET}", headers=headers, max_retries=0, name="refused"
+    )
     http_server.statuses.extend([401, 500])
     rejected = HttpHandler(http_server.url + f"?token={SECRET}", headers=headers, max_retries=0, name="rejected")
     with GenerationMonitor(log_dir=tmp_path, metric_handlers=[refused, rejected], metrics_interval=0) as monitor:
@@ -221,8 +242,15 @@ def test_secrets_never_appear_in_repr_stats_logs_or_errors(
         monitor.record_metric("latency", 2.0)
         assert monitor.flush(30)
         assert monitor.close(30)
-    texts = [repr(refused), repr(rejected), str(refused.stats()), str(rejected.stats()), caplog.text,
-             (tmp_path / "genmon.log").read_text(), refused.endpoint]
+    texts = [
+        repr(refused),
+        repr(rejected),
+        str(refused.stats()),
+        str(rejected.stats()),
+        caplog.text,
+        (tmp_path / "genmon.log").read_text(),
+        refused.endpoint,
+    ]
     assert refused.stats()["dropped_total"] == 2 and rejected.stats()["dropped_total"] == 2
     assert "Authorization" in repr(refused)  # the names are shown, never the values
     for text in texts:
@@ -240,7 +268,9 @@ def test_buffer_bound_and_per_point_protocols(http_server: RecordingServer) -> N
     sink(Alert("a", "too slow", "error", datetime(2030, 1, 1, 12, 0), {"value": 3.0}))
     assert sink.flush(30)
     (payload,) = _payloads(http_server)
-    assert payload["metrics"] == [{"metric": "score", "value": 0.5, "timestamp": "2030-01-01T00:00:00+00:00", "metadata": {"judge": "j"}}]
+    assert payload["metrics"] == [
+        {"metric": "score", "value": 0.5, "timestamp": "2030-01-01T00:00:00+00:00", "metadata": {"judge": "j"}}
+    ]
     assert payload["logs"] == [{"message": "m", "level": "warning", "timestamp": "t"}]
     assert [(a["name"], a["level"], a["data"]) for a in payload["alerts"]] == [("a", "error", {"value": 3.0})]
     assert datetime.fromisoformat(payload["alerts"][0]["timestamp"]).utcoffset() is not None

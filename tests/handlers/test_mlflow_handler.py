@@ -18,14 +18,14 @@ import pytest
 
 pytest.importorskip("mlflow")
 
-from mlflow import MlflowClient  # noqa: E402
+from mlflow import MlflowClient
 
-from genmon import GenerationMonitor  # noqa: E402
-from genmon.errors import MissingExtraError  # noqa: E402
-from genmon.handlers._mlflow_traces import SpanTrees  # noqa: E402
-from genmon.handlers.mlflow_handler import MlflowHandler, mlflow_metric_key  # noqa: E402
-from genmon.monitor.spans import SpanRecord  # noqa: E402
-from genmon.testing import ManualClock  # noqa: E402
+from genmon import GenerationMonitor
+from genmon.errors import MissingExtraError
+from genmon.handlers._mlflow_traces import SpanTrees
+from genmon.handlers.mlflow_handler import MlflowHandler, mlflow_metric_key
+from genmon.monitor.spans import SpanRecord
+from genmon.testing import ManualClock
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,9 @@ def test_metrics_are_logged_into_a_run_with_steps_and_their_times(store: tuple[s
     """Each metric's points get steps 0, 1, 2 and their own timestamps; the run ends FINISHED with its tags."""
     sink = _handler(store, "metrics", run_name="gen-1", tags={"team": "data"}, log_artifacts=False)
     clock = ManualClock(1_800_000_000.0)
-    with GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink], log_handlers=[], metrics_interval=0, clock=clock) as monitor:
+    with GenerationMonitor(
+        log_dir=tmp_path, metric_handlers=[sink], log_handlers=[], metrics_interval=0, clock=clock
+    ) as monitor:
         for value in (1.5, 2.5, 3.5):
             monitor.record_metric("latency", value, {"model_name": "m"})
             clock.advance(1)
@@ -65,7 +67,10 @@ def test_metrics_are_logged_into_a_run_with_steps_and_their_times(store: tuple[s
     client = MlflowClient(store[0])
     history = client.get_metric_history(sink.run_id, "latency")
     assert [(m.value, m.step, m.timestamp) for m in history] == [
-        (1.5, 0, 1_800_000_000_000), (2.5, 1, 1_800_000_001_000), (3.5, 2, 1_800_000_002_000)]
+        (1.5, 0, 1_800_000_000_000),
+        (2.5, 1, 1_800_000_001_000),
+        (3.5, 2, 1_800_000_002_000),
+    ]
     assert [m.value for m in client.get_metric_history(sink.run_id, "process/rss bytes_")] == [10.0]
     run = client.get_run(sink.run_id)
     assert (run.info.status, run.info.run_name, run.data.tags["team"]) == ("FINISHED", "gen-1", "data")
@@ -74,14 +79,18 @@ def test_metrics_are_logged_into_a_run_with_steps_and_their_times(store: tuple[s
     assert stats["metrics_logged"] == 4 and stats["dropped_total"] == 0
 
 
-def test_spans_become_traces_with_types_parents_attributes_and_exception_events(store: tuple[str, Path], tmp_path: Path) -> None:
+def test_spans_become_traces_with_types_parents_attributes_and_exception_events(
+    store: tuple[str, Path], tmp_path: Path
+) -> None:
     """A call tree becomes one trace with its span types and parentage; a failed call carries an exception event."""
     sink = _handler(store, "spans", log_artifacts=False)
     with GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink], log_handlers=[], metrics_interval=0) as monitor:
-        with monitor.track("plan", span_type="AGENT", component="planner"):
-            with monitor.track("chat", model_name="gpt-x") as span:
-                span.set_usage(prompt_tokens=12, completion_tokens=5)
-                span.set_cost(0.002)
+        with (
+            monitor.track("plan", span_type="AGENT", component="planner"),
+            monitor.track("chat", model_name="gpt-x") as span,
+        ):
+            span.set_usage(prompt_tokens=12, completion_tokens=5)
+            span.set_cost(0.002)
         with pytest.raises(ValueError, match="bad input"), monitor.track("lookup", span_type="TOOL"):
             raise ValueError("bad input")
         assert monitor.close(timeout=60)
@@ -107,7 +116,10 @@ def test_spans_become_traces_with_types_parents_attributes_and_exception_events(
     assert lookup.span_type == "TOOL" and lookup.status.status_code.value == "ERROR"
     (event,) = lookup.events
     assert (event.name, event.attributes["exception.type"], event.attributes["exception.message"]) == (
-        "exception", "ValueError", "bad input")
+        "exception",
+        "ValueError",
+        "bad input",
+    )
     assert sink.stats()["traces_logged"] == 2 and sink.stats()["spans_logged"] == 3
 
 
@@ -132,7 +144,9 @@ def test_plots_and_a_parquet_export_are_logged_as_artifacts_at_close(store: tupl
     assert sink.stats()["artifacts"][0] == "metrics.parquet"
 
 
-def test_an_unreachable_server_is_counted_and_close_keeps_its_bound(closed_port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_server_is_counted_and_close_keeps_its_bound(
+    closed_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With nothing listening, batches are retried, dropped and counted; close returns by its deadline."""
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
@@ -149,6 +163,7 @@ def test_an_unreachable_server_is_counted_and_close_keeps_its_bound(closed_port:
 
 def test_span_trees_wait_for_their_root_and_late_children_join_the_sent_trace() -> None:
     """Children are held until the root arrives; a child finishing after its root joins the same trace."""
+
     def span(call_id: str, parent: str | None, start: float) -> SpanRecord:
         return SpanRecord(call_id, parent, call_id, "LLM", start, 1.0, True)
 
@@ -202,9 +217,24 @@ def mlflow_server(store: tuple[str, Path], tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [*command, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "art")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True,
+        [
+            *command,
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "art"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -238,7 +268,9 @@ def mlflow_server(store: tuple[str, Path], tmp_path: Path) -> Iterator[str]:
 def test_against_a_real_mlflow_server(mlflow_server: str, tmp_path: Path) -> None:
     """Metrics, a trace and the artifacts logged through a real server read back through MlflowClient."""
     sink = MlflowHandler(mlflow_server, experiment_name="served", run_name="served-run")
-    with GenerationMonitor(log_dir=tmp_path / "run", metric_handlers=[sink], log_handlers=[], metrics_interval=0) as monitor:
+    with GenerationMonitor(
+        log_dir=tmp_path / "run", metric_handlers=[sink], log_handlers=[], metrics_interval=0
+    ) as monitor:
         with monitor.track("chat", model_name="gpt-x") as span:
             span.set_usage(prompt_tokens=3, completion_tokens=4)
         monitor.record_metric("latency", 0.25)

@@ -33,7 +33,9 @@ def _scrape(url: str) -> dict[str, Any]:
 
 
 def _sample(family: Any, name: str, **labels: str) -> float:
-    matches = [s.value for s in family.samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+    matches = [
+        s.value for s in family.samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
     assert len(matches) == 1, (name, labels, family.samples)
     return float(matches[0])
 
@@ -69,7 +71,9 @@ def test_served_endpoint_exposes_counters_gauges_summaries_and_histograms(tmp_pa
     assert _sample(hist, "genmon_generation_time_bucket", model_name="m2", le="+Inf") == 1
     assert all("request_id" not in s.labels for s in hist.samples)  # not in the label allow-list
     tokens = families["genmon_prompt_tokens"]
-    assert tokens.type == "histogram" and _sample(tokens, "genmon_prompt_tokens_bucket", model_name="m1", le="250.0") == 1
+    assert (
+        tokens.type == "histogram" and _sample(tokens, "genmon_prompt_tokens_bucket", model_name="m1", le="250.0") == 1
+    )
     rate = families["genmon_success_rate"]
     assert rate.type == "summary"
     assert (_sample(rate, "genmon_success_rate_count"), _sample(rate, "genmon_success_rate_sum")) == (3, 2)
@@ -128,7 +132,9 @@ def test_label_sets_are_capped_and_the_rest_fold_into_overflow(tmp_path: Path) -
 
 def test_kinds_and_buckets_can_be_overridden() -> None:
     """kinds= and buckets= change a metric's type and histogram bounds."""
-    collector = PrometheusCollector(kinds={"score": "histogram", "generation_time": "gauge"}, buckets={"score": [0.5, 1]})
+    collector = PrometheusCollector(
+        kinds={"score": "histogram", "generation_time": "gauge"}, buckets={"score": [0.5, 1]}
+    )
     collector.handle_batch([("score", 0.4, 0.0, None), ("score", 0.9, 0.0, None), ("generation_time", 3.0, 0.0, None)])
     registry = CollectorRegistry()
     registry.register(collector)
@@ -144,8 +150,13 @@ def test_push_mode_puts_the_metrics_to_a_pushgateway(tmp_path: Path, http_server
     """push_prometheus PUTs the text format to /metrics/job/<job>, on demand and once more at close."""
     gateway = f"http://127.0.0.1:{http_server.port}"
     with GenerationMonitor(log_dir=tmp_path, metrics_interval=0) as monitor:
-        pusher = monitor.push_prometheus(gateway, job="gen", interval=None, grouping_key={"instance": "w1"},
-                                         headers={"Authorization": "Bearer secret-push-token"})
+        pusher = monitor.push_prometheus(
+            gateway,
+            job="gen",
+            interval=None,
+            grouping_key={"instance": "w1"},
+            headers={"Authorization": "Bearer secret-push-token"},
+        )
         monitor.record_metric("items_count", 3)
         assert monitor.flush(10)
         assert pusher.push()
@@ -183,7 +194,24 @@ def test_name_mapping_examples() -> None:
     assert sanitize_metric_name("process/cpu%") == "process_cpu_"
     assert sanitize_metric_name("9lives") == "_9lives"
     assert sanitize_metric_name("a:b_c") == "a:b_c"
-    kinds = {n: default_kind(n) for n in ("generation_time", "prompt_token_count", "items_count", "cost_usd",
-                                          "error_rate", "system/cpu_percent", "quality")}
-    assert kinds == {"generation_time": "histogram", "prompt_token_count": "histogram", "items_count": "counter",
-                     "cost_usd": "counter", "error_rate": "summary", "system/cpu_percent": "gauge", "quality": "gauge"}
+    kinds = {
+        n: default_kind(n)
+        for n in (
+            "generation_time",
+            "prompt_token_count",
+            "items_count",
+            "cost_usd",
+            "error_rate",
+            "system/cpu_percent",
+            "quality",
+        )
+    }
+    assert kinds == {
+        "generation_time": "histogram",
+        "prompt_token_count": "histogram",
+        "items_count": "counter",
+        "cost_usd": "counter",
+        "error_rate": "summary",
+        "system/cpu_percent": "gauge",
+        "quality": "gauge",
+    }

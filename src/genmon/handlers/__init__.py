@@ -40,7 +40,23 @@ _EXPORTS: dict[str, str] = {
     "capture_logging": "genmon.handlers.logging_bridge",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BatchMetricHandler",
+    "FileLogHandler",
+    "FileMetricHandler",
+    "FileSpanHandler",
+    "FlushableHandler",
+    "HttpHandler",
+    "LogHandler",
+    "LoggingHandler",
+    "MetricHandler",
+    "MlflowHandler",
+    "PrometheusCollector",
+    "PrometheusPusher",
+    "PrometheusServer",
+    "StdlibLoggerSink",
+    "capture_logging",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -350,8 +350,8 @@ class BatchSender:
         if self._on_error is not None:
             try:
                 self._on_error(error)
-            except Exception:  # noqa: BLE001 - reporting must never kill the sender
-                pass
+            except Exception:  # reporting must never kill the sender
+                logger.debug("%s: error report failed", self.name, exc_info=True)
         now = time.monotonic()
         if now - self._last_log >= 10.0:  # at most one warning per 10 s per sink
             self._last_log = now

@@ -134,14 +134,16 @@ def span_dict(span: Any, trace_id: int, span_id: int, parent_span_id: int | None
     end_ns = start_ns + max(int(span.duration_s * 1e9), 0)
     events = []
     if not span.success:
-        events.append({
-            "name": "exception",
-            "time_unix_nano": end_ns,
-            "attributes": {
-                "exception.type": span.exception_type or "",
-                "exception.message": span.exception_message or "",
-            },
-        })
+        events.append(
+            {
+                "name": "exception",
+                "time_unix_nano": end_ns,
+                "attributes": {
+                    "exception.type": span.exception_type or "",
+                    "exception.message": span.exception_message or "",
+                },
+            }
+        )
     return {
         "trace_id": _b64(trace_id, 16),
         "span_id": _b64(span_id, 8),

@@ -26,8 +26,13 @@ from genmon.errors import MonitorClosedError
 
 LOGGER_NAME = "genmon"
 FORWARDED = "genmon_forwarded"  # attribute set on records the sink emits
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR,
-           "critical": logging.CRITICAL}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
 # Attributes every LogRecord has; anything else came from ``extra=`` and is kept as data.
 _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -66,7 +71,9 @@ class LoggingHandler(logging.Handler):
         >>> logging.getLogger("my_generator").addHandler(handler)  # doctest: +SKIP
     """
 
-    def __init__(self, monitor: Any, level: int = logging.NOTSET, ignore_loggers: Iterable[str] = (LOGGER_NAME,)) -> None:
+    def __init__(
+        self, monitor: Any, level: int = logging.NOTSET, ignore_loggers: Iterable[str] = (LOGGER_NAME,)
+    ) -> None:
         super().__init__(level)
         self.monitor = monitor
         self.ignore_loggers = tuple(ignore_loggers)
@@ -102,12 +109,14 @@ class LoggingHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - logging's contract: report through handleError, never raise
             self.handleError(record)
 
-    def formatException(self, exc_info: Any) -> str:  # noqa: N802 - logging's naming
+    def formatException(self, exc_info: Any) -> str:
         return (self.formatter or logging.Formatter()).formatException(exc_info)
 
 
 @contextmanager
-def capture_logging(monitor: Any, logger: str | logging.Logger | None = None, level: int = logging.INFO) -> Iterator[LoggingHandler]:
+def capture_logging(
+    monitor: Any, logger: str | logging.Logger | None = None, level: int = logging.INFO
+) -> Iterator[LoggingHandler]:
     """Feed a logger's records (the root logger by default) to the monitor inside a ``with`` block.
 
     The handler is removed on exit, so no handler outlives the block. The
@@ -162,7 +171,7 @@ class StdlibLoggerSink:
         text = str(message.get("message", ""))
         data = {k: v for k, v in message.items() if k not in ("message", "level", "timestamp")}
         record = self.logger.makeRecord(
-            self.logger.name, level, "genmon", 0, text, None, None, extra={"genmon_data": data, FORWARDED: True}
+            self.logger.name, level, "genmon", 0, text, (), None, extra={"genmon_data": data, FORWARDED: True}
         )
         stamp = message.get("timestamp")
         record.genmon_timestamp = stamp

@@ -40,8 +40,16 @@ from genmon.handlers._mlflow_traces import SpanTrees, Tree, trace_entities
 MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 _INVALID_KEY_CHARS = re.compile(r"[^a-zA-Z0-9_\-./: ]")
 # MLflow error codes worth retrying; anything else (bad parameter, not found) is not.
-_RETRY_CODES = frozenset({"TEMPORARILY_UNAVAILABLE", "INTERNAL_ERROR", "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED",
-                          "ABORTED", "DEADLINE_EXCEEDED"})
+_RETRY_CODES = frozenset(
+    {
+        "TEMPORARILY_UNAVAILABLE",
+        "INTERNAL_ERROR",
+        "REQUEST_LIMIT_EXCEEDED",
+        "RESOURCE_EXHAUSTED",
+        "ABORTED",
+        "DEADLINE_EXCEEDED",
+    }
+)
 
 
 def mlflow_metric_key(name: str) -> str:
@@ -229,7 +237,8 @@ class MlflowHandler:
         # Spans held for their root count as delivered to this handler now.
         plan.append((lambda trees=trees: self._log_trees(trees), len(spans)))
         if finals:
-            plan.append((lambda final=any(finals): self._finish(final), len(finals)))
+            final = any(finals)
+            plan.append((lambda: self._finish(final), len(finals)))
         return plan
 
     def _ensure_run(self) -> None:
@@ -330,7 +339,9 @@ class MlflowHandler:
     def _classify(self, error: BaseException, delivered: int) -> Exception:
         text = f"MLflow {type(error).__name__}: {str(error)[:500]}"
         code = getattr(error, "error_code", None)
-        transient = isinstance(error, (OSError, TimeoutError)) or code in _RETRY_CODES or _is_requests_network_error(error)
+        transient = (
+            isinstance(error, (OSError, TimeoutError)) or code in _RETRY_CODES or _is_requests_network_error(error)
+        )
         out: Exception = RetryableError(text) if transient else _StepError(text, delivered)
         out.delivered = delivered  # type: ignore[attr-defined]
         return out
@@ -343,4 +354,10 @@ class MlflowHandler:
 def _is_requests_network_error(error: BaseException) -> bool:
     module = type(error).__module__
     return module.startswith(("requests", "urllib3")) and type(error).__name__ in (
-        "ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ProtocolError", "MaxRetryError")
+        "ConnectionError",
+        "Timeout",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "ProtocolError",
+        "MaxRetryError",
+    )

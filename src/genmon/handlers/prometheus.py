@@ -71,7 +71,7 @@ def default_kind(name: str) -> str:
 class _Child:
     """One label set's running figures."""
 
-    __slots__ = ("count", "total", "last", "bucket_counts")
+    __slots__ = ("bucket_counts", "count", "last", "total")
 
     def __init__(self, n_buckets: int) -> None:
         self.count = 0
@@ -275,7 +275,12 @@ def _label_value(value: Any) -> str:
 
 def _copy(child: _Child) -> _Child:
     copy = _Child(0)
-    copy.count, copy.total, copy.last, copy.bucket_counts = child.count, child.total, child.last, list(child.bucket_counts)
+    copy.count, copy.total, copy.last, copy.bucket_counts = (
+        child.count,
+        child.total,
+        child.last,
+        list(child.bucket_counts),
+    )
     return copy
 
 
@@ -290,4 +295,3 @@ def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str,
 
 def _float_text(bound: float) -> str:
     return repr(float(bound))
-

@@ -94,9 +94,13 @@ class PrometheusPusher:
             self._thread.start()
 
     def __repr__(self) -> str:
-        return f"PrometheusPusher(gateway={self.gateway!r}, job={self.job!r}, headers={[k for k, _ in self._headers]!r})"
+        return (
+            f"PrometheusPusher(gateway={self.gateway!r}, job={self.job!r}, headers={[k for k, _ in self._headers]!r})"
+        )
 
-    def _handler(self, url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes) -> Any:
+    def _handler(
+        self, url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
+    ) -> Any:
         return self._exposition.default_handler(url, method, timeout, [*headers, *self._headers], data)
 
     def push(self, timeout_s: float | None = None) -> bool:
@@ -105,7 +109,12 @@ class PrometheusPusher:
         with self._push_lock:
             try:
                 self._exposition.push_to_gateway(
-                    self.gateway, self.job, self.registry, grouping_key=self.grouping_key, timeout=timeout, handler=self._handler
+                    self.gateway,
+                    self.job,
+                    self.registry,
+                    grouping_key=self.grouping_key,
+                    timeout=timeout,
+                    handler=self._handler,
                 )
             except Exception as error:  # noqa: BLE001 - a push failure is counted; the next push supersedes it
                 self.failures += 1
@@ -130,7 +139,6 @@ class PrometheusPusher:
 
     def stats(self) -> dict[str, Any]:
         return {"pushes": self.pushes, "failures": self.failures, "last_error": self.last_error}
-
 
 
 def monitor_collector(monitor: GenerationMonitor, **options: Any) -> PrometheusCollector:
@@ -189,6 +197,8 @@ def push_monitor(
     """Push the monitor's metrics to a Pushgateway periodically and at ``monitor.close()``."""
     _check_open(monitor)
     collector = monitor_collector(monitor, **options)
-    pusher = PrometheusPusher(_registry(collector, registry), gateway, job, interval_s, grouping_key, timeout_s, headers)
+    pusher = PrometheusPusher(
+        _registry(collector, registry), gateway, job, interval_s, grouping_key, timeout_s, headers
+    )
     monitor._services.append(pusher)
     return pusher
