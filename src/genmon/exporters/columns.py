@@ -12,6 +12,7 @@ exactly as ``genmon.monitor.timefmt.IsoFormatter`` writes metrics.jsonl.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -54,9 +55,17 @@ def neutralise_text(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def json_bytes(value: Any) -> bytes:
+    """Compact JSON for a metadata value; anything orjson refuses (integers past 64 bits) via the stdlib."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:
+        return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def json_text(value: Any) -> str:
-    """Compact JSON for a nested metadata value (lists, dicts) stored in a flat column."""
-    return orjson.dumps(value, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    """Compact JSON text for a nested metadata value (lists, dicts) stored in a flat column."""
+    return json_bytes(value).decode()
 
 
 # -- time --------------------------------------------------------------------
@@ -128,9 +137,12 @@ def iso_strings(ts: np.ndarray) -> pa.StringArray:
         raw = np.frombuffer(text.buffers()[2], dtype=np.uint8)[ends[0] : ends[-1]]
         matrix[:, :26] = raw.reshape(n, 26)
         matrix[:, 10] = ord("T")
-        distinct, which = np.unique(offsets, return_inverse=True)
-        texts = b"".join(offset_text(o).encode() for o in distinct.tolist())
-        matrix[:, 26:] = np.frombuffer(texts, dtype=np.uint8).reshape(len(distinct), 6)[which]
+        if offsets.min() == offsets.max():  # the usual case: no DST change inside the export
+            matrix[:, 26:] = np.frombuffer(offset_text(int(offsets[0])).encode(), dtype=np.uint8)
+        else:
+            distinct, which = np.unique(offsets, return_inverse=True)
+            texts = b"".join(offset_text(o).encode() for o in distinct.tolist())
+            matrix[:, 26:] = np.frombuffer(texts, dtype=np.uint8).reshape(len(distinct), 6)[which]
     positions = np.arange(0, _ISO_WIDTH * (n + 1), _ISO_WIDTH, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(positions), pa.py_buffer(matrix))
 

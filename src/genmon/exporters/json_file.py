@@ -18,7 +18,7 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
-from genmon.exporters.columns import column_name, iso_strings
+from genmon.exporters.columns import column_name, iso_strings, json_bytes
 from genmon.exporters.staging import StagedFiles, wrap_os_error
 from genmon.monitor.store import SeriesData
 
@@ -75,7 +75,7 @@ def _metadata_fragments(table: Sequence[dict[str, Any] | None]) -> Any:
             texts.append("")
             continue
         renamed = {column_name(k): v for k, v in entry.items()}
-        body = orjson.dumps(renamed, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
+        body = json_bytes(renamed)
         texts.append("," + body[1:-1].decode())
     return pa.array(texts, pa.string())
 

@@ -32,18 +32,23 @@ class StagedFiles:
     def path_for(self, final: Path) -> Path:
         """A new empty temporary file beside ``final`` to write ``final``'s content to."""
         final = Path(final)
-        while True:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(f"cannot write {final}: {exc.strerror or exc}", final) from exc
+        for _ in range(100):
             temporary = final.with_name(f".{final.name[:60]}.{secrets.token_hex(6)}.tmp")
             try:
-                final.parent.mkdir(parents=True, exist_ok=True)
                 # Not mkstemp: its 0600 mode would stick to the export; 0666 lets the umask decide.
                 fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
+            except FileExistsError:  # a random name already taken: draw another
                 continue
             except OSError as exc:
                 raise ExportError(f"cannot write {final}: {exc.strerror or exc}", final) from exc
             os.close(fd)
             break
+        else:
+            raise ExportError(f"cannot write {final}: no free temporary name", final)
         self._staged.append((temporary, final))
         return temporary
 
