@@ -551,6 +551,7 @@ class GenerationMonitor:
         self._closed = True
         _LIVE.discard(self)
         deadline = time.monotonic() + (self.shutdown_timeout if timeout is None else to_seconds(timeout, "timeout"))
+        self._close_deadline = deadline  # sinks closing on a lane may use this much time (handlers._batching)
         # Metrics first: their worker may still log (drops, handler errors).
         if self._sampler is not None:
             self._sampler.stop(max(deadline - time.monotonic(), 0.0))
