@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from genmon import Alert, GenerationMonitor
-from genmon.handlers._batching import RetryableError, backoff_delay
+from genmon.handlers._batching import RetryableError, backoff_delay, close_timeout
 from genmon.handlers.http import HttpHandler, redact_url
 from genmon.testing import ManualClock
 
@@ -300,3 +300,15 @@ def test_invalid_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         HttpHandler("http://127.0.0.1:1/x", batch_size=0)
     assert redact_url(f"https://u:{SECRET}@h:8443/p?k={SECRET}#f") == "https://h:8443/p"
+
+
+def test_a_lane_close_may_use_the_monitor_close_deadline() -> None:
+    """During monitor.close(timeout) a sink's close gets the monitor's remaining time when it exceeds the lane's 5 s."""
+
+    class Closing:
+        _close_deadline = time.monotonic() + 60
+
+    assert close_timeout(Closing(), 5.0) > 50
+    assert close_timeout(None, 5.0) == 5.0
+    Closing._close_deadline = time.monotonic() - 1  # a past close: the handler's own timeout applies
+    assert close_timeout(Closing(), 5.0) == 5.0

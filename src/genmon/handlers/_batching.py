@@ -40,6 +40,33 @@ ErrorReport = Callable[[BaseException], None]
 DROP_REASONS: tuple[str, ...] = ("buffer_full", "retries_exhausted", "rejected", "close_timeout")
 
 
+class Task:
+    """A control item (set up, finish) run by the sink in order with the records, never counted as one."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: Any) -> None:
+        self.payload = payload
+
+
+def close_timeout(monitor: Any, timeout_s: float | None) -> float | None:
+    """The time a handler's close may take: its own ``timeout_s``, or more while its monitor's close allows.
+
+    The monitor's lanes call ``close`` with a fixed 5 s; during
+    ``monitor.close(timeout)`` the monitor's own deadline is what the user
+    asked for, so a sink may use all of it. The monitor still returns at its
+    deadline whatever the sink does.
+    """
+    deadline = getattr(monitor, "_close_deadline", None)
+    if deadline is None or timeout_s is None:
+        return timeout_s
+    return max(timeout_s, deadline - time.monotonic())
+
+
+def count_records(batch: list[Any]) -> int:
+    return sum(1 for item in batch if not isinstance(item, Task))
+
+
 class RetryableError(Exception):
     """A failure worth retrying: connection refused or reset, timeout, HTTP 429 or 5xx.
 
@@ -165,19 +192,33 @@ class BatchSender:
             self._accepted += taken
             if was_empty:
                 self._oldest_at = time.monotonic()
-            if self._thread is None:
-                # A put after close restarts the thread in eager mode: it sends the
-                # late records right away (no old deadline) and exits once empty.
-                self._abandoned = False
-                self._deadline = None
-                self._thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}{self.name}", daemon=True)
-                self._thread.start()
+            self._start_locked()
             if was_empty or len(self._buffer) >= self.batch_size:
                 self._cond.notify_all()
 
     def put(self, record: Any) -> None:
         """Buffer one record (see ``put_many``)."""
         self.put_many((record,))
+
+    def put_task(self, payload: Any) -> None:
+        """Queue a ``Task`` behind the records buffered so far; it is never dropped for room."""
+        with self._cond:
+            was_empty = not self._buffer
+            self._buffer.append(Task(payload))
+            self._accepted += 1
+            if was_empty:
+                self._oldest_at = time.monotonic()
+            self._start_locked()
+            self._cond.notify_all()
+
+    def _start_locked(self) -> None:
+        if self._thread is None:
+            # A put after close restarts the thread in eager mode: it sends the
+            # late records right away (no old deadline) and exits once empty.
+            self._abandoned = False
+            self._deadline = None
+            self._thread = threading.Thread(target=self._run, name=f"{THREAD_PREFIX}{self.name}", daemon=True)
+            self._thread.start()
 
     # -- lifecycle -----------------------------------------------------------------
     def flush(self, timeout_s: float | None = None) -> bool:
@@ -219,7 +260,7 @@ class BatchSender:
         with self._cond:
             if thread is not None and thread.is_alive():
                 self._abandoned = True
-                self._drop_locked(len(self._buffer), "close_timeout")
+                self._drop_locked(list(self._buffer), 0, "close_timeout")
                 self._buffer.clear()
                 self._cond.notify_all()
                 return False
@@ -264,18 +305,16 @@ class BatchSender:
             with self._cond:
                 self._in_flight = 0
                 if outcome == "sent":
-                    self.sent += len(batch)
+                    self.sent += count_records(batch)
                     self.batches_sent += 1
                     self._resolved += len(batch)
                 else:
                     # A sink that delivers a batch in steps says how many records got through.
-                    delivered = min(max(int(getattr(error, "delivered", 0) or 0), 0), len(batch))
-                    self.sent += delivered
-                    self._resolved += delivered
-                    self._drop_locked(len(batch) - delivered, outcome)
+                    delivered = max(int(getattr(error, "delivered", 0) or 0), 0)
+                    self._drop_locked(batch, delivered, outcome)
                 self._cond.notify_all()
             if error is not None and outcome != "sent":
-                self._report(error, outcome, len(batch))
+                self._report(error, outcome, count_records(batch))
 
     def _next_batch_locked(self) -> list[Any] | None:
         while True:
@@ -341,10 +380,13 @@ class BatchSender:
             self.failed_attempts += 1
             self.last_error = f"{type(error).__name__}: {error}"
 
-    def _drop_locked(self, count: int, reason: str) -> None:
-        if count:
-            self.dropped[reason] += count
-            self._resolved += count
+    def _drop_locked(self, items: list[Any], delivered: int, reason: str) -> None:
+        """Resolve ``items``: ``delivered`` of their records count as sent, the other records as dropped."""
+        records = count_records(items)
+        delivered = min(delivered, records)
+        self.sent += delivered
+        self.dropped[reason] += records - delivered
+        self._resolved += len(items)
 
     def _report(self, error: BaseException, reason: str, count: int) -> None:
         if self._on_error is not None:

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from genmon.handlers._batching import BatchSender, RetryableError
+from genmon.handlers._batching import BatchSender, RetryableError, close_timeout
 from genmon.monitor.timefmt import IsoFormatter
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -116,7 +116,7 @@ class HttpHandler:
         self._connection: http.client.HTTPConnection | None = None
         self._iso = IsoFormatter()
         self._source = {"service": "genmon", "host": socket.gethostname(), "pid": os.getpid()}
-        self._monitor_errors: Any = None
+        self._monitor: Any = None
         self._sender = BatchSender(
             f"http-{name}",
             self._post,
@@ -135,7 +135,7 @@ class HttpHandler:
 
     def bind_monitor(self, monitor: Any) -> None:
         """Report given-up batches in the monitor's handler errors (called by the monitor)."""
-        self._monitor_errors = monitor.errors
+        self._monitor = monitor
 
     # -- records in (any thread; never blocks) ------------------------------------------
     def handle_batch(self, records: list[Any]) -> None:
@@ -176,8 +176,12 @@ class HttpHandler:
         return self._sender.flush(timeout_s)
 
     def close(self, timeout_s: float | None = 5.0) -> bool:
-        """Send what is buffered and stop the thread, never waiting past ``timeout_s``."""
-        ok = self._sender.close(timeout_s)
+        """Send what is buffered and stop the thread, never waiting past ``timeout_s``.
+
+        Called by the monitor's lane during ``monitor.close(timeout)``, it may
+        use the rest of the monitor's deadline when that is longer.
+        """
+        ok = self._sender.close(close_timeout(self._monitor, timeout_s))
         if self._sender.join(0):
             self._drop_connection()
         return ok
@@ -262,8 +266,8 @@ class HttpHandler:
             connection.close()
 
     def _record_error(self, error: BaseException) -> None:
-        if self._monitor_errors is not None:
-            self._monitor_errors.record(self.name, error)
+        if self._monitor is not None:
+            self._monitor.errors.record(self.name, error)
 
 
 def _retry_after(value: str | None) -> float | None:

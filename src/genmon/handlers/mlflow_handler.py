@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genmon.handlers._batching import BatchSender, RetryableError
+from genmon.handlers._batching import BatchSender, RetryableError, Task, close_timeout
 from genmon.handlers._extras import import_extra
 from genmon.handlers._mlflow_traces import SpanTrees, Tree, trace_entities
 
@@ -144,6 +144,9 @@ class MlflowHandler:
             max_backoff_s=max_backoff,
             on_error=self._record_error,
         )
+        # Create the run (and, for a new sqlite store, its tables: seconds) right away on the
+        # handler's thread, so a short job's close does not have to wait for it.
+        self._sender.put_task("setup")
 
     def __repr__(self) -> str:
         return f"MlflowHandler(experiment_name={self.experiment_name!r}, run_id={self.run_id!r})"
@@ -184,12 +187,12 @@ class MlflowHandler:
         """Log what is buffered; at the last close also waiting spans, artifacts and the run's end.
 
         A handler on several of the monitor's lanes is closed once per lane:
-        the last of those closes finishes the run. Never waits past ``timeout_s``.
+        the last of those closes finishes the run. Never waits past ``timeout_s``
+        (or, called by a lane, the monitor's close deadline when that is later).
         """
         self._closes += 1
-        final = self._closes >= self._closes_expected
-        self._sender.put(("finish", final))
-        return self._sender.close(timeout_s)
+        self._sender.put_task("finish" if self._closes >= self._closes_expected else "finish-lane")
+        return self._sender.close(close_timeout(self._monitor, timeout_s))
 
     def stats(self) -> dict[str, Any]:
         """The sender's counts plus metrics_logged, spans_logged, traces_logged, spans_waiting, artifacts."""
@@ -205,7 +208,7 @@ class MlflowHandler:
         return out
 
     # -- the sender thread ---------------------------------------------------------------------
-    def _send(self, batch: list[tuple[str, Any]], budget_s: float | None) -> None:
+    def _send(self, batch: list[Any], budget_s: float | None) -> None:
         try:
             self._ensure_run()
         except Exception as error:  # noqa: BLE001 - classified below
@@ -223,22 +226,23 @@ class MlflowHandler:
             self._plan_done += records
         self._plan_for = None
 
-    def _make_plan(self, batch: list[tuple[str, Any]]) -> list[tuple[Any, int]]:
+    def _make_plan(self, batch: list[Any]) -> list[tuple[Any, int]]:
         plan: list[tuple[Any, int]] = []
-        metrics = [r for kind, r in batch if kind == "metric"]
+        records = [item for item in batch if not isinstance(item, Task)]
+        metrics = [r for kind, r in records if kind == "metric"]
         for start in range(0, len(metrics), MAX_METRICS_PER_CALL):
             chunk = self._metric_entities(metrics[start : start + MAX_METRICS_PER_CALL])
             plan.append((lambda chunk=chunk: self._log_metrics(chunk), len(chunk)))
-        spans = [r for kind, r in batch if kind == "span"]
+        spans = [r for kind, r in records if kind == "span"]
         trees = self._trees.add(spans) if spans else []
-        finals = [final for kind, final in batch if kind == "finish"]
-        if any(finals):
-            trees += self._trees.drain()
+        tasks = {item.payload for item in batch if isinstance(item, Task)}
+        if "finish" in tasks:
+            trees += self._trees.drain()  # the last close: nothing more will join the waiting spans
         # Spans held for their root count as delivered to this handler now.
-        plan.append((lambda trees=trees: self._log_trees(trees), len(spans)))
-        if finals:
-            final = any(finals)
-            plan.append((lambda: self._finish(final), len(finals)))
+        plan.append((lambda: self._log_trees(trees), len(spans)))
+        if tasks & {"finish", "finish-lane"}:
+            final = "finish" in tasks
+            plan.append((lambda: self._finish(final), 0))
         return plan
 
     def _ensure_run(self) -> None:
