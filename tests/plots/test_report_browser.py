@@ -1,0 +1,72 @@
+"""report.html in a real browser: headless Chromium loads it with no console error and every plot decoded."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from genmon.cli import main
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
+pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed")
+
+
+def load_in_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
+    """The DOM after load and the console messages, from headless Chromium."""
+    assert CHROMIUM is not None, "chromium is not installed (.ci/run installs Debian's chromium package)"
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        page.resolve().as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return done.stdout, console
+
+
+def images_ok(dom: str) -> tuple[int, int]:
+    match = re.search(r'data-images-ok="(\d+)/(\d+)"', dom)
+    assert match is not None, "the page's load handler did not run"
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_report_loads_without_console_errors_and_every_plot_shows(tmp_path: Path) -> None:
+    """The demo's report.html opens in Chromium with no console message and all images decoded."""
+    run = tmp_path / "run"
+    assert main(["demo", "--conversations", "30", "--concurrency", "8", "--out", str(run)]) == 0
+    dom, console = load_in_chromium(run / "report.html", tmp_path / "profile")
+    assert console == []
+    ok, total = images_ok(dom)
+    assert total >= 5 and ok == total
+
+
+def test_the_browser_check_catches_script_errors_and_broken_images(tmp_path: Path) -> None:
+    """The same check fails on a page with a script error and an image that does not decode."""
+    page = tmp_path / "broken.html"
+    from genmon.plots.report_html import _IMAGE_CHECK
+
+    page.write_text(
+        f"<!DOCTYPE html><html><head><script>{_IMAGE_CHECK}</script></head><body>"
+        '<img src="data:image/png;base64,AAAA"><script>notDefined();</script></body></html>'
+    )
+    dom, console = load_in_chromium(page, tmp_path / "profile")
+    assert any("notDefined" in line for line in console)
+    assert images_ok(dom) == (0, 1)
