@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
+
+from genmon.handlers.append_only import AppendOnlyFile
 
 LOG_FILE = "genmon.log"
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -23,27 +25,23 @@ class FileLogHandler:
     def __init__(self, log_dir: str | Path, filename: str = LOG_FILE) -> None:
         self.log_dir = Path(log_dir)
         self.log_file = self.log_dir / filename
-        self._file: IO[bytes] | None = None
+        self._file: AppendOnlyFile | None = None
 
-    def _open(self) -> IO[bytes]:
+    def _open(self) -> AppendOnlyFile:
         if self._file is None or self._file.closed:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.log_file, "ab")  # noqa: SIM115 - held until close()
+            self._file = AppendOnlyFile(self.log_file)
         return self._file
 
     def handle_batch(self, records: list[dict[str, Any]]) -> None:
         """Append a batch of records with one write and one flush."""
-        f = self._open()
-        f.write(b"".join(orjson.dumps(r, option=_JSON_OPTIONS, default=str) + b"\n" for r in records))
-        f.flush()
+        self._open().write(b"".join(orjson.dumps(r, option=_JSON_OPTIONS, default=str) + b"\n" for r in records))
 
     def handle_log(self, message: dict[str, Any]) -> None:
         """Append one record (afterimage's protocol)."""
         self.handle_batch([message])
 
     def flush(self, timeout_s: float = 5.0) -> None:
-        if self._file is not None and not self._file.closed:
-            self._file.flush()
+        """Nothing is buffered in the process: every batch is one write(2)."""
 
     def close(self, timeout_s: float = 5.0) -> None:
         if self._file is not None:

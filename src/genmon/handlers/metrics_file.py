@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
+from genmon.handlers.append_only import AppendOnlyFile
 from genmon.handlers.base import MetricPoint
 from genmon.monitor.timefmt import IsoFormatter
 
@@ -38,14 +39,13 @@ class FileMetricHandler:
     def __init__(self, log_dir: str | Path, filename: str = METRICS_FILE) -> None:
         self.log_dir = Path(log_dir)
         self.log_file = self.log_dir / filename
-        self._file: IO[str] | None = None
+        self._file: AppendOnlyFile | None = None
         self._iso = IsoFormatter()
         self._names: dict[str, str] = {}
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> AppendOnlyFile:
         if self._file is None or self._file.closed:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.log_file, "a", encoding="utf-8")  # noqa: SIM115 - held until close()
+            self._file = AppendOnlyFile(self.log_file)
         return self._file
 
     def _name_json(self, name: str) -> str:
@@ -85,21 +85,17 @@ class FileMetricHandler:
 
     def handle_batch(self, points: list[MetricPoint]) -> None:
         """Append a batch with one write and one flush."""
-        f = self._open()
-        f.write(self.format_lines(points))
-        f.flush()
+        self._open().write(self.format_lines(points).encode())
 
     def handle_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
         """Append one point (afterimage's protocol); ``metadata['timestamp']`` is kept as given."""
         entry = {"metric": metric_name, "value": value, **(metadata or {})}
-        f = self._open()
-        f.write(orjson.dumps(entry, option=_JSON_OPTIONS, default=str).decode() + "\n")
-        f.flush()
+        self._open().write(orjson.dumps(entry, option=_JSON_OPTIONS, default=str) + b"\n")
 
     def flush(self, timeout_s: float = 5.0) -> None:
-        if self._file is not None and not self._file.closed:
-            self._file.flush()
+        """Nothing is buffered in the process: every batch is one write(2)."""
 
     def close(self, timeout_s: float = 5.0) -> None:
         if self._file is not None:
             self._file.close()
+
