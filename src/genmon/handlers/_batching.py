@@ -176,19 +176,18 @@ class BatchSender:
     # -- producers ---------------------------------------------------------------
     def put_many(self, records: Iterable[Any]) -> None:
         """Buffer records without waiting; those beyond ``max_buffer`` are dropped and counted."""
+        items = records if isinstance(records, list) else list(records)
         with self._cond:
             was_empty = not self._buffer
-            room = self.max_buffer - len(self._buffer)
-            taken = 0
-            for record in records:
-                self.received += 1
-                if taken < room:
-                    self._buffer.append(record)
-                    taken += 1
-                else:
-                    self.dropped["buffer_full"] += 1
+            n = len(items)
+            taken = min(n, self.max_buffer - len(self._buffer))
+            self.received += n
+            if taken < n:
+                self.dropped["buffer_full"] += n - taken
+                items = items[:taken]
             if not taken:
                 return
+            self._buffer.extend(items)
             self._accepted += taken
             if was_empty:
                 self._oldest_at = time.monotonic()

@@ -140,31 +140,31 @@ class HttpHandler:
     # -- records in (any thread; never blocks) ------------------------------------------
     def handle_batch(self, records: list[Any]) -> None:
         """A batch of metric points (tuples) or of log records (dicts): the monitor calls both."""
-        if not records:
-            return
-        kind = "metric" if isinstance(records[0], tuple) else "log"
-        self._sender.put_many([(kind, r) for r in records])
+        # Buffered as they are (the lane's list is shared: copied by put_many's extend);
+        # payload() tells the kinds apart by type.
+        if records:
+            self._sender.put_many(records)
 
     def handle_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
         """One point (afterimage's protocol); ``metadata['timestamp']`` (ISO text) is kept as is."""
         meta = dict(metadata or {})
         stamp = meta.pop("timestamp", None)
-        self._sender.put(("metric_iso", (metric_name, value, stamp, meta or None)))
+        self._sender.put(_IsoPoint((metric_name, value, stamp, meta or None)))
 
     def handle_log(self, message: dict[str, Any]) -> None:
         """One log record (afterimage's protocol)."""
-        self._sender.put(("log", dict(message)))
+        self._sender.put(dict(message))
 
     def handle_span_batch(self, spans: list[Any]) -> None:
         """Finished spans (``SpanRecord``), sent in the ``spans`` list."""
-        self._sender.put_many([("span", s) for s in spans])
+        self._sender.put_many(list(spans))
 
     def handle_span(self, span: Any) -> None:
         self.handle_span_batch([span])
 
     def handle_alert(self, alert: Any) -> None:
         """An ``Alert``, sent in the ``alerts`` list; returns at once."""
-        self._sender.put(("alert", alert))
+        self._sender.put(_AlertItem(alert))
 
     def __call__(self, alert: Any) -> None:
         """Alert handlers are callables: ``alert_handlers=[http_handler]`` works."""
@@ -191,33 +191,35 @@ class HttpHandler:
         return self._sender.stats()
 
     # -- the sender thread ---------------------------------------------------------------
-    def payload(self, batch: list[tuple[str, Any]]) -> bytes:
+    def payload(self, batch: list[Any]) -> bytes:
         """The JSON body for a batch of buffered records (see the module docstring)."""
         iso = self._iso
-        body: dict[str, Any] = {"source": self._source, "sent_at": iso(time.time())}
         metrics: list[dict[str, Any]] = []
         logs: list[Any] = []
         spans: list[dict[str, Any]] = []
         alerts: list[dict[str, Any]] = []
-        for kind, record in batch:
-            if kind == "metric":
+        for record in batch:
+            kind = type(record)
+            if kind is tuple:  # a metric point (name, value, ts, metadata)
                 name, value, ts, meta = record
                 metrics.append({"metric": name, "value": value, "timestamp": iso(ts), "metadata": meta or {}})
-            elif kind == "metric_iso":
+            elif kind is dict:
+                logs.append(record)
+            elif kind is _IsoPoint:
                 name, value, stamp, meta = record
                 metrics.append({"metric": name, "value": value, "timestamp": stamp, "metadata": meta or {}})
-            elif kind == "log":
-                logs.append(record)
-            elif kind == "span":
+            elif kind is _AlertItem:
+                alerts.append(_alert_dict(record.alert))
+            else:  # a SpanRecord
                 entry = record.to_dict()
                 entry["timestamp"] = iso(record.start)
                 spans.append(entry)
-            else:
-                alerts.append(_alert_dict(record))
-        body.update(metrics=metrics, logs=logs, spans=spans, alerts=alerts)
+        body = {"source": self._source, "sent_at": iso(time.time()), "metrics": metrics, "logs": logs}
+        body["spans"] = spans
+        body["alerts"] = alerts
         return orjson.dumps(body, option=_JSON_OPTIONS, default=str)
 
-    def _post(self, batch: list[tuple[str, Any]], budget_s: float | None) -> None:
+    def _post(self, batch: list[Any], budget_s: float | None) -> None:
         body = self.payload(batch)
         timeout = self.timeout if budget_s is None else max(min(self.timeout, budget_s), 0.001)
         reused = self._connection is not None
@@ -268,6 +270,19 @@ class HttpHandler:
     def _record_error(self, error: BaseException) -> None:
         if self._monitor is not None:
             self._monitor.errors.record(self.name, error)
+
+
+class _IsoPoint(tuple):  # type: ignore[type-arg]
+    """A point from ``handle_metric``: (name, value, ISO timestamp text, metadata)."""
+
+    __slots__ = ()
+
+
+class _AlertItem:
+    __slots__ = ("alert",)
+
+    def __init__(self, alert: Any) -> None:
+        self.alert = alert
 
 
 def _retry_after(value: str | None) -> float | None:
