@@ -158,3 +158,29 @@ def test_an_empty_snapshot_writes_a_summary_only_workbook(tmp_path: Path) -> Non
     sheets = sheets_of(path)
     assert list(sheets) == ["summary"]
     assert sheets["summary"][0][: len(excel_file.SUMMARY_COLUMNS)] == excel_file.SUMMARY_COLUMNS
+
+
+def test_text_with_xml_and_control_characters_survives(tmp_path: Path) -> None:
+    """& < > quotes, CR/LF, tabs, edge spaces and empty text read back unchanged; nan/inf become text."""
+    texts = ["a & b <c> \"d\" 'e'", "line1\r\nline2", "in\tside", "  padded  ", "", "naïve ✓"]
+    store = MetricStore()
+    store.append_batch([("m", float(i), 1.7e9 + i, {"text": t}) for i, t in enumerate(texts)])
+    store.append_batch([("m", 9.0, 1.7e9 + 9, {"text": float("nan")}), ("m", 10.0, 1.7e9 + 10, {"text": float("inf")})])
+    path = tmp_path / "text.xlsx"
+    ExcelExporter().export(store.snapshot(), path)
+    column = [row[2] for row in sheets_of(path)["m"][1:]]
+    assert column == [*texts, "nan", "inf"]
+
+
+def test_the_package_opens_in_full_openpyxl_mode_with_frozen_header(recorded: Recorded, tmp_path: Path) -> None:
+    """openpyxl's full (non read-only) loader accepts the workbook; metric sheets freeze their header row."""
+    path = tmp_path / "run.xlsx"
+    recorded.monitor.export_metrics(path, format="excel")
+    workbook = openpyxl.load_workbook(path)
+    try:
+        sheet = workbook[workbook.sheetnames[1]]
+        assert sheet.freeze_panes == "A2"
+        assert sheet["A2"].number_format == excel_file.xlsx.DATETIME_FORMAT
+        assert sheet["A1"].font.b
+    finally:
+        workbook.close()

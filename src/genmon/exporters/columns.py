@@ -117,26 +117,35 @@ def local_wall_micros(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def iso_strings(ts: np.ndarray) -> pa.StringArray:
     """Local ISO-8601 text with offset for each timestamp, as an Arrow string array.
 
-    Arrow formats the naive local times (fixed width for years 1000-9999); the
-    ``T`` and the offsets are then set in place in a fixed-width byte matrix.
+    Like ``IsoFormatter``, the ``YYYY-mm-ddTHH:MM:SS`` prefix is formatted
+    once per distinct local second (Arrow formats those); the microseconds and
+    offsets are written as digits into a fixed-width byte matrix.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     n = len(ts)
     wall, offsets = local_wall_micros(ts)
-    text = pc.cast(pa.array(wall.view("datetime64[us]")), pa.string())
-    ends = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=text.offset * 4)
-    if n and not np.all(np.diff(ends) == 26):  # years outside 1000-9999: rare, format one by one
+    seconds = wall // 1_000_000
+    fraction = wall - seconds * 1_000_000
+    change = np.flatnonzero(seconds[1:] != seconds[:-1]) + 1
+    starts = np.concatenate(([0], change)) if n else np.zeros(0, dtype=np.int64)
+    text = pc.cast(pa.array(seconds[starts].view("datetime64[s]")), pa.string())
+    ends = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(starts) + 1, offset=text.offset * 4)
+    if n and not np.all(np.diff(ends) == 19):  # years outside 1000-9999: rare, format one by one
         from genmon.monitor.timefmt import IsoFormatter
 
         fmt = IsoFormatter()
         return pa.array([fmt(t) for t in ts.tolist()], pa.string())
     matrix = np.empty((n, _ISO_WIDTH), dtype=np.uint8)
     if n:
-        raw = np.frombuffer(text.buffers()[2], dtype=np.uint8)[ends[0] : ends[-1]]
-        matrix[:, :26] = raw.reshape(n, 26)
+        prefixes = np.frombuffer(text.buffers()[2], dtype=np.uint8)[ends[0] : ends[-1]].reshape(len(starts), 19)
+        matrix[:, :19] = np.repeat(prefixes, np.diff(np.append(starts, n)), axis=0)
         matrix[:, 10] = ord("T")
+        matrix[:, 19] = ord(".")
+        for position in range(25, 19, -1):
+            matrix[:, position] = fraction % 10 + 48
+            fraction //= 10
         if offsets.min() == offsets.max():  # the usual case: no DST change inside the export
             matrix[:, 26:] = np.frombuffer(offset_text(int(offsets[0])).encode(), dtype=np.uint8)
         else:
@@ -266,7 +275,7 @@ def long_table(series_list: Sequence[SeriesData], timestamps: str = "instant", n
         table.extend(series.metadata_table)
     codes = pa.array(np.concatenate(shifted)) if shifted else pa.array([], pa.int64())
     keys_by_metric = [s.metadata_keys() for s in series_list]
-    for key in metadata_keys(series_list):
+    for key in dict.fromkeys(k for keys in keys_by_metric for k in keys):
         per_code = arrow_column([entry.get(key) if entry else None for entry in table])
         if neutralise:
             per_code = neutralise_array(per_code)

@@ -1,8 +1,10 @@
 """Excel export: a summary sheet, then one sheet per metric (timestamp, value, its metadata keys).
 
-Written with XlsxWriter in constant-memory mode (rows streamed to disk, about
-twice as fast as openpyxl's write-only mode); any xlsx reader, openpyxl
-included, reads the result.
+The worksheets' XML is built column-wise, like the JSON export: Arrow
+formats row numbers and numbers, each distinct metadata dict's cells are
+formatted once, and an element-wise join assembles the rows, streamed into
+the zip in chunks. Writing 100,000 rows this way takes a fraction of a
+second; any xlsx reader (Excel, LibreOffice, openpyxl, pandas) reads it.
 
 - Excel cannot store a time zone: timestamps are naive local wall-clock
   datetimes, and the summary sheet's notes column says which UTC offset(s) apply.
@@ -15,14 +17,16 @@ included, reads the result.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Sequence
+import numbers
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
+from genmon.exporters import xlsx_package as xlsx
 from genmon.exporters.columns import column_name, json_text, local_wall_micros, neutralise_text, offsets_note
 from genmon.exporters.naming import SHEET_NAME_LIMIT, NameAllocator, sheet_base
 from genmon.exporters.staging import StagedFiles, wrap_os_error
@@ -31,10 +35,11 @@ from genmon.monitor.store import SeriesData
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767
 SUMMARY_SHEET = "summary"
-NOTES_COLUMN = "notes"
 SUMMARY_COLUMNS = ("metric", "sheet", "points", "first_timestamp", "last_timestamp", "min", "mean", "max", "last")
+NOTES_COLUMN = "notes"
+CHUNK_ROWS = 65_536  # rows formatted per Arrow call: bounds memory and keeps offsets within int32
 _EXCEL_EPOCH_DAYS = 25569.0  # 1970-01-01 as an Excel serial day number
-_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss.000"
+_TIMESTAMP_WIDTH = 24
 
 
 class ExcelExporter:
@@ -57,26 +62,27 @@ class ExcelExporter:
 
     def export(self, series: Sequence[SeriesData], output_path: Path) -> list[Path]:
         """Write ``output_path`` atomically and return ``[output_path]``."""
-        import xlsxwriter
-        import xlsxwriter.exceptions
-
         output_path = Path(output_path)
         parts = self._plan(series)
+        names = [SUMMARY_SHEET, *(part.sheet for part in parts)]
         with StagedFiles() as staged:
             temporary = staged.path_for(output_path)
-            workbook = xlsxwriter.Workbook(str(temporary), {"constant_memory": True, "use_zip64": True})
             try:
-                formats = {"datetime": workbook.add_format({"num_format": _DATETIME_FORMAT})}
-                _write_summary(workbook, formats, parts, offsets_note([s.timestamps for s in series]))
-                for part in parts:
-                    write_metric_sheet(workbook, formats, part)
-            except BaseException:
-                _close_quietly(workbook)  # releases its per-sheet temporary files; the stage is discarded
-                raise
-            try:
-                workbook.close()
-            except (OSError, xlsxwriter.exceptions.XlsxWriterException) as exc:
-                raise wrap_os_error(OSError(str(exc)), output_path) from exc
+                # Level 1: most of the saving of the default level for a third of its time.
+                with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
+                    package.writestr("[Content_Types].xml", xlsx.content_types(len(names)))
+                    package.writestr("_rels/.rels", xlsx.ROOT_RELS)
+                    package.writestr("xl/workbook.xml", xlsx.workbook(names))
+                    package.writestr("xl/_rels/workbook.xml.rels", xlsx.workbook_rels(len(names)))
+                    package.writestr("xl/styles.xml", xlsx.STYLES)
+                    note = offsets_note([s.timestamps for s in series])
+                    package.writestr("xl/worksheets/sheet1.xml", summary_sheet(parts, note))
+                    for number, part in enumerate(parts, start=2):
+                        large = (part.end - part.start) > 4_000_000  # past 4 GiB of XML a member needs zip64
+                        with package.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=large) as member:
+                            write_metric_sheet(member, part)
+            except OSError as exc:
+                raise wrap_os_error(exc, output_path) from exc
         return [output_path]
 
     def _plan(self, series_list: Sequence[SeriesData]) -> list[SheetPart]:
@@ -107,53 +113,65 @@ class SheetPart:
         return wall / 86_400e6 + _EXCEL_EPOCH_DAYS
 
 
-def write_metric_sheet(workbook: Any, formats: dict[str, Any], part: SheetPart) -> None:
-    """One sheet: header, then timestamp, value and metadata cells row by row."""
+def write_metric_sheet(member: IO[bytes], part: SheetPart) -> None:
+    """One metric's sheet: header, then a row per point (timestamp, value, metadata cells)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     series = part.series
-    sheet = workbook.add_worksheet(part.sheet)
     keys = series.metadata_keys()
-    sheet.write_row(0, 0, ["timestamp", "value", *(column_name(k) for k in keys)])
-    sheet.set_column(0, 0, 24)
-    sheet.freeze_panes(1, 0)
-    cells = _cells_by_code(sheet, series.metadata_table, keys)
-    write_number = sheet.write_number
-    stamp_format = formats["datetime"]
-    serials = part.serials().tolist()
-    values = series.values[part.start : part.end].tolist()
-    codes = series.codes[part.start : part.end].tolist()
-    for row, (serial, value, code) in enumerate(zip(serials, values, codes), start=1):
-        write_number(row, 0, serial, stamp_format)
-        write_number(row, 1, value)
-        for col, write, cell in cells[code]:
-            write(row, col, cell)
+    header = ["timestamp", "value", *(column_name(k) for k in keys)]
+    member.write(xlsx.sheet_head({0: _TIMESTAMP_WIDTH}, freeze_header=True).encode())
+    cells = [xlsx.text_cell(f"{xlsx.column_letter(i)}1", h, xlsx.STYLE_HEADER) for i, h in enumerate(header)]
+    member.write(xlsx.row_xml(1, cells).encode())
+    suffixes = [_cell_suffixes(series.metadata_table, key) for key in keys]
+    letters = [xlsx.column_letter(2 + i) for i in range(len(keys))]
+    serials = part.serials()
+    for start in range(0, len(serials), CHUNK_ROWS):
+        end = min(start + CHUNK_ROWS, len(serials))
+        first_row = start + 2  # row 1 is the header
+        rows = pc.cast(pa.array(np.arange(first_row, first_row + end - start, dtype=np.int64)), pa.string())
+        stamps = pc.cast(pa.array(serials[start:end]), pa.string())
+        values = pc.cast(pa.array(series.values[part.start + start : part.start + end]), pa.string())
+        codes = pa.array(series.codes[part.start + start : part.start + end])
+        pieces: list[Any] = ['<row r="', rows, '"><c r="A', rows, f'" s="{xlsx.STYLE_DATETIME}"><v>', stamps]
+        pieces += ['</v></c><c r="B', rows, '"><v>', values, "</v></c>"]
+        for letter, suffix in zip(letters, suffixes):
+            pieces += [f'<c r="{letter}', rows, suffix.take(codes)]
+        pieces.append("</row>")
+        joined = pc.binary_join_element_wise(*pieces, "")
+        ends = np.frombuffer(joined.buffers()[1], dtype=np.int32, count=len(joined) + 1, offset=joined.offset * 4)
+        member.write(memoryview(joined.buffers()[2])[int(ends[0]) : int(ends[-1])])
+    member.write(xlsx.SHEET_TAIL.encode())
 
 
-def _cells_by_code(sheet: Any, table: Sequence[dict[str, Any] | None], keys: list[str]) -> list[list[tuple[Any, ...]]]:
-    """For each metadata code, the (column, writer, value) of its non-empty cells."""
-    columns = {key: 2 + i for i, key in enumerate(keys)}
-    out: list[list[tuple[Any, ...]]] = []
+def _cell_suffixes(table: Sequence[dict[str, Any] | None], key: str) -> Any:
+    """Per metadata code, what follows ``<c r="C12`` for this key: an empty, number, boolean or text cell."""
+    import pyarrow as pa
+
+    out = []
     for entry in table:
-        cells = []
-        for key, value in (entry or {}).items():
-            if value is not None and key in columns:
-                write, cell = _typed_cell(sheet, value)
-                cells.append((columns[key], write, cell))
-        out.append(cells)
-    return out
+        value = entry.get(key) if entry else None
+        if value is None:
+            out.append('"/>')
+        elif isinstance(value, bool) or type(value).__name__ == "bool_":
+            out.append(f'" t="b"><v>{int(value)}</v></c>')
+        elif isinstance(value, numbers.Real) and math.isfinite(value) and abs(float(value)) < 1e308:
+            number = repr(int(value)) if isinstance(value, numbers.Integral) else repr(float(value))
+            out.append(f'"><v>{number}</v></c>')
+        else:
+            # nan and inf have no Excel number: written as their text, never as JSON's null.
+            text = value if isinstance(value, str) else repr(value) if isinstance(value, float) else json_text(value)
+            cell = xlsx.xml_text(neutralise_text(text)[:EXCEL_MAX_TEXT])
+            out.append(f'" t="inlineStr"><is><t xml:space="preserve">{cell}</t></is></c>')
+    return pa.array(out, pa.string())
 
 
-def _typed_cell(sheet: Any, value: Any) -> tuple[Callable[..., Any], Any]:
-    if isinstance(value, bool):
-        return sheet.write_boolean, value
-    if isinstance(value, (int, float)) and math.isfinite(value) and abs(value) < 1e308:
-        return sheet.write_number, value
-    text = value if isinstance(value, str) else json_text(value)
-    return sheet.write_string, neutralise_text(text)[:EXCEL_MAX_TEXT]
+def summary_sheet(parts: list[SheetPart], zone: str) -> str:
+    """The summary sheet: one row per sheet part, and notes in their own column.
 
-
-def _write_summary(workbook: Any, formats: dict[str, Any], parts: list[SheetPart], zone: str) -> None:
-    sheet = workbook.add_worksheet(SUMMARY_SHEET)
-    # The notes sit in their own column right of the table, so pandas.read_excel reads the table as is.
+    The notes sit right of the table, so ``pandas.read_excel`` reads the table as is.
+    """
     notes = [
         f"Timestamps are local wall-clock time ({zone}) without a time zone: Excel cannot store one.",
         "Text cells starting with = + - @ tab or carriage return are prefixed with '.",
@@ -162,36 +180,36 @@ def _write_summary(workbook: Any, formats: dict[str, Any], parts: list[SheetPart
             "columns metric and sheet map one to the other."
         ),
     ]
-    sheet.write_row(0, 0, [*SUMMARY_COLUMNS, "", NOTES_COLUMN])
-    sheet.set_column(0, 1, 32)
-    sheet.set_column(3, 4, 24)
-    rows: dict[int, list[tuple[int, str, Any, Any]]] = {}
-    for row, part in enumerate(parts, start=1):
-        rows[row] = _summary_cells(part, formats)
-    for row, note in enumerate(notes, start=1):
-        rows.setdefault(row, []).append((len(SUMMARY_COLUMNS) + 1, "string", note, None))
-    # constant_memory mode needs rows in order.
-    for row in sorted(rows):
-        for col, kind, value, cell_format in rows[row]:
-            getattr(sheet, f"write_{kind}")(row, col, value, cell_format)
+    notes_col = xlsx.column_letter(len(SUMMARY_COLUMNS) + 1)
+    header = [*SUMMARY_COLUMNS, "", NOTES_COLUMN]
+    rows = [[xlsx.text_cell(f"{xlsx.column_letter(i)}1", h, xlsx.STYLE_HEADER) for i, h in enumerate(header) if h]]
+    for index in range(max(len(parts), len(notes))):
+        row = index + 2
+        cells = _summary_cells(parts[index], row) if index < len(parts) else []
+        if index < len(notes):
+            cells.append(xlsx.text_cell(f"{notes_col}{row}", notes[index]))
+        rows.append(cells)
+    body = "".join(xlsx.row_xml(i, cells) for i, cells in enumerate(rows, start=1))
+    return xlsx.sheet_head({0: 32, 1: 32, 3: _TIMESTAMP_WIDTH, 4: _TIMESTAMP_WIDTH}, False) + body + xlsx.SHEET_TAIL
 
 
-def _summary_cells(part: SheetPart, formats: dict[str, Any]) -> list[tuple[int, str, Any, Any]]:
+def _summary_cells(part: SheetPart, row: int) -> list[str]:
     values = part.series.values[part.start : part.end]
     first, last = part.serials()[[0, -1]].tolist()
-    cells: list[tuple[int, str, Any, Any]] = [
-        (0, "string", neutralise_text(part.series.name)[:EXCEL_MAX_TEXT], None),
-        (1, "string", part.sheet, None),
-        (2, "number", part.end - part.start, None),
-        (3, "number", first, formats["datetime"]),
-        (4, "number", last, formats["datetime"]),
+    numbers_by_column: dict[str, tuple[float, int]] = {
+        "C": (part.end - part.start, 0),
+        "D": (first, xlsx.STYLE_DATETIME),
+        "E": (last, xlsx.STYLE_DATETIME),
+        "F": (float(values.min()), 0),
+        "G": (float(values.mean()), 0),
+        "H": (float(values.max()), 0),
+        "I": (float(values[-1]), 0),
+    }
+    cells = [
+        xlsx.text_cell(f"A{row}", neutralise_text(part.series.name)[:EXCEL_MAX_TEXT]),
+        xlsx.text_cell(f"B{row}", part.sheet),
     ]
-    for col, stat in enumerate((values.min(), values.mean(), values.max(), values[-1]), start=5):
-        cells.append((col, "number", float(stat), None))
+    for letter, (number, style) in numbers_by_column.items():
+        styled = f' s="{style}"' if style else ""
+        cells.append(f'<c r="{letter}{row}"{styled}><v>{number!r}</v></c>')
     return cells
-
-
-def _close_quietly(workbook: Any) -> None:
-    # The error that interrupted the export is the one worth raising, not a failed close.
-    with contextlib.suppress(Exception):
-        workbook.close()
