@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
+from genmon.handlers.append_only import AppendOnlyFile
 from genmon.monitor.spans import SpanRecord
 from genmon.monitor.timefmt import IsoFormatter
 
@@ -18,8 +19,9 @@ _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 class FileSpanHandler:
     """Appends spans to ``log_dir/spans.jsonl``: ``SpanRecord.to_dict()`` plus an ISO ``timestamp`` of the start.
 
-    The span worker calls it inline with whole batches (one write and one
-    flush per batch). The file is created with the first span, so a run that
+    The span worker calls it inline with whole batches, each one unbuffered
+    write(2), so a forked child never flushes a copy of a half-written
+    batch into the parent's file. The file is created with the first span, so a run that
     tracks nothing leaves no empty spans.jsonl.
 
     Example:
@@ -33,13 +35,12 @@ class FileSpanHandler:
     def __init__(self, log_dir: str | Path, filename: str = SPANS_FILE) -> None:
         self.log_dir = Path(log_dir)
         self.spans_file = self.log_dir / filename
-        self._file: IO[bytes] | None = None
+        self._file: AppendOnlyFile | None = None
         self._iso = IsoFormatter()
 
-    def _open(self) -> IO[bytes]:
+    def _open(self) -> AppendOnlyFile:
         if self._file is None or self._file.closed:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.spans_file, "ab")  # noqa: SIM115 - held until close()
+            self._file = AppendOnlyFile(self.spans_file)
         return self._file
 
     def format_line(self, span: SpanRecord) -> bytes:
@@ -51,22 +52,16 @@ class FileSpanHandler:
         return orjson.dumps(entry, option=_JSON_OPTIONS, default=str) + b"\n"
 
     def handle_span_batch(self, spans: list[SpanRecord]) -> None:
-        """Append a batch: buffered writes, one flush."""
-        f = self._open()
-        write, line = f.write, self.format_line
-        # Written line by line into the file's buffer rather than joined: holding
-        # thousands of fresh orjson results makes glibc trim and regrow the heap.
-        for span in spans:
-            write(line(span))
-        f.flush()
+        """Append a batch with one write."""
+        line = self.format_line
+        self._open().write(b"".join([line(span) for span in spans]))
 
     def handle_span(self, span: SpanRecord) -> None:
         """Append one span (the ``SpanHandler`` protocol)."""
         self.handle_span_batch([span])
 
     def flush(self, timeout_s: float = 5.0) -> None:
-        if self._file is not None and not self._file.closed:
-            self._file.flush()
+        """Nothing is buffered in the process: every batch is one write(2)."""
 
     def close(self, timeout_s: float = 5.0) -> None:
         if self._file is not None:
