@@ -206,6 +206,7 @@ class GenerationMonitor:
             self.errors,
             names,
         )
+        self._metric_queue = metric_queue
         self._put_metric = metric_queue.put
         self._put_log = log_queue.put
         span_queue = BoundedQueue(max_queue_size, on_full, block_timeout, self._report_drop, name="spans")
@@ -238,10 +239,16 @@ class GenerationMonitor:
         if type(value) is not float or value - value != 0.0:
             value = check_value(value)
         if metadata is None:
-            self._put_metric((metric_name, value, self._clock(), None))
+            item = (metric_name, value, self._clock(), None)
         else:
             ts, meta = check_metadata(metadata, self._clock())
-            self._put_metric((metric_name, value, ts, meta))
+            item = (metric_name, value, ts, meta)
+        # BoundedQueue.put inlined: this is the hottest call in the library.
+        queue = self._metric_queue
+        if queue.depth() < queue.limit:
+            queue.enqueue(item)
+        else:
+            queue.put(item)
 
     def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None = None) -> None:
         """Queue several points at one time with shared metadata; all or nothing."""
