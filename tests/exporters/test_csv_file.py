@@ -75,7 +75,7 @@ def test_each_metric_has_its_own_safe_uniquely_named_file_listed_in_the_manifest
     assert "+01:00/+02:00" in manifest["timestamps"]
     iso = IsoFormatter()
     for entry in entries:
-        assert all(c.isalnum() or c in "._-~" for c in entry["file"])
+        assert entry["file"].endswith(".csv") and all(c.isalnum() or c in "._-~" for c in entry["file"])
         frame = pd.read_csv(out / entry["file"], dtype=str, keep_default_na=False)
         points = recorded.points[entry["metric"]]
         assert entry["points"] == len(frame) == len(points)

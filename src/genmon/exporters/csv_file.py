@@ -43,9 +43,11 @@ class CsvExporter:
         output_path = Path(output_path)
         data = long_table(series, timestamps="iso", neutralise=True)
         manifest_path = output_path.with_name(f"{output_path.stem}_manifest.json")
-        allocator = NameAllocator(limit=255, reserved=(output_path.name, manifest_path.name))
+        # Unique ignoring case before the extension is added (a "~2" suffix must not follow ".csv").
+        # file_part bounds the metric's part; the stem is the caller's and is not cut.
+        allocator = NameAllocator(limit=100_000)
         metric_files = [
-            output_path.with_name(allocator.allocate(f"{output_path.stem}_{file_part(name)}.csv"))
+            output_path.with_name(allocator.allocate(f"{output_path.stem}_{file_part(name)}") + ".csv")
             for name in data.names
         ]
         manifest = _manifest(data, output_path, metric_files, series)

@@ -323,7 +323,9 @@ class GenerationMonitor:
         return out
 
     # -- exports, DataFrames and plots (genmon.exporters, genmon.plots) ---------
-    def export_metrics(self, output_path: str | Path, format: str = "json", window: timedelta | float | None = None) -> list[Path]:
+    def export_metrics(
+        self, output_path: str | Path, format: str = "json", window: timedelta | float | None = None
+    ) -> list[Path]:
         """Write the points (all retained, or the trailing window) as json, csv, excel/xlsx or parquet.
 
         Returns the files written, the main one first; see ``genmon.exporters``.
