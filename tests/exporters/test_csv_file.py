@@ -116,3 +116,14 @@ def test_an_empty_snapshot_writes_a_header_only_combined_file(tmp_path: Path) ->
     CsvExporter().export([], path)
     assert path.read_text().strip() == '"metric","timestamp","value"'
     assert json.loads((tmp_path / "empty_manifest.json").read_bytes())["metrics"] == []
+
+
+def test_metadata_keys_that_look_like_formulas_are_guarded_in_headers(tmp_path: Path) -> None:
+    """A metadata key such as '=cmd' becomes the header "'=cmd" in CSV files and their manifest."""
+    store = MetricStore()
+    store.append_batch([("m", 1.0, 1.7e9, {"=cmd": "x", "ok": 1})])
+    CsvExporter().export(store.snapshot(), tmp_path / "run.csv")
+    assert list(pd.read_csv(tmp_path / "run.csv").columns) == ["metric", "timestamp", "value", "'=cmd", "ok"]
+    assert list(pd.read_csv(tmp_path / "run_m.csv").columns) == ["timestamp", "value", "'=cmd", "ok"]
+    manifest = json.loads((tmp_path / "run_manifest.json").read_bytes())
+    assert manifest["metrics"][0]["columns"] == ["timestamp", "value", "'=cmd", "ok"]

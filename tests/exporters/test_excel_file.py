@@ -184,3 +184,11 @@ def test_the_package_opens_in_full_openpyxl_mode_with_frozen_header(recorded: Re
         assert sheet["A1"].font.b
     finally:
         workbook.close()
+
+
+def test_metadata_keys_that_look_like_formulas_are_guarded_in_headers(tmp_path: Path) -> None:
+    """A metadata key such as '+cmd' becomes the header "'+cmd" on the metric's sheet."""
+    store = MetricStore()
+    store.append_batch([("m", 1.0, 1.7e9, {"+cmd": "x"})])
+    ExcelExporter().export(store.snapshot(), tmp_path / "run.xlsx")
+    assert sheets_of(tmp_path / "run.xlsx")["m"][0] == ("timestamp", "value", "'+cmd")

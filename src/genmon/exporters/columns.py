@@ -228,13 +228,14 @@ class LongTable:
     table: pa.Table
     names: list[str]
     bounds: list[tuple[int, int]]  # [start, end) rows of each metric
-    keys_by_metric: list[list[str]]  # the metadata columns each metric uses
+    keys_by_metric: list[list[str]]  # the metadata keys each metric uses
+    column_of: dict[str, str]  # metadata key -> its column's name
 
     def metric_table(self, index: int, with_metric: bool = False) -> pa.Table:
         """One metric's rows with only its own metadata columns (a zero-copy slice)."""
         start, end = self.bounds[index]
         columns = (["metric"] if with_metric else []) + ["timestamp", "value"]
-        columns += [column_name(k) for k in self.keys_by_metric[index]]
+        columns += [self.column_of[k] for k in self.keys_by_metric[index]]
         return self.table.slice(start, end - start).select(columns)
 
 
@@ -275,12 +276,15 @@ def long_table(series_list: Sequence[SeriesData], timestamps: str = "instant", n
         table.extend(series.metadata_table)
     codes = pa.array(np.concatenate(shifted)) if shifted else pa.array([], pa.int64())
     keys_by_metric = [s.metadata_keys() for s in series_list]
+    column_of: dict[str, str] = {}
     for key in dict.fromkeys(k for keys in keys_by_metric for k in keys):
         per_code = arrow_column([entry.get(key) if entry else None for entry in table])
         if neutralise:
             per_code = neutralise_array(per_code)
-        columns[column_name(key)] = per_code.take(codes)
-    return LongTable(pa.table(columns), names, bounds, keys_by_metric)
+        # A key is a header cell in CSV: guarded like any other text there.
+        column_of[key] = neutralise_text(column_name(key)) if neutralise else column_name(key)
+        columns[column_of[key]] = per_code.take(codes)
+    return LongTable(pa.table(columns), names, bounds, keys_by_metric, column_of)
 
 
 def ensure_parent(path: Path) -> None:

@@ -120,7 +120,7 @@ def write_metric_sheet(member: IO[bytes], part: SheetPart) -> None:
 
     series = part.series
     keys = series.metadata_keys()
-    header = ["timestamp", "value", *(column_name(k) for k in keys)]
+    header = ["timestamp", "value", *(neutralise_text(column_name(k)) for k in keys)]
     member.write(xlsx.sheet_head({0: _TIMESTAMP_WIDTH}, freeze_header=True).encode())
     cells = [xlsx.text_cell(f"{xlsx.column_letter(i)}1", h, xlsx.STYLE_HEADER) for i, h in enumerate(header)]
     member.write(xlsx.row_xml(1, cells).encode())
