@@ -36,12 +36,18 @@ class FileMetricHandler:
 
     runs_inline = True
 
-    def __init__(self, log_dir: str | Path, filename: str = METRICS_FILE) -> None:
+    def __init__(self, log_dir: str | Path, filename: str = METRICS_FILE, base_name: str | None = None) -> None:
         self.log_dir = Path(log_dir)
         self.log_file = self.log_dir / filename
+        self._base_name = base_name or filename
         self._file: AppendOnlyFile | None = None
         self._iso = IsoFormatter()
         self._names: dict[str, str] = {}
+
+    def for_shard(self, shard: str) -> FileMetricHandler:
+        """A sink for one process of a job spread over several: ``<stem>-<shard><suffix>`` beside this file."""
+        base = Path(self._base_name)
+        return FileMetricHandler(self.log_dir, filename=f"{base.stem}-{shard}{base.suffix}", base_name=self._base_name)
 
     def _open(self) -> AppendOnlyFile:
         if self._file is None or self._file.closed:

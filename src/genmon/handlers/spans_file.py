@@ -32,11 +32,17 @@ class FileSpanHandler:
     runs_inline = True
     name = "spans.jsonl"
 
-    def __init__(self, log_dir: str | Path, filename: str = SPANS_FILE) -> None:
+    def __init__(self, log_dir: str | Path, filename: str = SPANS_FILE, base_name: str | None = None) -> None:
         self.log_dir = Path(log_dir)
         self.spans_file = self.log_dir / filename
+        self._base_name = base_name or filename
         self._file: AppendOnlyFile | None = None
         self._iso = IsoFormatter()
+
+    def for_shard(self, shard: str) -> FileSpanHandler:
+        """A sink for one process of a job spread over several: ``<stem>-<shard><suffix>`` beside this file."""
+        base = Path(self._base_name)
+        return FileSpanHandler(self.log_dir, filename=f"{base.stem}-{shard}{base.suffix}", base_name=self._base_name)
 
     def _open(self) -> AppendOnlyFile:
         if self._file is None or self._file.closed:

@@ -3,33 +3,32 @@
 from __future__ import annotations
 
 import atexit
+import os
 import time
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from genmon.errors import MonitorClosedError
-from genmon.handlers.base import LogHandler, MetricHandler, bind_handlers
+from genmon.handlers.base import LogHandler, MetricHandler
 from genmon.handlers.log_file import FileLogHandler
 from genmon.handlers.metrics_file import FileMetricHandler
-from genmon.handlers.spans_file import FileSpanHandler
-from genmon.monitor import delivery
 from genmon.monitor.alert_worker import AlertManager, threshold_decorator
 from genmon.monitor.alerts import Rule, ThresholdRule
 from genmon.monitor.attach import attach as attach_generator
-from genmon.monitor.events import Event, EventBus
+from genmon.monitor.events import Event
 from genmon.monitor.generation import evaluation_points, generation_points, log_data
-from genmon.monitor.pipeline import Pipeline, wait_marker
-from genmon.monitor.profiler import ProfileScope, Profiler
-from genmon.monitor.queueing import BoundedQueue
+from genmon.monitor.pipeline import Pipeline
+from genmon.monitor.profiler import ProfileScope
 from genmon.monitor.records import Alert, TokenUsageReport, check_metadata, check_name, check_value
 from genmon.monitor.resources import DEFAULT_INTERVAL_S, ResourceSampler
-from genmon.monitor.spans import ANY, SpanRecord, SpanStore, has_span_method, make_span_deliver
+from genmon.monitor.runtime import Runtime, Settings, shard_id
+from genmon.monitor.spans import ANY, SpanRecord, SpanStore
 from genmon.monitor.store import MetricStore
 from genmon.monitor.token_usage import token_usage
-from genmon.monitor.tracking import Span, SpanRecorder, Tracker, current_span
+from genmon.monitor.tracking import Span, Tracker, current_span
 from genmon.monitor.window import WindowStats
 from genmon.monitor.workers import HandlerErrors
 
@@ -42,6 +41,17 @@ def _close_at_exit() -> None:
     # queued at interpreter exit would be lost.
     for monitor in list(_LIVE):
         monitor.close()
+
+
+def _restart_in_child() -> None:
+    # The child has the parent's objects but none of its threads: each open
+    # monitor starts over as a new shard (its own queues and files).
+    for monitor in list(_LIVE):
+        monitor._restart_as_shard()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_in_child)
 
 
 def to_seconds(window: Any, argument: str = "window") -> float:
@@ -141,21 +151,19 @@ class GenerationMonitor:
         prices: Mapping[str, Any] | None = None,
         callback_timeout: float = 5.0,
         log_to_logging: bool = False,
+        shard: bool | str = False,
     ) -> None:
-        self.shutdown_timeout = to_seconds(shutdown_timeout, "shutdown_timeout")
-        self.metrics_interval = metrics_interval
         self.log_dir = Path(log_dir) if log_dir is not None else default_log_dir()
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.shutdown_timeout = to_seconds(shutdown_timeout, "shutdown_timeout")
+        self.metrics_interval = metrics_interval
         self._clock = clock
-        retention_s = None if retention is None else to_seconds(retention, "retention")
-        self.store = MetricStore(retention_s, max_points_per_metric)
         self.metric_handlers = [FileMetricHandler(self.log_dir)] if metric_handlers is None else list(metric_handlers)
         self.log_handlers = [FileLogHandler(self.log_dir)] if log_handlers is None else list(log_handlers)
         if log_to_logging:
             from genmon.handlers.logging_bridge import StdlibLoggerSink
 
             self.log_handlers.append(StdlibLoggerSink())
-        self._services: list[Any] = []  # Prometheus servers and pushers, stopped by close()
         self.alert_handlers = list(alert_handlers or [])
         self.alert_thresholds = {
             "alert_min_success_rate": alert_min_success_rate,
@@ -168,68 +176,107 @@ class GenerationMonitor:
         }
         self.token_usage_callback = token_usage_callback
         self.token_usage_callback_interval_seconds = token_usage_callback_interval_seconds
-
-        self.errors = HandlerErrors(self._report_handler_error)
-        # Built before any thread starts, so a bad alert keyword leaks none.
-        self.alerts = AlertManager(
-            self.store,
-            clock,
-            self.alert_handlers,
-            self.errors,
-            lambda record: self._logs.source.put_internal(record),
-            window_s=to_seconds(alert_window, "alert_window"),
-            cooldown_s=to_seconds(alert_cooldown, "alert_cooldown"),
-            thresholds=self.alert_thresholds,
-            handler_timeout_s=to_seconds(alert_handler_timeout, "alert_handler_timeout"),
+        if not isinstance(shard, (bool, str)) or shard == "":
+            raise TypeError(f"shard must be True, False or a non-empty shard name, got {shard!r}")
+        resource_interval = _resource_interval(sample_resources)
+        self._settings = Settings(
+            log_dir=self.log_dir,
+            shutdown_timeout_s=self.shutdown_timeout,
             metrics_interval=metrics_interval,
+            metric_handlers=self.metric_handlers,
+            log_handlers=self.log_handlers,
+            alert_handlers=self.alert_handlers,
+            default_metric_files=metric_handlers is None,
+            alert_thresholds=self.alert_thresholds,
+            alert_window_s=to_seconds(alert_window, "alert_window"),
+            alert_cooldown_s=to_seconds(alert_cooldown, "alert_cooldown"),
+            alert_handler_timeout_s=to_seconds(alert_handler_timeout, "alert_handler_timeout"),
             token_usage_callback=token_usage_callback,
             token_usage_interval_s=token_usage_callback_interval_seconds,
-            token_usage_report=self.get_total_token_usage,
+            max_queue_size=max_queue_size,
+            on_full=on_full,
+            block_timeout_s=to_seconds(block_timeout, "block_timeout"),
+            retention_s=None if retention is None else to_seconds(retention, "retention"),
+            max_points_per_metric=max_points_per_metric,
+            clock=clock,
+            prices=prices,
+            callback_timeout_s=to_seconds(callback_timeout, "callback_timeout"),
+            shard=(shard_id() if shard is True else shard) or None,
         )
-        self._drop_log_at: dict[str, float] = {}
-        # Validated before any pipeline thread starts (a bad keyword leaks no thread).
-        self._events = EventBus(self.errors, callback_timeout, clock)
-        resource_interval = _resource_interval(sample_resources)
-        metric_queue = BoundedQueue(max_queue_size, on_full, block_timeout, self._report_drop, name="metrics")
-        log_queue = BoundedQueue(max_queue_size, on_full, block_timeout, self._report_drop, name="logs")
-        names: set[str] = set()
-        self._logs = Pipeline(
-            "logs", log_queue, delivery.LogRecords(), None, self.log_handlers, lambda: delivery.deliver_logs, self.errors, names
-        )
-        self._metrics = Pipeline(
-            "metrics",
-            metric_queue,
-            list,
-            self._store_batch,
-            self.metric_handlers,
-            delivery.MetricDelivery,
-            self.errors,
-            names,
-        )
-        self._metric_queue = metric_queue
-        self._put_metric = metric_queue.put
-        self._put_log = log_queue.put
-        span_queue = BoundedQueue(max_queue_size, on_full, block_timeout, self._report_drop, name="spans")
-        self.span_store = SpanStore()
-        self._spans = Pipeline(
-            "spans",
-            span_queue,
-            _same,
-            self.span_store.append_batch,
-            self._span_handlers(metric_handlers is None),
-            make_span_deliver,
-            self.errors,
-            names,
-        )
-        self._tracking = SpanRecorder(self._put_metric, span_queue, self._put_log, clock, self._events, prices)
-        self._profiler = Profiler(self.record_metrics)
-        self._sampler: ResourceSampler | None = None
-        self.alerts.start()
         self._closed = False
+        self._install(Runtime(self, self._settings))
         _LIVE.add(self)
-        bind_handlers(self, [*self.metric_handlers, *self.log_handlers, *self.alert_handlers])
         if resource_interval is not None:
             self.sample_resources(resource_interval)
+
+    def _install(self, runtime: Runtime) -> None:
+        self._rt = runtime
+        # The record path reads these attributes directly: one lookup each.
+        self._metric_queue = runtime.metric_queue
+        self._put_metric = runtime.metric_queue.put
+        self._put_log = runtime.put_log
+        runtime.bind(self)
+
+    def _restart_as_shard(self) -> None:
+        """In a forked child: drop the parent's backlog and threads, go on as shard ``<host>-<pid>``."""
+        if self._closed:
+            return
+        previous = self._rt
+        settings = self._settings
+        settings.shard = shard_id()
+        self._install(Runtime(self, settings))
+        self._rt.adopt(previous)
+        # multiprocessing's workers leave through os._exit, which skips atexit:
+        # its own exit hook (run by its workers before they exit) closes us.
+        try:
+            from multiprocessing import util
+
+            util.Finalize(self, GenerationMonitor.close, args=(self,), exitpriority=100)
+        except Exception:  # noqa: BLE001, S110 - best effort; atexit still covers plain forks
+            pass
+
+    # -- the runtime's parts, by the names the rest of genmon uses ------------------
+    @property
+    def store(self) -> MetricStore:
+        """The rolling in-memory store (``genmon.monitor.store``)."""
+        return self._rt.store
+
+    @property
+    def span_store(self) -> SpanStore:
+        return self._rt.span_store
+
+    @property
+    def errors(self) -> HandlerErrors:
+        """Failure counts by handler, callback and rule name."""
+        return self._rt.errors
+
+    @property
+    def alerts(self) -> AlertManager:
+        return self._rt.alerts
+
+    @property
+    def shard(self) -> str | None:
+        """This process's shard name, or None when the monitor writes the plain file names."""
+        return self._settings.shard
+
+    @property
+    def _metrics(self) -> Pipeline:
+        return self._rt.metrics
+
+    @property
+    def _logs(self) -> Pipeline:
+        return self._rt.logs
+
+    @property
+    def _services(self) -> list[Any]:
+        return self._rt.services
+
+    @property
+    def _close_deadline(self) -> float | None:
+        return self._rt.close_deadline
+
+    def _pipelines(self) -> list[Pipeline]:
+        return self._rt.pipelines()
 
     # -- producers -------------------------------------------------------------
     def record_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
@@ -263,8 +310,9 @@ class GenerationMonitor:
         ts, points = generation_points(duration, success, kwargs, self._clock())
         self._put_metric(points)  # one queue item; the worker expands it
         self._put_log((ts, "info", "Generation metrics", {"data": log_data(kwargs, duration=duration, success=success)}))
-        if self._events.subscribers["generation_end"] or self._events.subscribers["generation_error"]:
-            self._events.emit_generation(duration, success, kwargs)
+        events = self._rt.events
+        if events.subscribers["generation_end"] or events.subscribers["generation_error"]:
+            events.emit_generation(duration, success, kwargs)
 
     def track_evaluation(
         self, duration: float, success: bool, evaluator_type: str, scores: dict[str, Any], **kwargs: Any
@@ -311,16 +359,8 @@ class GenerationMonitor:
         return token_usage(self.store, start)
 
     def stats(self) -> dict[str, Any]:
-        """Counts: recorded, processed, dropped by reason, handler errors, queue depth."""
-        out = self._metrics.stats()
-        out["handler_errors"] = self.errors.snapshot()
-        out["stored_points"] = self.store.count()
-        out["logs"] = self._logs.stats()
-        out["spans"] = self._spans.stats()
-        out["events"] = self._events.stats()
-        out["alerts"] = self.alerts.stats()
-        out["worker_failures"] = sum(p.worker.failures for p in self._pipelines())
-        return out
+        """Counts: recorded, processed, dropped by reason, handler errors, queue depth (and per kind)."""
+        return self._rt.stats()
 
     # -- exports, DataFrames and plots (genmon.exporters, genmon.plots) ---------
     def export_metrics(
@@ -423,7 +463,7 @@ class GenerationMonitor:
         ``with monitor.track("chat", model_name="gpt-4o") as span:`` gives a
         ``Span`` with ``set_usage``, ``set_result(response)`` and ``set_cost``.
         """
-        return self._tracking.tracker(operation, span_type, model_name, component, metadata)  # type: ignore[no-any-return]
+        return self._rt.tracking.tracker(operation, span_type, model_name, component, metadata)  # type: ignore[no-any-return]
 
     def current_span(self) -> Span | None:
         """The innermost tracked call running in this context (thread or task), or None."""
@@ -456,7 +496,7 @@ class GenerationMonitor:
         generators); otherwise wraps its generation methods (and those of the
         LLM clients it holds) in ``track``. See ``genmon.monitor.attach``.
         """
-        attach_generator(self._tracking, self, generator, methods, span_type)
+        attach_generator(self._rt.tracking, self, generator, methods, span_type)
         return generator
 
     def on(self, event: str, callback: Callable[[Event], Any] | None = None) -> Any:
@@ -468,9 +508,10 @@ class GenerationMonitor:
         """
         if callback is None:
             return lambda fn: self.on(event, fn)
-        self._events.on(event, callback)
-        if event == "alert" and self._events.emit_alert not in self.alert_handlers:
-            self.alert_handlers.append(self._events.emit_alert)
+        events = self._rt.events
+        events.on(event, callback)
+        if event == "alert" and events.emit_alert not in self.alert_handlers:
+            self.alert_handlers.append(events.emit_alert)
         return callback
 
     def sample_resources(self, interval: float = DEFAULT_INTERVAL_S) -> ResourceSampler:
@@ -482,9 +523,9 @@ class GenerationMonitor:
         if self._closed:
             raise MonitorClosedError("the monitor is closed: nothing more can be sampled")
         sampler = ResourceSampler(self.record_metrics, interval, lambda e: self.errors.record("resource_sampler", e))
-        if self._sampler is not None:
-            self._sampler.stop()
-        self._sampler = sampler.start()
+        if self._rt.sampler is not None:
+            self._rt.sampler.stop()
+        self._rt.sampler = sampler.start()
         return sampler
 
     def profile(self, name: str) -> ProfileScope:
@@ -492,16 +533,11 @@ class GenerationMonitor:
 
         Records ``profile/<name>/duration_s`` and ``profile/<name>/memory_delta_bytes``.
         """
-        return self._profiler.scope(name)
+        return self._rt.profiler.scope(name)
 
     def get_profile(self) -> dict[str, dict[str, float]]:
         """Per profiled name: count, total_s, mean_s, p95_s, max_s and memory_delta_mean_bytes."""
-        return self._profiler.report()
-
-    def _span_handlers(self, default_files: bool) -> list[Any]:
-        files = default_files or any(isinstance(h, FileMetricHandler) for h in self.metric_handlers)
-        handlers: list[Any] = [FileSpanHandler(self.log_dir)] if files else []
-        return handlers + [h for h in self.metric_handlers if has_span_method(h)]
+        return self._rt.profiler.report()
 
     # -- Prometheus (genmon.handlers.prometheus_export) ---------------------------
     def serve_prometheus(self, port: int = 0, addr: str = "127.0.0.1", *, registry: Any = None, **options: Any) -> Any:
@@ -522,32 +558,17 @@ class GenerationMonitor:
         return push_monitor(self, gateway, job, interval, **options)
 
     # -- lifecycle -------------------------------------------------------------
-    def _pipelines(self) -> list[Pipeline]:
-        # Close order: metrics, spans, then logs (the other workers may still log).
-        return [self._metrics, self._spans, self._logs]
-
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything recorded before the call reached the store, files and handlers.
 
         Returns False if that did not happen within ``timeout`` seconds
         (None waits as long as it takes).
         """
-        deadline = time.monotonic() + (1e9 if timeout is None else to_seconds(timeout, "timeout"))
-        if self._closed:
-            return all(not p.worker.thread.is_alive() for p in self._pipelines())
-        markers = [p.request_flush() for p in self._pipelines()]
-        ok = all([wait_marker(m, deadline) for m in markers])
-        self._events.emit("flush", {"ok": ok})
-        # Callbacks of events emitted before (this flush's included) have run or timed out.
-        return self._events.wait_idle(deadline) and ok
+        return self._rt.flush(time.monotonic() + (1e9 if timeout is None else to_seconds(timeout, "timeout")))
 
     def sync_store(self, timeout: float | None = None) -> bool:
-        """Wait until every point recorded before the call is in the store (handlers not awaited)."""
-        if self._closed:
-            return not self._metrics.worker.thread.is_alive()
-        deadline = time.monotonic() + (1e9 if timeout is None else to_seconds(timeout, "timeout"))
-        markers = [self._metrics.request_flush(), self._spans.request_flush()]
-        return all([m.done.wait(max(deadline - time.monotonic(), 0.0)) for m in markers])
+        """Wait until every point and span recorded before the call is in the store (handlers not awaited)."""
+        return self._rt.sync_store(time.monotonic() + (1e9 if timeout is None else to_seconds(timeout, "timeout")))
 
     def close(self, timeout: float | None = None) -> bool:
         """Drain the queues, flush and close handlers and stop the threads; idempotent.
@@ -556,57 +577,20 @@ class GenerationMonitor:
         returns True when everything was delivered in time.
         """
         if self._closed:
-            return all(not p.worker.thread.is_alive() for p in self._pipelines())
+            return self._rt.stopped()
         self._closed = True
         _LIVE.discard(self)
-        deadline = time.monotonic() + (self.shutdown_timeout if timeout is None else to_seconds(timeout, "timeout"))
-        self._close_deadline = deadline  # sinks closing on a lane may use this much time (handlers._batching)
-        # Metrics first: their worker may still log (drops, handler errors).
-        if self._sampler is not None:
-            self._sampler.stop(max(deadline - time.monotonic(), 0.0))
-        # Alert and token threads before the pipelines, so what they report while stopping reaches the log.
-        ok = self.alerts.close(deadline)
-        for pipeline in self._pipelines():
-            pipeline.request_stop()
-            ok = pipeline.wait_stopped(deadline) and ok
-        for service in self._services:  # after the pipelines, so a final push has every point
-            ok = service.stop(max(deadline - time.monotonic(), 0.1)) and ok
-        # Everything is persisted: "close" callbacks can read the files and the store.
-        self._events.emit("close", {"ok": ok})
-        return self._events.close(deadline) and ok
+        return self._rt.close(time.monotonic() + (self.shutdown_timeout if timeout is None else to_seconds(timeout, "timeout")))
 
     def shutdown(self) -> None:
         """afterimage's name for ``close()`` bounded by ``shutdown_timeout``."""
         self.close()
 
-    def __enter__(self) -> GenerationMonitor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    # -- internals -------------------------------------------------------------
-    def _store_batch(self, batch: list[Any]) -> None:
-        self.store.append_batch(batch, self._clock())
-
-    def _report_handler_error(self, name: str, error: BaseException, count: int) -> None:
-        message = f"Handler {name} failed ({count} failures so far): {error}"
-        data = {"handler": name, "error": str(error), "error_type": type(error).__name__, "failures": count}
-        self._logs.source.put_internal((self._clock(), "error", message, data))
-
-    def _report_drop(self, reason: str, count: int) -> None:
-        # Logged at most once per 10 s per reason, from the producer's thread.
-        now = time.monotonic()
-        if now - self._drop_log_at.get(reason, -1e18) < 10.0:
-            return
-        self._drop_log_at[reason] = now
-        message = f"Queue full: {count} records dropped so far ({reason})"
-        self._logs.source.put_internal((self._clock(), "warning", message, {"reason": reason, "dropped": count}))
-
-
-def _same(batch: list[Any]) -> list[Any]:
-    return batch
-
 
 def _resource_interval(sample_resources: Any) -> float | None:
     """The sampler interval the ``sample_resources`` keyword asks for, or None for no sampler."""

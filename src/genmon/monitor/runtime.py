@@ -1,0 +1,224 @@
+"""Everything a monitor runs: queues, worker pipelines, the stores, alerts, events, tracking.
+
+``GenerationMonitor`` validates its keywords into ``Settings`` and builds one
+``Runtime`` from them. A process forked from a monitoring process builds a
+fresh ``Runtime`` as a new shard (``os.register_at_fork``): new queues, so
+the parent's backlog is never sent twice, and shard-named files, so the
+child never writes into the parent's.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genmon.handlers.base import bind_handlers
+from genmon.handlers.metrics_file import FileMetricHandler
+from genmon.handlers.spans_file import FileSpanHandler
+from genmon.monitor import delivery
+from genmon.monitor.alert_worker import AlertManager
+from genmon.monitor.events import EventBus
+from genmon.monitor.pipeline import Pipeline, wait_marker
+from genmon.monitor.profiler import Profiler
+from genmon.monitor.queueing import BoundedQueue
+from genmon.monitor.resources import ResourceSampler
+from genmon.monitor.spans import SpanStore, has_span_method, make_span_deliver
+from genmon.monitor.store import MetricStore
+from genmon.monitor.token_usage import token_usage
+from genmon.monitor.tracking import SpanRecorder
+from genmon.monitor.workers import HandlerErrors
+
+if TYPE_CHECKING:
+    from genmon.monitor.generation_monitor import GenerationMonitor
+
+
+def shard_id() -> str:
+    """``<host>-<pid>``: unique per process across the machines sharing a run directory."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class Settings:
+    """The validated constructor keywords a runtime is built from."""
+
+    log_dir: Path
+    shutdown_timeout_s: float
+    metrics_interval: float
+    metric_handlers: list[Any]
+    log_handlers: list[Any]
+    alert_handlers: list[Any]
+    default_metric_files: bool
+    alert_thresholds: dict[str, float | None]
+    alert_window_s: float
+    alert_cooldown_s: float
+    alert_handler_timeout_s: float
+    token_usage_callback: Callable[..., Any] | None
+    token_usage_interval_s: float
+    max_queue_size: int
+    on_full: str
+    block_timeout_s: float
+    retention_s: float | None
+    max_points_per_metric: int | None
+    clock: Callable[[], float]
+    prices: Mapping[str, Any] | None
+    callback_timeout_s: float
+    shard: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def for_shard(handler: Any, shard: str | None) -> Any:
+    """The handler a shard uses: its ``for_shard(shard)`` copy where it has one (the file sinks)."""
+    if shard is None:
+        return handler
+    make = getattr(handler, "for_shard", None)
+    return make(shard) if callable(make) else handler
+
+
+class Runtime:
+    """The queues, workers, stores and services of one monitor in one process."""
+
+    def __init__(self, monitor: GenerationMonitor, settings: Settings) -> None:
+        s = settings
+        self.settings = settings
+        self.closed = False
+        self.close_deadline: float | None = None
+        self.metric_handlers = [for_shard(h, s.shard) for h in s.metric_handlers]
+        self.log_handlers = [for_shard(h, s.shard) for h in s.log_handlers]
+        self.store = MetricStore(s.retention_s, s.max_points_per_metric)
+        self.errors = HandlerErrors(self.report_handler_error)
+        self._drop_log_at: dict[str, float] = {}
+        # Built before any thread starts, so a bad alert keyword leaks none.
+        self.alerts = AlertManager(
+            self.store,
+            s.clock,
+            s.alert_handlers,
+            self.errors,
+            lambda record: self.logs.source.put_internal(record),
+            window_s=s.alert_window_s,
+            cooldown_s=s.alert_cooldown_s,
+            thresholds=s.alert_thresholds,
+            handler_timeout_s=s.alert_handler_timeout_s,
+            metrics_interval=s.metrics_interval,
+            token_usage_callback=s.token_usage_callback,
+            token_usage_interval_s=s.token_usage_interval_s,
+            token_usage_report=lambda: token_usage(self.store, None),
+        )
+        self.events = EventBus(self.errors, s.callback_timeout_s, s.clock)
+        queues = {kind: BoundedQueue(s.max_queue_size, s.on_full, s.block_timeout_s, self.report_drop, name=kind)
+                  for kind in ("metrics", "logs", "spans")}
+        names: set[str] = set()
+        self.logs = Pipeline(
+            "logs", queues["logs"], delivery.LogRecords(), None, self.log_handlers,
+            lambda: delivery.deliver_logs, self.errors, names,
+        )
+        self.metrics = Pipeline(
+            "metrics", queues["metrics"], list, self._store_batch, self.metric_handlers,
+            delivery.MetricDelivery, self.errors, names,
+        )
+        self.span_store = SpanStore()
+        self.spans = Pipeline(
+            "spans", queues["spans"], list, self.span_store.append_batch, self._span_handlers(),
+            make_span_deliver, self.errors, names,
+        )
+        self.metric_queue = queues["metrics"]
+        self.put_log = queues["logs"].put
+        self.tracking = SpanRecorder(
+            self.metric_queue.put, queues["spans"], self.put_log, s.clock, self.events, s.prices
+        )
+        self.profiler = Profiler(monitor.record_metrics)
+        self.sampler: ResourceSampler | None = None
+        self.services: list[Any] = []  # Prometheus servers and pushers, stopped by close()
+        self.alerts.start()
+
+    def bind(self, monitor: GenerationMonitor) -> None:
+        """Let handlers that ask for it (``bind_monitor``) see the monitor they serve."""
+        bind_handlers(monitor, [*self.metric_handlers, *self.log_handlers, *self.settings.alert_handlers])
+
+    def _span_handlers(self) -> list[Any]:
+        s = self.settings
+        files = s.default_metric_files or any(isinstance(h, FileMetricHandler) for h in self.metric_handlers)
+        spans_file = for_shard(FileSpanHandler(s.log_dir), s.shard)
+        return ([spans_file] if files else []) + [h for h in self.metric_handlers if has_span_method(h)]
+
+    def _store_batch(self, batch: list[Any]) -> None:
+        self.store.append_batch(batch, self.settings.clock())
+
+    def pipelines(self) -> list[Pipeline]:
+        # Close order: metrics, spans, then logs (the other workers may still log).
+        return [self.metrics, self.spans, self.logs]
+
+    # -- lifecycle --------------------------------------------------------------
+    def flush(self, deadline: float) -> bool:
+        if self.closed:
+            return self.stopped()
+        markers = [p.request_flush() for p in self.pipelines()]
+        ok = all([wait_marker(m, deadline) for m in markers])  # noqa: C419 - wait on every marker
+        self.events.emit("flush", {"ok": ok})
+        # Callbacks of events emitted before (this flush's included) have run or timed out.
+        return self.events.wait_idle(deadline) and ok
+
+    def sync_store(self, deadline: float) -> bool:
+        if self.closed:
+            return not self.metrics.worker.thread.is_alive()
+        markers = [self.metrics.request_flush(), self.spans.request_flush()]
+        return all([m.done.wait(max(deadline - time.monotonic(), 0.0)) for m in markers])  # noqa: C419 - wait on every marker
+
+    def stopped(self) -> bool:
+        return all(not p.worker.thread.is_alive() for p in self.pipelines())
+
+    def close(self, deadline: float) -> bool:
+        self.closed = True
+        self.close_deadline = deadline  # sinks closing on a lane may use this much time (handlers._batching)
+        if self.sampler is not None:
+            self.sampler.stop(max(deadline - time.monotonic(), 0.0))
+        # Alert and token threads before the pipelines, so what they report while stopping reaches the log.
+        ok = self.alerts.close(deadline)
+        for pipeline in self.pipelines():
+            pipeline.request_stop()
+            ok = pipeline.wait_stopped(deadline) and ok
+        for service in self.services:  # after the pipelines, so a final push has every point
+            ok = service.stop(max(deadline - time.monotonic(), 0.1)) and ok
+        # Everything is persisted: "close" callbacks can read the files and the store.
+        self.events.emit("close", {"ok": ok})
+        return self.events.close(deadline) and ok
+
+    def stats(self) -> dict[str, Any]:
+        out = self.metrics.stats()
+        out["handler_errors"] = self.errors.snapshot()
+        out["stored_points"] = self.store.count()
+        out["logs"] = self.logs.stats()
+        out["spans"] = self.spans.stats()
+        out["events"] = self.events.stats()
+        out["alerts"] = self.alerts.stats()
+        out["worker_failures"] = sum(p.worker.failures for p in self.pipelines())
+        if self.settings.shard is not None:
+            out["shard"] = self.settings.shard
+        return out
+
+    # -- reports from the workers ------------------------------------------------
+    def report_handler_error(self, name: str, error: BaseException, count: int) -> None:
+        message = f"Handler {name} failed ({count} failures so far): {error}"
+        data = {"handler": name, "error": str(error), "error_type": type(error).__name__, "failures": count}
+        self.logs.source.put_internal((self.settings.clock(), "error", message, data))
+
+    def report_drop(self, reason: str, count: int) -> None:
+        # Logged at most once per 10 s per reason, from the producer's thread.
+        now = time.monotonic()
+        if now - self._drop_log_at.get(reason, -1e18) < 10.0:
+            return
+        self._drop_log_at[reason] = now
+        message = f"Queue full: {count} records dropped so far ({reason})"
+        self.logs.source.put_internal((self.settings.clock(), "warning", message, {"reason": reason, "dropped": count}))
+
+    def adopt(self, previous: Runtime) -> None:
+        """Carry over what the user configured on a parent's runtime: rules and event subscriptions."""
+        for rule in previous.alerts.rules.all():
+            self.alerts.add_rule(rule)
+        for subs in previous.events.subscribers.values():
+            for sub in subs:
+                self.events.on(sub.event, sub.callback)
