@@ -54,6 +54,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_restart_in_child)
 
 
+def _close_at_process_exit(monitor: GenerationMonitor) -> None:
+    from multiprocessing import util
+
+    util.Finalize(monitor, GenerationMonitor.close, args=(monitor,), exitpriority=100)
+
+
 def to_seconds(window: Any, argument: str = "window") -> float:
     """Seconds from a timedelta or a number of seconds; negative values are refused."""
     seconds = window.total_seconds() if isinstance(window, timedelta) else window
@@ -226,14 +232,14 @@ class GenerationMonitor:
         settings.shard = shard_id()
         self._install(Runtime(self, settings))
         self._rt.adopt(previous)
-        # multiprocessing's workers leave through os._exit, which skips atexit:
-        # its own exit hook (run by its workers before they exit) closes us.
-        try:
-            from multiprocessing import util
+        # multiprocessing's workers leave through os._exit, which skips atexit;
+        # they run multiprocessing's exit hook first, so close there. Its
+        # process bootstrap clears finalizers made before it and then runs its
+        # after-fork hooks: register the finalizer both now and from that hook.
+        from multiprocessing import util
 
-            util.Finalize(self, GenerationMonitor.close, args=(self,), exitpriority=100)
-        except Exception:  # noqa: BLE001, S110 - best effort; atexit still covers plain forks
-            pass
+        _close_at_process_exit(self)
+        util.register_after_fork(self, _close_at_process_exit)
 
     # -- the runtime's parts, by the names the rest of genmon uses ------------------
     @property

@@ -1,0 +1,89 @@
+"""Runs spread over processes: a shard per process, forked children start clean, reports merge exactly once."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+from genmon import GenerationMonitor
+from genmon.run_files import load_runs
+
+POINTS_PER_TASK = 500
+TASKS = 16
+
+_monitor: GenerationMonitor | None = None
+
+
+def _work(task: int) -> int:
+    # Runs in a pool worker forked from the test process: the inherited
+    # monitor has become a shard of its own.
+    assert _monitor is not None
+    for i in range(POINTS_PER_TASK):
+        _monitor.record_metric("work", float(task * POINTS_PER_TASK + i), {"task": task})
+    _monitor.log_info("task done", task=task)
+    return os.getpid()
+
+
+def test_a_pool_of_four_workers_writes_every_point_exactly_once(tmp_path: Path) -> None:
+    """4 forked pool workers shard automatically; the merged report holds every point once, none of the parent's backlog."""
+    global _monitor
+    _monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0, shutdown_timeout=30)
+    try:
+        _monitor.record_metric("parent", 1.0)  # queued in the parent before the fork: must not be copied
+        context = multiprocessing.get_context("fork")
+        pool = context.Pool(4)
+        pids = set(pool.map(_work, range(TASKS)))
+        pool.close()
+        pool.join()  # workers leave through multiprocessing's exit hook, which closes their monitor
+    finally:
+        _monitor.close()
+        _monitor = None
+    shard_files = sorted(p.name for p in tmp_path.glob("metrics-*.jsonl"))
+    assert len(shard_files) == len(pids) <= 4
+    parent_lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [line["metric"] for line in parent_lines] == ["parent"]  # children never wrote the parent's file
+    run = load_runs([tmp_path])
+    work = run.store.series("work")
+    assert work is not None
+    assert sorted(work.values.tolist()) == list(map(float, range(TASKS * POINTS_PER_TASK)))
+    assert run.store.count("parent") == 1
+    assert sum(1 for r in run.logs if r["message"] == "task done") == TASKS
+
+
+def test_shard_true_names_the_files_after_host_and_pid(tmp_path: Path) -> None:
+    """shard=True writes metrics-<host>-<pid>.jsonl (and log, spans) so machines can share a directory."""
+    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0, shard=True) as monitor:
+        monitor.record_metric("x", 1.0)
+        monitor.log_info("hi")
+        with monitor.track("call"):
+            pass
+        shard = monitor.shard
+    assert shard is not None and shard.endswith(f"-{os.getpid()}")
+    assert {p.name for p in tmp_path.iterdir()} >= {f"metrics-{shard}.jsonl", f"genmon-{shard}.log", f"spans-{shard}.jsonl"}
+    assert not (tmp_path / "metrics.jsonl").exists()
+    assert load_runs([tmp_path]).store.count("x") == 1
+
+
+def test_a_plain_forked_child_writes_its_own_shard(tmp_path: Path) -> None:
+    """os.fork() without multiprocessing: the child's points land in its shard file, at its exit."""
+    monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0)
+    try:
+        monitor.record_metric("before", 1.0)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                monitor.record_metric("child", 2.0)
+                code = 0 if monitor.close(10) else 3
+            except BaseException:
+                code = 4
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        monitor.close()
+    child_file = tmp_path / f"metrics-{os.uname().nodename}-{pid}.jsonl"
+    assert [json.loads(line)["metric"] for line in child_file.read_text().splitlines()] == ["child"]
+    assert [json.loads(line)["metric"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == ["before"]
