@@ -5,9 +5,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from genmon.run_files import RunData, RunFileWarning, load_runs
-from genmon.run_report import EXPORT_FORMATS, build_report, plot_run, summary_table
+from genmon.run_report import EXPORT_FORMATS, ReportOutputs, build_report, plot_run, summary_table
 
 
 def _load(run_dirs: Sequence[str]) -> RunData:
@@ -27,16 +28,21 @@ def _console():  # type: ignore[no-untyped-def]
     return Console(highlight=False)
 
 
+def print_outputs(console: Any, run: RunData, outputs: ReportOutputs, title: str) -> None:
+    """The summary table (resource metrics left to the report) and where every file went."""
+    series = [s for s in run.store.snapshot() if not s.name.startswith(("process/", "system/"))]
+    console.print(summary_table(series, title=title))
+    console.print(f"report: {outputs.report}")
+    console.print(f"plots: {outputs.report.parent / 'plots'} ({len(outputs.plots)} charts)")
+    for fmt, paths in outputs.exports.items():
+        console.print(f"{fmt}: {paths[0]}")
+
+
 def report_command(run_dirs: Sequence[str], out: str | None) -> int:
     run = _load(run_dirs)
     out_dir = Path(out) if out else (Path(run_dirs[0]) if len(run_dirs) == 1 else Path("genmon-report"))
     outputs = build_report(run, out_dir)
-    console = _console()
-    console.print(summary_table(run.store.snapshot(), title=f"Summary of {', '.join(run_dirs)}"))
-    console.print(f"report: {outputs.report}")
-    console.print(f"plots: {out_dir / 'plots'} ({len(outputs.plots)} charts)")
-    for fmt, paths in outputs.exports.items():
-        console.print(f"{fmt}: {paths[0]}")
+    print_outputs(_console(), run, outputs, title=f"Summary of {', '.join(run_dirs)}")
     return 0
 
 

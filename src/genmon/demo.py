@@ -1,4 +1,11 @@
-"""``genmon demo``: the simulated async conversation generator with the monitor attached in one line."""
+"""``genmon demo``: the simulated async conversation generator with the monitor attached in one line.
+
+It shows a progress bar with live rates, fires at least one alert (the
+error-rate threshold is set below the simulated rate-limit rate), and leaves
+a complete run directory: metrics.jsonl, genmon.log, spans.jsonl, exports in
+every format, the charts and report.html, rebuilt from the files as
+``genmon report`` would.
+"""
 
 from __future__ import annotations
 
@@ -12,62 +19,72 @@ from genmon.monitor.generation_monitor import GenerationMonitor
 from genmon.simulated import PRICES, run_simulation
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(int(q / 100 * len(ordered)), len(ordered) - 1)]
-
-
-def write_outputs(monitor: GenerationMonitor) -> list[Path]:
-    """Exports (parquet, csv, json) and the standard plots into the run directory."""
-    written: list[Path] = []
-    exports = monitor.log_dir / "exports"
-    for fmt, name in (("parquet", "metrics.parquet"), ("csv", "metrics.csv"), ("json", "metrics.json")):
-        written += monitor.export_metrics(exports / name, format=fmt)[:1]
-    plots = monitor.log_dir / "plots"
-    monitor.visualize_metrics(plots)
-    return [*written, plots]
-
-
-def run_demo(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace) -> None:
     if args.conversations < 1 or args.concurrency < 1:
         raise ValueError("--conversations and --concurrency must be >= 1")
     if not 0.0 <= args.error_rate <= 1.0:
         raise ValueError(f"--error-rate must be between 0 and 1, got {args.error_rate}")
+
+
+def _progress(console: Any) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]conversations"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[rates]}"),
+        console=console,
+        transient=False,
+    )
+
+
+def _rates(monitor: GenerationMonitor, started: float) -> str:
+    calls = monitor.get_metrics("generation_time", window=3600)
+    errors = monitor.get_metrics("error_rate", window=60)
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    return f"{calls['count'] / elapsed:6.1f} calls/s  p95 {calls['p95'] * 1000:5.0f} ms  errors {errors['mean']:5.1%}"
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from genmon.commands import print_outputs
+    from genmon.run_files import load_runs
+    from genmon.run_report import build_report
+
+    _check(args)
+    console = Console(highlight=False)
     started = time.perf_counter()
     alerts: list[Any] = []
     monitor = GenerationMonitor(
         log_dir=Path(args.out) if args.out else None,
-        metrics_interval=0,  # the rules run once at the end (check_alerts)
+        metrics_interval=1.0,  # the alert rules also run while the job runs
         alert_handlers=[alerts.append],
-        alert_max_error_rate=0.05,
+        alert_max_error_rate=0.05,  # below the simulated rate-limit rate: the demo shows an alert
+        alert_cooldown=30,
         prices=PRICES,
-        sample_resources=0.25,
+        sample_resources=0.5,
     )
-    with monitor:
+    with monitor, _progress(console) as progress:
+        task = progress.add_task("generate", total=args.conversations, rates="")
+
+        def finished(ok: bool) -> None:
+            progress.update(task, advance=1, rates=_rates(monitor, started))
+
         monitor.log_info("demo started", conversations=args.conversations, concurrency=args.concurrency)
         generator = asyncio.run(
-            run_simulation(monitor, args.conversations, args.concurrency, args.error_rate, args.seed)
+            run_simulation(monitor, args.conversations, args.concurrency, args.error_rate, args.seed, finished)
         )
-        monitor.sync_store()
-        fired = monitor.check_alerts()
-        spans = monitor.get_spans()
-        cost = monitor.get_metrics("cost_usd", window=86400)
-        usage = monitor.get_total_token_usage()
-        outputs = write_outputs(monitor)
-    llm = [s for s in spans if s.span_type == "LLM"]
-    latencies = [s.duration_s for s in llm]
-    retried = sum(not s.success for s in llm)
-    print(
-        f"{len(spans)} spans: {len(llm)} LLM calls ({retried} rate-limited and retried), "
-        f"{args.conversations - generator.failed} conversations done, {generator.failed} failed"
+        alerts += monitor.check_alerts()
+    fired = sorted({a.name for a in alerts if a.data.get("state") != "resolved"})
+    console.print(
+        f"{args.conversations - generator.failed} conversations generated, {generator.failed} failed after retries; "
+        f"alerts: {', '.join(fired) or 'none'}"
     )
-    print(f"LLM latency p50 {_percentile(latencies, 50):.3f}s  p95 {_percentile(latencies, 95):.3f}s")
-    for model in usage.by_model:
-        print(f"  {model.model_name}: {model.prompt_tokens} prompt + {model.completion_tokens} completion tokens")
-    print(f"cost ${cost['sum']:.4f}  alerts: {', '.join(a.name for a in fired) or 'none'}")
-    for path in outputs:
-        print(f"  wrote {path}")
-    print(f"run directory: {monitor.log_dir}  ({time.perf_counter() - started:.1f} s)")
+    run = load_runs([monitor.log_dir])
+    outputs = build_report(run, monitor.log_dir)
+    print_outputs(console, run, outputs, title="Demo run")
+    console.print(f"run directory: {monitor.log_dir}  ({time.perf_counter() - started:.1f} s)")
     return 0

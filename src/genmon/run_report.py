@@ -89,6 +89,7 @@ def build_report(run: RunData, out_dir: Path, formats: Sequence[str] = tuple(EXP
     out_dir.mkdir(parents=True, exist_ok=True)
     exports = export_run(series, out_dir, formats) if series else {}
     plots = plot_run(series, out_dir / "plots") if series else []
+    plots.sort(key=lambda p: p.stem != "overview")  # the dashboard first, then each chart
     starts = [float(s.timestamps[0]) for s in series] + [float(s.get("start", 0)) for s in run.spans[:1]]
     ends = [float(s.timestamps[-1]) for s in series]
     report = ReportInput(
@@ -113,7 +114,7 @@ def summary_table(series: Sequence[SeriesData], title: str = "Summary") -> Any:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    table.add_column("metric")
+    table.add_column("metric", overflow="fold")
     for column in ("count", "mean", "p50", "p95", "p99", "max"):
         table.add_column(column, justify="right")
     for s in sorted(series, key=lambda s: s.name):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,13 +146,23 @@ class ConversationGenerator:
         self.failed = 0
         self._random = random.Random(seed + 1)
 
-    async def generate(self, count: int) -> list[Conversation]:
-        """Generate ``count`` conversations, ``concurrency`` at a time; failed ones are left out."""
+    async def generate(self, count: int, on_finished: Callable[[bool], None] | None = None) -> list[Conversation]:
+        """Generate ``count`` conversations, ``concurrency`` at a time; failed ones are left out.
+
+        ``on_finished(ok)`` is called as each conversation ends (for a progress bar).
+        """
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(index: int) -> Conversation:
             async with gate:
-                return await self.generate_conversation(index)
+                ok = False
+                try:
+                    conversation = await self.generate_conversation(index)
+                    ok = True
+                    return conversation
+                finally:
+                    if on_finished is not None:
+                        on_finished(ok)
 
         results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
         done = [r for r in results if isinstance(r, Conversation)]
@@ -196,12 +207,17 @@ class ConversationGenerator:
 
 
 async def run_simulation(
-    monitor: Any, conversations: int = 120, concurrency: int = 8, error_rate: float = 0.1, seed: int = 7
+    monitor: Any,
+    conversations: int = 120,
+    concurrency: int = 8,
+    error_rate: float = 0.1,
+    seed: int = 7,
+    on_finished: Callable[[bool], None] | None = None,
 ) -> ConversationGenerator:
     """Build the client and generator, attach ``monitor`` in one line, generate; returns the generator."""
     generator = ConversationGenerator(SimulatedLLM(error_rate, seed), concurrency=concurrency, seed=seed)
     monitor.attach(generator)
-    done = await generator.generate(conversations)
+    done = await generator.generate(conversations, on_finished)
     for conversation in done:
         monitor.record_metric(
             "conversation_length", len(conversation.messages) // 2, {"model_name": conversation.model}
