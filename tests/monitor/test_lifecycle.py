@@ -185,3 +185,27 @@ def test_full_disk_degrades_only_the_file_sink(make_monitor, tmp_path: Path) -> 
     assert monitor.flush(10)
     assert len(capturing.points) == 10 and monitor.store.count("x") == 10
     assert monitor.stats()["handler_errors"]["FileMetricHandler"] >= 1
+
+
+class _TimedSink:
+    def __init__(self) -> None:
+        self.timeouts: dict[str, float] = {}
+
+    def handle_metric(self, metric_name: str, value: float, metadata: dict) -> None:
+        pass
+
+    def flush(self, timeout_s: float) -> None:
+        self.timeouts["flush"] = timeout_s
+
+    def close(self, timeout_s: float) -> None:
+        self.timeouts["close"] = timeout_s
+
+
+def test_handlers_get_the_time_left_of_the_callers_flush_and_close(make_monitor) -> None:
+    """A handler's flush/close receive what is left of the caller's timeout, not a fixed figure."""
+    sink = _TimedSink()
+    monitor = make_monitor(metric_handlers=[sink])
+    assert monitor.flush(timeout=40)
+    assert 20 < sink.timeouts["flush"] <= 40
+    assert monitor.close(timeout=30)
+    assert 10 < sink.timeouts["close"] <= 30

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from genmon.monitor.queueing import BoundedQueue, Control
+from genmon.monitor.queueing import BoundedQueue, Control, remaining_s
 from genmon.monitor.workers import BatchWorker, HandlerErrors, HandlerLane, handler_name
 
 Deliver = Callable[[Any, list[Any]], None]
@@ -72,22 +72,22 @@ class Pipeline:
         for lane in self.lanes:
             lane.send(records)
 
-    def _lifecycle(self, method: str) -> None:
+    def _lifecycle(self, method: str, deadline: float | None) -> None:
         for name, handler in self.inline:
             fn = getattr(handler, method, None)
             if callable(fn):
                 try:
-                    fn(5.0)
-                except Exception as error:  # noqa: BLE001
+                    fn(remaining_s(deadline, 5.0))
+                except Exception as error:  # noqa: BLE001 - isolate the sink
                     self._errors.record(name, error)
 
-    def _flush_sinks(self) -> list[Control]:
-        self._lifecycle("flush")
-        return [lane.control("flush") for lane in self.lanes]
+    def _flush_sinks(self, deadline: float | None) -> list[Control]:
+        self._lifecycle("flush", deadline)
+        return [lane.control("flush", deadline) for lane in self.lanes]
 
-    def _stop_sinks(self) -> None:
-        self._lifecycle("close")
-        self._stop_markers = [lane.control("stop") for lane in self.lanes]
+    def _stop_sinks(self, deadline: float | None) -> None:
+        self._lifecycle("close", deadline)
+        self._stop_markers = [lane.control("stop", deadline) for lane in self.lanes]
 
     # -- called by the monitor ------------------------------------------------
     def add_handler(self, handler: Any) -> str:
@@ -102,14 +102,14 @@ class Pipeline:
         self.lanes = [*self.lanes, HandlerLane(handler, name, self._make_deliver(), self._errors)]
         return name
 
-    def request_flush(self) -> Control:
-        marker = Control("flush")
+    def request_flush(self, deadline: float | None = None) -> Control:
+        marker = Control("flush", deadline)
         self.source.put_control(marker)
         return marker
 
-    def request_stop(self) -> Control:
+    def request_stop(self, deadline: float | None = None) -> Control:
         self.source.close()
-        marker = Control("stop")
+        marker = Control("stop", deadline)
         self.source.put_control(marker)
         return marker
 

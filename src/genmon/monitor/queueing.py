@@ -21,13 +21,21 @@ OnFull = Literal["block", "drop_oldest", "drop_newest"]
 ON_FULL_POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
 
 
+def remaining_s(deadline: float | None, default_s: float) -> float:
+    """Seconds left before a monotonic deadline (at least a little), or ``default_s`` without one."""
+    if deadline is None:
+        return default_s
+    return max(deadline - time.monotonic(), 0.05)
+
+
 class Control:
     """A marker travelling through a queue behind the items put before it."""
 
-    __slots__ = ("kind", "done", "children")
+    __slots__ = ("kind", "done", "children", "deadline")
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, deadline: float | None = None) -> None:
         self.kind = kind  # "flush" or "stop"
+        self.deadline = deadline  # time.monotonic() by which sinks should be done; None: their default
         self.done = threading.Event()
         self.children: list[Control] = []  # lane markers a flush also waits for
 

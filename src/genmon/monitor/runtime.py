@@ -156,7 +156,7 @@ class Runtime:
     def flush(self, deadline: float) -> bool:
         if self.closed:
             return self.stopped()
-        markers = [p.request_flush() for p in self.pipelines()]
+        markers = [p.request_flush(deadline) for p in self.pipelines()]
         ok = all([wait_marker(m, deadline) for m in markers])  # noqa: C419 - wait on every marker
         self.events.emit("flush", {"ok": ok})
         # Callbacks of events emitted before (this flush's included) have run or timed out.
@@ -179,7 +179,7 @@ class Runtime:
         # Alert and token threads before the pipelines, so what they report while stopping reaches the log.
         ok = self.alerts.close(deadline)
         for pipeline in self.pipelines():
-            pipeline.request_stop()
+            pipeline.request_stop(deadline)
             ok = pipeline.wait_stopped(deadline) and ok
         for service in self.services:  # after the pipelines, so a final push has every point
             ok = service.stop(max(deadline - time.monotonic(), 0.1)) and ok

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from genmon.monitor.queueing import BoundedQueue, Control
+from genmon.monitor.queueing import BoundedQueue, Control, remaining_s
 
 BATCH_SIZE = 4096
 THREAD_PREFIX = "genmon-"
@@ -79,8 +79,8 @@ class BatchWorker:
         name: str,
         source: BoundedQueue,
         process: Callable[[list[Any]], None],
-        on_flush: Callable[[], list[Control]],
-        on_stop: Callable[[], None],
+        on_flush: Callable[[float | None], list[Control]],
+        on_stop: Callable[[float | None], None],
     ) -> None:
         self.source = source
         self.processed = 0
@@ -88,6 +88,7 @@ class BatchWorker:
         self._process = process
         self._on_flush = on_flush
         self._on_stop = on_stop
+        self._stop_deadline: float | None = None
         self.thread = threading.Thread(target=self._run, name=THREAD_PREFIX + name, daemon=True)
 
     def start(self) -> None:
@@ -117,7 +118,7 @@ class BatchWorker:
             if isinstance(marker, Control):
                 marker.done.set()
         try:
-            self._on_stop()
+            self._on_stop(self._stop_deadline)
         except Exception:  # noqa: BLE001 - on_stop isolates handlers itself; this guards the thread
             self.failures += 1
 
@@ -129,6 +130,7 @@ class BatchWorker:
                 self._process_records(batch[start:i])
                 start = i + 1
                 if item.kind == "stop":
+                    self._stop_deadline = item.deadline
                     rest = [x for x in batch[start:] if not isinstance(x, Control)]
                     self._process_records(rest)
                     item.done.set()
@@ -157,7 +159,7 @@ class BatchWorker:
 
     def _flush(self, marker: Control) -> None:
         try:
-            lanes = self._on_flush()
+            lanes = self._on_flush(marker.deadline)
         except Exception:  # noqa: BLE001
             self.failures += 1
             lanes = []
@@ -207,8 +209,8 @@ class HandlerLane:
             return
         self._queue.put(batch)
 
-    def control(self, kind: str) -> Control:
-        marker = Control(kind)
+    def control(self, kind: str, deadline: float | None = None) -> Control:
+        marker = Control(kind, deadline)
         self._queue.put(marker)
         return marker
 
@@ -216,7 +218,7 @@ class HandlerLane:
         while True:
             item = self._queue.get()
             if isinstance(item, Control):
-                self._call_lifecycle("flush" if item.kind == "flush" else "close")
+                self._call_lifecycle("flush" if item.kind == "flush" else "close", item.deadline)
                 item.done.set()
                 if item.kind == "stop":
                     return
@@ -227,11 +229,11 @@ class HandlerLane:
             except Exception as error:  # noqa: BLE001 - isolate the handler
                 self._errors.record(self.name, error)
 
-    def _call_lifecycle(self, method: str) -> None:
+    def _call_lifecycle(self, method: str, deadline: float | None) -> None:
         fn = getattr(self.handler, method, None)
         if not callable(fn):
             return
         try:
-            fn(self._timeout_s)
+            fn(remaining_s(deadline, self._timeout_s))
         except Exception as error:  # noqa: BLE001 - isolate the handler
             self._errors.record(self.name, error)
