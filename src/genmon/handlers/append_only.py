@@ -31,3 +31,37 @@ class AppendOnlyFile:
 
     def close(self) -> None:
         self._raw.close()
+
+
+class JsonLinesSink:
+    """What the run directory's JSON-lines sinks share: a file opened on first write, one per shard.
+
+    Subclasses set ``default_name`` and call ``_write(bytes)`` once per batch.
+    """
+
+    runs_inline = True
+    default_name = "records.jsonl"
+
+    def __init__(self, log_dir: str | Path, filename: str | None = None, base_name: str | None = None) -> None:
+        self.log_dir = Path(log_dir)
+        name = filename or self.default_name
+        self.path = self.log_dir / name
+        self._base_name = base_name or name
+        self._file: AppendOnlyFile | None = None
+
+    def for_shard(self, shard: str) -> JsonLinesSink:
+        """The sink one process of a job spread over several uses: ``<stem>-<shard><suffix>`` beside this file."""
+        base = Path(self._base_name)
+        return type(self)(self.log_dir, filename=f"{base.stem}-{shard}{base.suffix}", base_name=self._base_name)
+
+    def _write(self, data: bytes) -> None:
+        if self._file is None or self._file.closed:
+            self._file = AppendOnlyFile(self.path)
+        self._file.write(data)
+
+    def flush(self, timeout_s: float = 5.0) -> None:
+        """Nothing is buffered in the process: every batch is one write(2)."""
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        if self._file is not None:
+            self._file.close()

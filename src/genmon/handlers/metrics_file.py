@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from genmon.handlers.append_only import AppendOnlyFile
+from genmon.handlers.append_only import JsonLinesSink
 from genmon.handlers.base import MetricPoint
 from genmon.monitor.timefmt import IsoFormatter
 
@@ -22,7 +22,7 @@ def metadata_fragment(meta: dict[str, Any]) -> str:
     return orjson.dumps(meta, option=_JSON_OPTIONS, default=str)[1:-1].decode()
 
 
-class FileMetricHandler:
+class FileMetricHandler(JsonLinesSink):
     """Appends points to ``log_dir/metrics.jsonl`` as ``{"metric", "value", <metadata>, "timestamp"}``.
 
     The monitor's worker calls it inline (``runs_inline``) with whole batches:
@@ -34,25 +34,13 @@ class FileMetricHandler:
         >>> handler.handle_metric("latency", 0.5, {"timestamp": "2026-01-01T00:00:00+00:00"})  # doctest: +SKIP
     """
 
-    runs_inline = True
+    default_name = METRICS_FILE
 
-    def __init__(self, log_dir: str | Path, filename: str = METRICS_FILE, base_name: str | None = None) -> None:
-        self.log_dir = Path(log_dir)
-        self.log_file = self.log_dir / filename
-        self._base_name = base_name or filename
-        self._file: AppendOnlyFile | None = None
+    def __init__(self, log_dir: str | Path, filename: str | None = None, base_name: str | None = None) -> None:
+        super().__init__(log_dir, filename, base_name)
+        self.log_file = self.path  # afterimage's attribute
         self._iso = IsoFormatter()
         self._names: dict[str, str] = {}
-
-    def for_shard(self, shard: str) -> FileMetricHandler:
-        """A sink for one process of a job spread over several: ``<stem>-<shard><suffix>`` beside this file."""
-        base = Path(self._base_name)
-        return FileMetricHandler(self.log_dir, filename=f"{base.stem}-{shard}{base.suffix}", base_name=self._base_name)
-
-    def _open(self) -> AppendOnlyFile:
-        if self._file is None or self._file.closed:
-            self._file = AppendOnlyFile(self.log_file)
-        return self._file
 
     def _name_json(self, name: str) -> str:
         text = self._names.get(name)
@@ -91,17 +79,9 @@ class FileMetricHandler:
 
     def handle_batch(self, points: list[MetricPoint]) -> None:
         """Append a batch with one write and one flush."""
-        self._open().write(self.format_lines(points).encode())
+        self._write(self.format_lines(points).encode())
 
     def handle_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
         """Append one point (afterimage's protocol); ``metadata['timestamp']`` is kept as given."""
         entry = {"metric": metric_name, "value": value, **(metadata or {})}
-        self._open().write(orjson.dumps(entry, option=_JSON_OPTIONS, default=str) + b"\n")
-
-    def flush(self, timeout_s: float = 5.0) -> None:
-        """Nothing is buffered in the process: every batch is one write(2)."""
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        if self._file is not None:
-            self._file.close()
-
+        self._write(orjson.dumps(entry, option=_JSON_OPTIONS, default=str) + b"\n")

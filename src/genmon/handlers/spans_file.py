@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from genmon.handlers.append_only import AppendOnlyFile
+from genmon.handlers.append_only import JsonLinesSink
 from genmon.monitor.spans import SpanRecord
 from genmon.monitor.timefmt import IsoFormatter
 
@@ -16,7 +16,7 @@ SPANS_FILE = "spans.jsonl"
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
-class FileSpanHandler:
+class FileSpanHandler(JsonLinesSink):
     """Appends spans to ``log_dir/spans.jsonl``: ``SpanRecord.to_dict()`` plus an ISO ``timestamp`` of the start.
 
     The span worker calls it inline with whole batches, each one unbuffered
@@ -29,25 +29,13 @@ class FileSpanHandler:
         >>> handler.handle_span(span)  # doctest: +SKIP
     """
 
-    runs_inline = True
     name = "spans.jsonl"
+    default_name = SPANS_FILE
 
-    def __init__(self, log_dir: str | Path, filename: str = SPANS_FILE, base_name: str | None = None) -> None:
-        self.log_dir = Path(log_dir)
-        self.spans_file = self.log_dir / filename
-        self._base_name = base_name or filename
-        self._file: AppendOnlyFile | None = None
+    def __init__(self, log_dir: str | Path, filename: str | None = None, base_name: str | None = None) -> None:
+        super().__init__(log_dir, filename, base_name)
+        self.spans_file = self.path
         self._iso = IsoFormatter()
-
-    def for_shard(self, shard: str) -> FileSpanHandler:
-        """A sink for one process of a job spread over several: ``<stem>-<shard><suffix>`` beside this file."""
-        base = Path(self._base_name)
-        return FileSpanHandler(self.log_dir, filename=f"{base.stem}-{shard}{base.suffix}", base_name=self._base_name)
-
-    def _open(self) -> AppendOnlyFile:
-        if self._file is None or self._file.closed:
-            self._file = AppendOnlyFile(self.spans_file)
-        return self._file
 
     def format_line(self, span: SpanRecord) -> bytes:
         """One spans.jsonl line: ``span.to_dict()`` plus ``timestamp``."""
@@ -60,15 +48,8 @@ class FileSpanHandler:
     def handle_span_batch(self, spans: list[SpanRecord]) -> None:
         """Append a batch with one write."""
         line = self.format_line
-        self._open().write(b"".join([line(span) for span in spans]))
+        self._write(b"".join([line(span) for span in spans]))
 
     def handle_span(self, span: SpanRecord) -> None:
         """Append one span (the ``SpanHandler`` protocol)."""
         self.handle_span_batch([span])
-
-    def flush(self, timeout_s: float = 5.0) -> None:
-        """Nothing is buffered in the process: every batch is one write(2)."""
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        if self._file is not None:
-            self._file.close()
