@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import time
 import weakref
@@ -58,6 +59,34 @@ def _close_at_process_exit(monitor: GenerationMonitor) -> None:
     from multiprocessing import util
 
     util.Finalize(monitor, GenerationMonitor.close, args=(monitor,), exitpriority=100)
+
+
+def _fast_record_metric(monitor: GenerationMonitor, runtime: Runtime) -> Callable[..., None]:
+    """``record_metric`` for the common call (a valid name and float, no metadata, room in the queue).
+
+    It is the library's hottest call: a closure reads its queue and clock
+    from cells instead of attributes, which takes it from about 2x to 1.5x
+    the cost of a bare ``SimpleQueue.put``. Every other call takes the
+    method, which validates and applies the full-queue policy.
+    """
+    queue = runtime.metric_queue
+    depth, enqueue, clock = queue.depth, queue.enqueue, monitor._clock
+    full_path = GenerationMonitor.record_metric.__get__(monitor)
+
+    def record_metric(metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
+        if (
+            metadata is None
+            and type(metric_name) is str
+            and metric_name
+            and type(value) is float
+            and value - value == 0.0  # finite
+            and depth() < queue.limit
+        ):
+            enqueue((metric_name, value, clock(), None))
+        else:
+            full_path(metric_name, value, metadata)
+
+    return functools.update_wrapper(record_metric, GenerationMonitor.record_metric)
 
 
 def to_seconds(window: Any, argument: str = "window") -> float:
@@ -222,6 +251,8 @@ class GenerationMonitor:
         self._put_metric = runtime.metric_queue.put
         self._put_log = runtime.put_log
         runtime.bind(self)
+        if type(self).record_metric is GenerationMonitor.record_metric:
+            self.record_metric = _fast_record_metric(self, runtime)  # type: ignore[method-assign]
 
     def _restart_as_shard(self) -> None:
         """In a forked child: drop the parent's backlog and threads, go on as shard ``<host>-<pid>``."""
@@ -315,7 +346,7 @@ class GenerationMonitor:
         """Record one generation call: time, success and error rates, model, finish reason, tokens."""
         ts, points = generation_points(duration, success, kwargs, self._clock())
         self._put_metric(points)  # one queue item; the worker expands it
-        self._put_log((ts, "info", "Generation metrics", {"data": log_data(kwargs, duration=duration, success=success)}))
+        self._put_log((ts, "info", "Generation metrics", {"data": log_data(kwargs, duration, success)}))
         events = self._rt.events
         if events.subscribers["generation_end"] or events.subscribers["generation_error"]:
             events.emit_generation(duration, success, kwargs)
@@ -326,7 +357,7 @@ class GenerationMonitor:
         """Record one evaluation: its time, each score, its error rate and token usage."""
         ts, points = evaluation_points(duration, success, evaluator_type, scores, kwargs, self._clock())
         self._put_metric(points)
-        data = log_data(kwargs, duration=duration, success=success, evaluator_type=evaluator_type, scores=scores)
+        data = log_data(kwargs, duration, success, evaluator_type=evaluator_type, scores=scores)
         self._put_log((ts, "info", "Evaluation metrics", {"data": data}))
 
     def _log(self, level: str, message: Any, data: dict[str, Any]) -> None:
