@@ -39,6 +39,8 @@ def test_no_command_and_bad_options_exit_2(capsys) -> None:
 
 
 def test_demo_rejects_out_of_range_options(capsys) -> None:
-    """An impossible error rate fails with exit code 1 and a clear message."""
-    assert main(["demo", "--error-rate", "2"]) == 1
+    """An impossible error rate or count is bad usage: exit code 2 and a one-line message."""
+    assert main(["demo", "--error-rate", "2"]) == 2
     assert "--error-rate" in capsys.readouterr().err
+    assert main(["demo", "--conversations", "0"]) == 2
+    assert "--conversations" in capsys.readouterr().err

@@ -90,3 +90,19 @@ def test_missing_and_empty_directories_are_clear_errors(tmp_path: Path) -> None:
         load_runs([tmp_path / "nope"])
     with pytest.raises(RunNotFoundError, match="no run files"):
         load_runs([tmp_path])
+
+
+def test_bad_span_and_log_lines_are_skipped_with_their_line(tmp_path: Path) -> None:
+    """A span line with a non-numeric duration is reported with its file and line; the report still builds."""
+    from genmon.run_report import build_report
+
+    write_run(tmp_path)
+    with open(tmp_path / "spans.jsonl", "a") as f:
+        f.write(json.dumps({"call_id": "x", "name": "bad", "start": "soon", "duration_s": "slow"}) + "\n")
+        f.write(json.dumps({"call_id": "y", "name": "ok", "start": 1.8e9, "duration_s": 0.5, "prompt_tokens": "n/a"}) + "\n")
+    with open(tmp_path / "genmon.log", "a") as f:
+        f.write(json.dumps({"message": "odd", "timestamp": 12, "alert": "x"}) + "\n")
+    with pytest.warns(RunFileWarning, match=r"spans.jsonl:1: not a span line"):
+        run = load_runs([tmp_path])
+    assert [s["name"] for s in run.spans] == ["ok"]
+    assert build_report(run, tmp_path / "out").report.exists()

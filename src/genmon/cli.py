@@ -28,7 +28,10 @@ def parse_window(text: str) -> float:
     match = _WINDOW.match(text)
     if match is None:
         raise UsageError(f"bad window {text!r}: use a number with a unit, e.g. 90s, 15m, 1h, 2d")
-    return float(match.group("number")) * _UNITS[match.group("unit")]
+    seconds = float(match.group("number")) * _UNITS[match.group("unit")]
+    if seconds <= 0:
+        raise UsageError(f"bad window {text!r}: it must be longer than 0")
+    return seconds
 
 
 def _command(commands: argparse._SubParsersAction, name: str, help_text: str, examples: str) -> argparse.ArgumentParser:
@@ -117,20 +120,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"genmon {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (OSError, ValueError) as error:
+    except KeyboardInterrupt:
+        # Ctrl-C is how a live view ends; anything else it interrupts failed.
+        return EXIT_OK if args.command == "tail" else EXIT_FAILED
+    except Exception as error:  # noqa: BLE001 - one clear line, never a traceback
         print(f"genmon {args.command}: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from genmon.demo import run_demo
 
+        if args.conversations < 1 or args.concurrency < 1:
+            raise UsageError("--conversations and --concurrency must be >= 1")
+        if not 0.0 <= args.error_rate <= 1.0:
+            raise UsageError(f"--error-rate must be between 0 and 1, got {args.error_rate}")
         return run_demo(args)
     if args.command == "tail":
         from genmon.tail import follow
+
+        if args.interval <= 0:
+            raise UsageError(f"--interval must be > 0 seconds, got {args.interval}")
 
         return follow(Path(args.run_dir), args.interval, parse_window(args.window), args.once, args.duration)
     from genmon.commands import export_command, plot_command, report_command

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ def _load(run_dirs: Sequence[str]) -> RunData:
         warnings.simplefilter("always", RunFileWarning)
         run = load_runs(run_dirs)
     for warning in caught:
-        print(f"warning: {warning.message}")
+        print(f"warning: {warning.message}", file=sys.stderr)
     if not run.store.names():
         raise ValueError(f"no metric recorded in {', '.join(map(str, run_dirs))} (empty run)")
     return run

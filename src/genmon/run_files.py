@@ -91,7 +91,7 @@ def load_runs(directories: Iterable[str | Path], max_points_per_metric: int | No
         for path in log_paths:
             run.logs.extend(_read_logs(path, run.problems))
         for path in span_paths:
-            run.spans.extend(record for _, record in _json_lines(path, run.problems))
+            run.spans.extend(_read_spans(path, run.problems))
     run.logs.sort(key=lambda r: r.get("_ts", 0.0))
     run.spans.sort(key=lambda s: s.get("start", 0.0))
     for problem in run.problems:
@@ -126,6 +126,24 @@ def _load_metrics(path: Path, run: RunData) -> None:
         run.store.append_batch(batch)
 
 
+_SPAN_NUMBERS = ("start", "duration_s")
+
+
+def _read_spans(path: Path, problems: list[str]) -> list[dict[str, Any]]:
+    spans = []
+    for line_number, record in _json_lines(path, problems):
+        try:
+            for key in _SPAN_NUMBERS:
+                record[key] = float(record[key])
+                if not math.isfinite(record[key]):
+                    raise ValueError(f"{key} is not finite")
+        except (KeyError, TypeError, ValueError) as error:
+            problems.append(f"{path}:{line_number}: not a span line ({error}); skipped")
+            continue
+        spans.append(record)
+    return spans
+
+
 def _read_logs(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     records = []
     if path.name == "afterimage.log":
@@ -135,6 +153,7 @@ def _read_logs(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     for line_number, record in lines:
         try:
             record["_ts"] = to_epoch(record["timestamp"]) if "timestamp" in record else 0.0
+            record["timestamp"] = str(record.get("timestamp", ""))
         except (TypeError, ValueError):
             problems.append(f"{path}:{line_number}: bad timestamp {record.get('timestamp')!r}; kept without time")
             record["_ts"] = 0.0

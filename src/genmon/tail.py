@@ -113,7 +113,8 @@ def render(follower: RunFollower, window_s: float, now: float) -> Any:
     if follower.alerts:
         lines.append(Text("recent alerts:", style="bold"))
         for alert in follower.alerts:
-            lines.append(Text(f"  {alert.get('timestamp', '')[:19]}  {alert.get('level', '')}  {alert.get('alert', '')}: {alert.get('message', '')}"))
+            stamp = str(alert.get("timestamp", ""))[:19]
+            lines.append(Text(f"  {stamp}  {alert.get('level', '')}  {alert.get('alert', '')}: {alert.get('message', '')}"))
     if follower.bad_lines:
         lines.append(Text(f"{follower.bad_lines} unreadable lines skipped", style="yellow"))
     return Group(*lines)
@@ -152,5 +153,5 @@ def follow(run_dir: Path, interval_s: float, window_s: float, once: bool = False
 def _now(follower: RunFollower) -> float:
     # A finished or paused job keeps its last window on screen: the view's
     # "now" never runs ahead of wall time, nor behind the newest point.
-    newest = max((float(s.timestamps[-1]) for s in follower.store.snapshot()), default=time.time())
+    newest = follower.store.last_timestamp() or time.time()
     return max(newest, time.time()) if time.time() - newest < 60 else newest

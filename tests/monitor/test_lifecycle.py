@@ -209,3 +209,32 @@ def test_handlers_get_the_time_left_of_the_callers_flush_and_close(make_monitor)
     assert 20 < sink.timeouts["flush"] <= 40
     assert monitor.close(timeout=30)
     assert 10 < sink.timeouts["close"] <= 30
+
+
+def test_flush_racing_close_never_hangs(make_monitor) -> None:
+    """flush() and sync_store() called while another thread closes return instead of waiting forever."""
+    for _ in range(20):
+        monitor = make_monitor()
+        for i in range(200):
+            monitor.record_metric("x", i)
+        closer = threading.Thread(target=monitor.close)
+        closer.start()
+        results = [monitor.flush(), monitor.sync_store()]
+        closer.join(30)
+        assert not closer.is_alive() and all(isinstance(r, bool) for r in results)
+        assert monitor.store.count("x") == 200
+
+
+def test_a_stuck_lane_does_not_keep_the_log_from_closing(tmp_path: Path) -> None:
+    """With a blocked metric handler, close() still drains and closes the log file within its bound."""
+    blocking = BlockingHandler("stuck")
+    monitor = GenerationMonitor(log_dir=tmp_path, metric_handlers=[blocking], metrics_interval=0, shutdown_timeout=0.5)
+    try:
+        monitor.record_metric("x", 1)
+        assert blocking.entered.wait(10)
+        monitor.log_info("written before close")
+        assert monitor.close() is False
+        assert not [t.name for t in threading.enumerate() if t.name in ("genmon-logs", "genmon-spans", "genmon-metrics")]
+        assert "written before close" in (tmp_path / "genmon.log").read_text()
+    finally:
+        blocking.release()

@@ -106,3 +106,34 @@ def test_closed_queue_refuses_puts() -> None:
         q.close()
         with pytest.raises(MonitorClosedError):
             q.put(1)
+
+
+def test_a_dropped_call_counts_every_point_it_carried(make_monitor) -> None:
+    """track_generation queues its points as one item: dropping it counts each of its points."""
+    monitor, blocker, _ = stall_worker(make_monitor, max_queue_size=1, on_full="drop_newest")
+    monitor.record_metric("fills", 1.0)
+    monitor.track_generation(1.0, True, model_name="m", prompt_token_count=3)  # 5 points
+    assert monitor.stats()["dropped"] == {"drop_newest": 5}
+    blocker.released.set()
+    assert monitor.flush(10)
+
+
+def test_a_full_handler_backlog_is_counted_and_logged(make_monitor) -> None:
+    """A lane whose handler cannot keep up drops whole batches, counts them and logs it."""
+    from genmon.testing import BlockingHandler
+
+    slow = BlockingHandler("slow")
+    logs = CapturingLogHandler()
+    monitor = make_monitor(metric_handlers=[slow], log_handlers=[logs])
+    lane = monitor._metrics.lanes[0]
+    lane._max_batches = 1
+    monitor.record_metric("x", 0.0)
+    assert slow.entered.wait(10)
+    for i in range(3):
+        monitor.record_metric("x", float(i))
+        assert monitor.sync_store(10)  # one batch per record
+    stats = monitor.stats()
+    assert stats["handler_dropped"] == {"slow": 2} and stats["handler_errors"]["slow"] >= 1
+    slow.release()
+    assert monitor.flush(10)
+    assert any("backlog full" in m for m in logs.messages("error"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -22,12 +23,19 @@ class AppendOnlyFile:
         return self._raw.closed
 
     def write(self, data: bytes) -> None:
+        """Append ``data`` whole, or (on a full disk) nothing: a partial write is cut back off."""
+        start = os.fstat(self._raw.fileno()).st_size
         view = memoryview(data)
-        while view:
-            written = self._raw.write(view)
-            if not written:
-                raise OSError(f"could not write to {self._raw.name}")
-            view = view[written:]
+        try:
+            while view:
+                written = self._raw.write(view)
+                if not written:
+                    raise OSError(f"could not write to {self._raw.name}")
+                view = view[written:]
+        except OSError:
+            # Half a line followed by the next batch would be a broken line mid-file.
+            os.ftruncate(self._raw.fileno(), start)
+            raise
 
     def close(self) -> None:
         self._raw.close()

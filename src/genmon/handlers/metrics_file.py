@@ -59,8 +59,8 @@ class FileMetricHandler(JsonLinesSink):
         fragments: dict[int, str] = {}  # metadata dicts are shared within a batch (track_generation)
         lines = []
         append = lines.append
-        last_second = -1
-        prefix = ""
+        last_second = None
+        prefix = ("", "")
         for name, value, ts, meta in points:
             second = int(ts)
             if second != last_second:

@@ -89,6 +89,12 @@ def _fast_record_metric(monitor: GenerationMonitor, runtime: Runtime) -> Callabl
     return functools.update_wrapper(record_metric, GenerationMonitor.record_metric)
 
 
+def _deadline(timeout: float | None) -> float:
+    """A monotonic deadline ``timeout`` seconds away (None or inf: as good as never)."""
+    seconds = 1e9 if timeout is None else min(to_seconds(timeout, "timeout"), 1e9)
+    return time.monotonic() + seconds
+
+
 def to_seconds(window: Any, argument: str = "window") -> float:
     """Seconds from a timedelta or a number of seconds; negative values are refused."""
     seconds = window.total_seconds() if isinstance(window, timedelta) else window
@@ -601,11 +607,11 @@ class GenerationMonitor:
         Returns False if that did not happen within ``timeout`` seconds
         (None waits as long as it takes).
         """
-        return self._rt.flush(time.monotonic() + (1e9 if timeout is None else to_seconds(timeout, "timeout")))
+        return self._rt.flush(_deadline(timeout))
 
     def sync_store(self, timeout: float | None = None) -> bool:
         """Wait until every point and span recorded before the call is in the store (handlers not awaited)."""
-        return self._rt.sync_store(time.monotonic() + (1e9 if timeout is None else to_seconds(timeout, "timeout")))
+        return self._rt.sync_store(_deadline(timeout))
 
     def close(self, timeout: float | None = None) -> bool:
         """Drain the queues, flush and close handlers and stop the threads; idempotent.
@@ -617,7 +623,7 @@ class GenerationMonitor:
             return self._rt.stopped()
         self._closed = True
         _LIVE.discard(self)
-        return self._rt.close(time.monotonic() + (self.shutdown_timeout if timeout is None else to_seconds(timeout, "timeout")))
+        return self._rt.close(_deadline(self.shutdown_timeout if timeout is None else timeout))
 
     def shutdown(self) -> None:
         """afterimage's name for ``close()`` bounded by ``shutdown_timeout``."""

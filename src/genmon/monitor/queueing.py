@@ -131,7 +131,7 @@ class BoundedQueue:
         if self._qsize() < self.maxsize:  # room appeared since the fast check
             self._put(item)
         elif self.on_full == "drop_newest":
-            self._count_drop("drop_newest")
+            self._count_drop("drop_newest", _records_in(item))
         elif self.on_full == "drop_oldest":
             self._drop_oldest_then_put(item)
         else:
@@ -145,7 +145,7 @@ class BoundedQueue:
         if isinstance(oldest, Control):
             self._put(oldest)  # markers keep their promise; the item below may overshoot by one
         elif oldest is not None:
-            self._count_drop("drop_oldest")
+            self._count_drop("drop_oldest", _records_in(oldest))
         self._put(item)
 
     def _block_then_put(self, item: Any) -> None:
@@ -166,14 +166,19 @@ class BoundedQueue:
         if self._qsize() < self.maxsize:
             self._put(item)
         else:
-            self._count_drop("block_timeout")
+            self._count_drop("block_timeout", _records_in(item))
 
-    def _count_drop(self, reason: str) -> None:
+    def _count_drop(self, reason: str, records: int) -> None:
         with self._drop_lock:
-            count = self.dropped[reason] = self.dropped.get(reason, 0) + 1
+            count = self.dropped[reason] = self.dropped.get(reason, 0) + records
         if self._on_drop is not None:
             self._on_drop(reason, count)
 
     def dropped_total(self) -> int:
         with self._drop_lock:
             return sum(self.dropped.values())
+
+
+def _records_in(item: Any) -> int:
+    # One call (track_generation, record_metrics) queues its points as one list.
+    return len(item) if type(item) is list else 1

@@ -81,19 +81,32 @@ def check_value(value: Any, argument: str = "value") -> float:
     return number
 
 
+# Epoch seconds the files can carry as ISO-8601: 1970-01-01 to 9999-12-31.
+MAX_EPOCH_S = 253402300800.0
+
+
+def _in_range(seconds: float, stamp: Any, argument: str) -> float:
+    if 0.0 <= seconds < MAX_EPOCH_S:
+        return seconds
+    raise ValueError(
+        f"{argument} must lie between 1970 and 9999 (epoch seconds, not milliseconds), got {stamp!r:.80}"
+    )
+
+
 def to_epoch(stamp: Any, argument: str = "metadata['timestamp']") -> float:
     """Epoch seconds from a datetime (naive means local time), a number or an ISO-8601 string."""
     if isinstance(stamp, datetime):
-        return stamp.timestamp()
+        return _in_range(stamp.timestamp(), stamp, argument)
     if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
         if math.isfinite(stamp):
-            return float(stamp)
+            return _in_range(float(stamp), stamp, argument)
         raise ValueError(f"{argument} must be finite epoch seconds, got {stamp!r}")
     if isinstance(stamp, str):
         try:
-            return datetime.fromisoformat(stamp).timestamp()
+            seconds = datetime.fromisoformat(stamp).timestamp()
         except ValueError:
             raise ValueError(f"{argument} must be an ISO-8601 string, got {stamp!r:.80}") from None
+        return _in_range(seconds, stamp, argument)
     raise TypeError(
         f"{argument} must be a datetime, epoch seconds or an ISO-8601 string, got {type(stamp).__name__} {stamp!r:.80}"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -86,6 +87,9 @@ class Runtime:
         s = settings
         self.settings = settings
         self.closed = False
+        # Markers are put under this lock, so a flush racing close() is queued
+        # before the stop markers or sees the monitor closed: never after them.
+        self._lifecycle_lock = threading.Lock()
         self.close_deadline: float | None = None
         self.metric_handlers = [for_shard(h, s.shard) for h in s.metric_handlers]
         self.log_handlers = [for_shard(h, s.shard) for h in s.log_handlers]
@@ -154,32 +158,43 @@ class Runtime:
 
     # -- lifecycle --------------------------------------------------------------
     def flush(self, deadline: float) -> bool:
-        if self.closed:
-            return self.stopped()
-        markers = [p.request_flush(deadline) for p in self.pipelines()]
+        with self._lifecycle_lock:
+            if self.closed:
+                return self.stopped()
+            markers = [p.request_flush(deadline) for p in self.pipelines()]
         ok = all([wait_marker(m, deadline) for m in markers])  # noqa: C419 - wait on every marker
         self.events.emit("flush", {"ok": ok})
         # Callbacks of events emitted before (this flush's included) have run or timed out.
         return self.events.wait_idle(deadline) and ok
 
     def sync_store(self, deadline: float) -> bool:
-        if self.closed:
-            return not self.metrics.worker.thread.is_alive()
-        markers = [self.metrics.request_flush(), self.spans.request_flush()]
+        with self._lifecycle_lock:
+            if self.closed:
+                return not self.metrics.worker.thread.is_alive()
+            markers = [self.metrics.request_flush(), self.spans.request_flush()]
         return all([m.done.wait(max(deadline - time.monotonic(), 0.0)) for m in markers])  # noqa: C419 - wait on every marker
 
     def stopped(self) -> bool:
         return all(not p.worker.thread.is_alive() for p in self.pipelines())
 
     def close(self, deadline: float) -> bool:
-        self.closed = True
         self.close_deadline = deadline  # sinks closing on a lane may use this much time (handlers._batching)
         if self.sampler is not None:
             self.sampler.stop(max(deadline - time.monotonic(), 0.0))
         # Alert and token threads before the pipelines, so what they report while stopping reaches the log.
         ok = self.alerts.close(deadline)
+        with self._lifecycle_lock:
+            self.closed = True
+            self.metrics.request_stop(deadline)
+            self.spans.request_stop(deadline)
+        # The metric and span workers may still log (drops, handler errors):
+        # the log pipeline stops once they are done, and only then does
+        # anyone wait for lanes, so a stuck lane of one pipeline cannot use up
+        # the time the others need to drain.
+        for pipeline in (self.metrics, self.spans):
+            pipeline.worker.thread.join(max(deadline - time.monotonic(), 0.0))
+        self.logs.request_stop(deadline)
         for pipeline in self.pipelines():
-            pipeline.request_stop(deadline)
             ok = pipeline.wait_stopped(deadline) and ok
         for service in self.services:  # after the pipelines, so a final push has every point
             ok = service.stop(max(deadline - time.monotonic(), 0.1)) and ok

@@ -425,6 +425,12 @@ class MetricStore:
                 out.append(data)
         return out
 
+    def last_timestamp(self) -> float | None:
+        """The newest point's time across every metric, or None for an empty store."""
+        with self._lock:
+            stamps = [s.last_ts() for s in self._series.values() if s.count]
+        return max(stamps) if stamps else None
+
     def nbytes(self) -> int:
         """Bytes held by the numeric buffers (metadata tables not included)."""
         with self._lock:

@@ -131,8 +131,11 @@ class BatchWorker:
                 start = i + 1
                 if item.kind == "stop":
                     self._stop_deadline = item.deadline
-                    rest = [x for x in batch[start:] if not isinstance(x, Control)]
-                    self._process_records(rest)
+                    rest = batch[start:]
+                    self._process_records([x for x in rest if not isinstance(x, Control)])
+                    for late in rest:  # a flush that raced close: nothing more will come
+                        if isinstance(late, Control):
+                            late.done.set()
                     item.done.set()
                     return True
                 self._flush(item)
@@ -206,6 +209,8 @@ class HandlerLane:
         # The batch list is shared by every lane: handlers must not mutate it.
         if self._queue.qsize() >= self._max_batches:
             self.dropped += len(batch)
+            # Counted and logged (rate-limited) with the handler's failures.
+            self._errors.record(self.name, OverflowError(f"backlog full: {self.dropped} records dropped so far"))
             return
         self._queue.put(batch)
 

@@ -172,25 +172,35 @@ def _span_tree(spans: Sequence[dict[str, Any]], slowest: int) -> str:
             roots.append(span)
         else:
             children.setdefault(parent, []).append(span)
-    roots.sort(key=lambda s: -float(s.get("duration_s") or 0.0))
+    roots.sort(key=lambda s: -(_number(s.get("duration_s")) or 0.0))
     items = "".join(_span_item(root, children, depth=0) for root in roots[:slowest])
     return f'<p class="muted">The {min(slowest, len(roots))} slowest of {len(roots)} top-level calls, with the calls they made.</p><ul class="tree">{items}</ul>'
 
 
+def _number(value: Any) -> float | None:
+    """A span field as a number, or None when it is missing or not one (files can hold anything)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _span_item(span: dict[str, Any], children: dict[Any, list[dict[str, Any]]], depth: int) -> str:
     failed = not span.get("success", True)
-    tokens = [span.get("prompt_tokens"), span.get("completion_tokens")]
-    details = [f"{float(span.get('duration_s') or 0.0) * 1000:,.1f} ms", str(span.get("span_type", ""))]
+    tokens = [n for n in (_number(span.get("prompt_tokens")), _number(span.get("completion_tokens"))) if n is not None]
+    details = [f"{(_number(span.get('duration_s')) or 0.0) * 1000:,.1f} ms", str(span.get("span_type", ""))]
     if span.get("model_name"):
         details.append(str(span["model_name"]))
-    if any(t is not None for t in tokens):
-        details.append(f"{sum(t or 0 for t in tokens):,} tokens")
-    if span.get("cost_usd") is not None:
-        details.append(f"${float(span['cost_usd']):.4f}")
+    if tokens:
+        details.append(f"{sum(tokens):,.0f} tokens")
+    cost = _number(span.get("cost_usd"))
+    if cost is not None:
+        details.append(f"${cost:.4f}")
     if failed:
         details.append(f"{span.get('exception_type') or 'failed'}: {span.get('exception_message') or ''}")
     label = f"<b>{html.escape(str(span.get('name', '?')))}</b> <span class='muted'>{html.escape(' · '.join(details))}</span>"
-    kids = sorted(children.get(span.get("call_id"), []), key=lambda s: float(s.get("start") or 0.0))
+    kids = sorted(children.get(span.get("call_id"), []), key=lambda s: _number(s.get("start")) or 0.0)
     inner = "" if depth > 8 or not kids else '<ul class="tree">' + "".join(_span_item(k, children, depth + 1) for k in kids) + "</ul>"
     css = ' class="failed"' if failed else ""
     return f"<li{css}>{label}{inner}</li>"
