@@ -106,7 +106,7 @@ def render(follower: RunFollower, window_s: float, now: float) -> Any:
         rate = stats["count"] / window_s if window_s > 0 else 0.0
         cells = [f"{rate:.2f}"] + [_fmt(stats[k]) if stats else "-" for k in ("mean", "p50", "p95", "p99")]
         table.add_row(name, *cells, _fmt(follower.totals.get(name, 0.0)))
-    lines = [table]
+    lines: list[Any] = [table]
     errors = follower.store.window_stats("error_rate", start)
     if errors:
         lines.append(Text(f"error rate in window: {errors['mean']:.1%} of {errors['count']} calls", style="bold red" if errors["mean"] > 0.2 else ""))

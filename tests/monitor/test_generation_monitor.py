@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ def test_metrics_jsonl_lines_have_afterimage_shape_with_offset_timestamps(make_m
 def test_metadata_timestamp_sets_the_point_time(make_monitor, clock) -> None:
     """A datetime, epoch seconds or ISO string under metadata['timestamp'] becomes the point's time."""
     monitor = make_monitor(clock=clock)
-    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
     monitor.record_metric("a", 1.0, {"timestamp": when})
     monitor.record_metric("b", 1.0, {"timestamp": when.timestamp()})
     monitor.record_metric("c", 1.0, {"timestamp": when.isoformat()})

@@ -37,7 +37,7 @@ def load_in_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
         "--dump-dom",
         page.resolve().as_uri(),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
     return done.stdout, console
 

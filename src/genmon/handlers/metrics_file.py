@@ -57,7 +57,7 @@ class FileMetricHandler(JsonLinesSink):
         # second, only the microseconds are formatted per point.
         names, iso = self._names, self._iso
         fragments: dict[int, str] = {}  # metadata dicts are shared within a batch (track_generation)
-        lines = []
+        lines: list[str] = []
         append = lines.append
         last_second = None
         prefix = ("", "")

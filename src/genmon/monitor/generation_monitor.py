@@ -199,8 +199,10 @@ class GenerationMonitor:
         self.shutdown_timeout = to_seconds(shutdown_timeout, "shutdown_timeout")
         self.metrics_interval = metrics_interval
         self._clock = clock
-        self.metric_handlers = [FileMetricHandler(self.log_dir)] if metric_handlers is None else list(metric_handlers)
-        self.log_handlers = [FileLogHandler(self.log_dir)] if log_handlers is None else list(log_handlers)
+        self.metric_handlers: list[Any] = (
+            [FileMetricHandler(self.log_dir)] if metric_handlers is None else list(metric_handlers)
+        )
+        self.log_handlers: list[Any] = [FileLogHandler(self.log_dir)] if log_handlers is None else list(log_handlers)
         if log_to_logging:
             from genmon.handlers.logging_bridge import StdlibLoggerSink
 
@@ -328,6 +330,7 @@ class GenerationMonitor:
             metric_name = check_name(metric_name)
         if type(value) is not float or value - value != 0.0:
             value = check_value(value)
+        item: tuple[str, float, float, dict[str, Any] | None]
         if metadata is None:
             item = (metric_name, value, self._clock(), None)
         else:

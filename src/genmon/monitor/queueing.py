@@ -31,7 +31,7 @@ def remaining_s(deadline: float | None, default_s: float) -> float:
 class Control:
     """A marker travelling through a queue behind the items put before it."""
 
-    __slots__ = ("kind", "done", "children", "deadline")
+    __slots__ = ("children", "deadline", "done", "kind")
 
     def __init__(self, kind: str, deadline: float | None = None) -> None:
         self.kind = kind  # "flush" or "stop"

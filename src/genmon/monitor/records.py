@@ -64,7 +64,7 @@ def check_name(name: Any, argument: str = "metric_name") -> str:
     if isinstance(name, str) and name:
         return str(name)
     if isinstance(name, str):
-        raise ValueError(f"{argument} must be a non-empty string, got ''")
+        raise ValueError(f"{argument} must be a non-empty string, got ''")  # noqa: TRY004 - right type, bad value
     raise TypeError(f"{argument} must be a non-empty string, got {type(name).__name__} {name!r:.80}")
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from genmon.monitor.window import WindowParts
+from genmon.monitor.window import WindowParts, WindowStats
 
 BLOCK_SIZE = 16384
 _FIRST_TAIL_CAPACITY = 64
@@ -35,7 +35,7 @@ MetricPoint = tuple[str, float, float, "dict[str, Any] | None"]
 class _Block:
     """An immutable run of points; sealed blocks also carry a sorted copy and a summary."""
 
-    __slots__ = ("ts", "values", "codes", "sorted_values", "total", "mean", "m2", "low", "high")
+    __slots__ = ("codes", "high", "low", "m2", "mean", "sorted_values", "total", "ts", "values")
 
     def __init__(self, ts: np.ndarray, values: np.ndarray, codes: np.ndarray, *, seal: bool) -> None:
         self.ts = ts
@@ -399,7 +399,7 @@ class MetricStore:
                 return WindowParts()
             return series.window_parts(start)
 
-    def window_stats(self, name: str, start: float) -> dict[str, float]:
+    def window_stats(self, name: str, start: float) -> WindowStats:
         """count, sum, mean, std, min, max, p50, p95, p99 and last of points stamped >= start."""
         return self.window_parts(name, start).stats()
 

@@ -19,7 +19,7 @@ class IsoFormatter:
         True
     """
 
-    __slots__ = ("_second", "_prefix", "_offset")
+    __slots__ = ("_offset", "_prefix", "_second")
 
     def __init__(self) -> None:
         self._second = -1
@@ -43,8 +43,7 @@ class IsoFormatter:
             self._offset = _offset_text(local.tm_gmtoff)
             self._second = second
         micros = int((ts - second) * 1_000_000)
-        if micros > 999_999:
-            micros = 999_999
+        micros = min(micros, 999_999)
         return f"{self._prefix}.{micros:06d}{self._offset}"
 
 

@@ -36,7 +36,7 @@ class WindowStats(dict):  # type: ignore[type-arg]
 
 
 def empty_stats() -> WindowStats:
-    stats = WindowStats.fromkeys(STAT_KEYS, 0.0)
+    stats = WindowStats(dict.fromkeys(STAT_KEYS, 0.0))
     stats["count"] = 0
     return stats
 
@@ -44,7 +44,7 @@ def empty_stats() -> WindowStats:
 class WindowParts:
     """The pieces of one metric that fall in a window, in time order."""
 
-    __slots__ = ("blocks", "raw", "last")
+    __slots__ = ("blocks", "last", "raw")
 
     def __init__(self) -> None:
         self.blocks: list[_Block] = []
@@ -107,7 +107,7 @@ class WindowParts:
 
 def _interpolate(q: float, n: int, pair_at: Any) -> float:
     position = q * (n - 1)
-    rank = int(math.floor(position))
+    rank = math.floor(position)
     frac = position - rank
     pair = pair_at(rank)
     low = float(pair[0])

@@ -41,7 +41,7 @@ class HandlerErrors:
         if due:
             try:
                 self._report(handler_name, error, count)
-            except Exception:  # noqa: BLE001 - reporting must never kill a worker
+            except Exception:  # noqa: BLE001, S110 - reporting must never kill a worker
                 pass
 
     def snapshot(self) -> dict[str, int]:
