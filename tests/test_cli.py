@@ -14,20 +14,27 @@ from genmon.cli import main
 
 
 def test_version_prints_the_package_version() -> None:
-    """`genmon --version` prints the installed version."""
-    out = subprocess.run([sys.executable, "-m", "genmon.cli", "--version"], capture_output=True, text=True, timeout=60, check=False)
+    """The installed `genmon` console script prints the package version."""
+    script = Path(sys.executable).with_name("genmon")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "genmon.cli"]
+    out = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0 and out.stdout.strip() == f"genmon {__version__}"
 
 
 def test_demo_writes_a_run_directory_and_prints_it(tmp_path: Path, capsys) -> None:
     """`genmon demo` runs a simulated generator with the monitor attached and prints its run directory."""
     run_dir = tmp_path / "demo"
-    assert main(["demo", "--conversations", "12", "--concurrency", "4", "--out", str(run_dir)]) == 0
+    assert main(["demo", "--conversations", "40", "--concurrency", "8", "--out", str(run_dir)]) == 0
     out = capsys.readouterr().out
-    assert str(run_dir) in out
+    assert str(run_dir) in out and "p95" in out and "generation_time" in out  # the summary table
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert {"generation_time", "success_rate", "error_rate"} <= {line["metric"] for line in lines}
-    assert (run_dir / "genmon.log").stat().st_size > 0
+    assert {"generation_time", "success_rate", "error_rate", "cost_usd"} <= {line["metric"] for line in lines}
+    log = [json.loads(line) for line in (run_dir / "genmon.log").read_text().splitlines()]
+    assert any(record.get("alert") == "high_error_rate" for record in log)  # at least one alert fired
+    assert (run_dir / "spans.jsonl").stat().st_size > 0
+    for name in ("metrics.json", "metrics.csv", "metrics.xlsx", "metrics.parquet"):
+        assert (run_dir / "exports" / name).stat().st_size > 0
+    assert (run_dir / "plots" / "overview.png").exists() and (run_dir / "report.html").exists()
 
 
 def test_no_command_and_bad_options_exit_2(capsys) -> None:

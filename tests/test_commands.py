@@ -33,10 +33,13 @@ class Structure(HTMLParser):
         super().__init__()
         self.tags: dict[str, int] = {}
         self.headings: list[str] = []
+        self.sources: list[str] = []
         self._in_h2 = False
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         self.tags[tag] = self.tags.get(tag, 0) + 1
+        if tag in ("img", "script", "link"):
+            self.sources += [value for name, value in attrs if name in ("src", "href")]
         self._in_h2 = tag == "h2"
 
     def handle_data(self, data: str) -> None:
@@ -60,6 +63,7 @@ def test_report_rebuilds_exports_plots_and_html_from_files(tmp_path: Path, capsy
     parser = Structure()
     parser.feed((out / "report.html").read_text())
     assert parser.tags["img"] == len(list((out / "plots").glob("*.png")))
+    assert parser.sources and all(src.startswith("data:image/png;base64,") for src in parser.sources)  # self-contained
     assert {"Charts", "Summary", "Per model", "Per operation", "Alerts", "Slowest calls"} <= set(parser.headings)
     html = (out / "report.html").read_text()
     assert "low_success_rate" in html and "m-large" in html and "summarise" in html

@@ -54,7 +54,7 @@ def run_demo(args: argparse.Namespace) -> int:
         log_dir=Path(args.out) if args.out else None,
         metrics_interval=1.0,  # the alert rules also run while the job runs
         alert_handlers=[alerts.append],
-        alert_max_error_rate=0.05,  # below the simulated rate-limit rate: the demo shows an alert
+        alert_max_error_rate=0.02,  # well below the simulated rate-limit rate: the demo shows an alert
         alert_cooldown=30,
         prices=PRICES,
         sample_resources=0.5,

@@ -87,3 +87,52 @@ def test_a_plain_forked_child_writes_its_own_shard(tmp_path: Path) -> None:
     child_file = tmp_path / f"metrics-{os.uname().nodename}-{pid}.jsonl"
     assert [json.loads(line)["metric"] for line in child_file.read_text().splitlines()] == ["child"]
     assert [json.loads(line)["metric"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == ["before"]
+
+
+class _Gate:
+    """An inline sink that holds the metric worker until its event is set (so records stay queued)."""
+
+    runs_inline = True
+
+    def __init__(self) -> None:
+        import threading
+
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+    def handle_batch(self, points: list) -> None:
+        self.entered.set()
+        self.released.wait(30)
+
+
+def test_a_forked_child_never_resends_the_parents_backlog(tmp_path: Path) -> None:
+    """Points still queued in the parent at fork time are written once, by the parent, never by the child."""
+    from genmon import FileMetricHandler
+
+    gate = _Gate()
+    monitor = GenerationMonitor(log_dir=tmp_path, metric_handlers=[gate, FileMetricHandler(tmp_path)], metrics_interval=0)
+    try:
+        monitor.record_metric("first", 0.0)
+        assert gate.entered.wait(10)
+        for i in range(100):
+            monitor.record_metric("backlog", float(i))  # queued behind the stalled worker
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            gate.released.set()  # the child's copy of the gate
+            code = 0
+            try:
+                monitor.record_metric("child", 1.0)
+                code = 0 if monitor.close(10) else 3
+            except BaseException:  # noqa: BLE001 - any failure in the child is its exit code
+                code = 4
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        gate.released.set()
+    finally:
+        gate.released.set()
+        monitor.close()
+    child_file = tmp_path / f"metrics-{os.uname().nodename}-{pid}.jsonl"
+    assert [json.loads(line)["metric"] for line in child_file.read_text().splitlines()] == ["child"]
+    run = load_runs([tmp_path])
+    assert run.store.count("backlog") == 100 and run.store.count("child") == 1

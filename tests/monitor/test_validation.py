@@ -113,7 +113,9 @@ def test_arbitrary_input_never_kills_the_worker(make_monitor) -> None:
     @given(
         name=st.one_of(st.text(max_size=30), st.integers(), st.none()),
         value=anything,
-        metadata=st.none() | st.dictionaries(st.one_of(st.text(max_size=10), st.integers()), anything, max_size=4),
+        metadata=st.none()
+        | st.dictionaries(st.one_of(st.text(max_size=10), st.integers()), anything, max_size=4)
+        | st.fixed_dictionaries({"timestamp": anything | st.floats() | st.integers()}),
     )
     def record_anything(name, value, metadata) -> None:
         try:
