@@ -5,6 +5,7 @@ from genmon.errors import MissingExtraError, MonitorClosedError
 from genmon.handlers.base import LogHandler, MetricHandler
 from genmon.handlers.log_file import FileLogHandler
 from genmon.handlers.metrics_file import FileMetricHandler
+from genmon.monitor.alerts import NoDataRule, Rule, ThresholdRule
 from genmon.monitor.generation_monitor import GenerationMonitor
 from genmon.monitor.records import Alert, ModelTokenUsage, TokenUsageReport
 from genmon.monitor.window import WindowStats
@@ -19,6 +20,9 @@ __all__ = [
     "MissingExtraError",
     "ModelTokenUsage",
     "MonitorClosedError",
+    "NoDataRule",
+    "Rule",
+    "ThresholdRule",
     "TokenUsageReport",
     "WindowStats",
     "__version__",
