@@ -14,15 +14,15 @@ are left alone (a span cannot follow a consumer's iteration).
 
 from __future__ import annotations
 
-import functools
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from genmon.monitor.spans import check_span_type
+from genmon.monitor.tracking import tracked_function
 
 if TYPE_CHECKING:
-    from genmon.monitor.tracking import SpanRecorder, Tracker
+    from genmon.monitor.tracking import SpanRecorder
 
 # Method name (exactly, or followed by "_...") to span type, first match wins.
 _GENERATOR_VERBS: tuple[tuple[str, str], ...] = (
@@ -174,7 +174,7 @@ def _wrap(recorder: SpanRecorder, obj: Any, name: str, span_type: str, component
     if inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function):
         return False
     tracker = recorder.tracker(name, span_type, None, component, None)
-    wrapper = _tracked(recorder, tracker, method)
+    wrapper = tracked_function(recorder, tracker, method, _model_from)
     setattr(wrapper, _ATTACHED, True)
     try:
         setattr(obj, name, wrapper)  # on the instance: the class and other instances are untouched
@@ -186,36 +186,3 @@ def _wrap(recorder: SpanRecorder, obj: Any, name: str, span_type: str, component
 def _model_from(kwargs: dict[str, Any]) -> str | None:
     model = kwargs.get("model") or kwargs.get("model_name")
     return model if isinstance(model, str) and model else None
-
-
-def _tracked(recorder: SpanRecorder, tracker: Tracker, method: Callable[..., Any]) -> Callable[..., Any]:
-    start, finish = recorder.start, recorder.finish
-    if inspect.iscoroutinefunction(method):
-
-        @functools.wraps(method)
-        async def tracked_async(*args: Any, **kwargs: Any) -> Any:
-            span = start(tracker)
-            span.model_name = span.model_name or _model_from(kwargs)
-            try:
-                result = await method(*args, **kwargs)
-            except BaseException as exc:
-                finish(span, exc)
-                raise
-            finish(span, None, result)
-            return result
-
-        return tracked_async
-
-    @functools.wraps(method)
-    def tracked(*args: Any, **kwargs: Any) -> Any:
-        span = start(tracker)
-        span.model_name = span.model_name or _model_from(kwargs)
-        try:
-            result = method(*args, **kwargs)
-        except BaseException as exc:
-            finish(span, exc)
-            raise
-        finish(span, None, result)
-        return result
-
-    return tracked

@@ -202,34 +202,51 @@ class Tracker:
         """Decorate a sync or async function; usage is read from its return value."""
         if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
             raise TypeError(f"track cannot decorate the generator function {fn.__qualname__}: track inside it instead")
-        start, finish = self.recorder.start, self.recorder.finish
-        if inspect.iscoroutinefunction(fn):
+        return tracked_function(self.recorder, self, fn)  # type: ignore[return-value]
 
-            @functools.wraps(fn)
-            async def tracked_async(*args: Any, **kwargs: Any) -> Any:
-                span = start(self)
-                try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    finish(span, exc)
-                    raise
-                finish(span, None, result)
-                return result
 
-            return tracked_async  # type: ignore[return-value]
+def tracked_function(
+    recorder: SpanRecorder,
+    tracker: Tracker,
+    fn: Callable[..., Any],
+    model_from: Callable[[dict[str, Any]], str | None] | None = None,
+) -> Callable[..., Any]:
+    """``fn`` (sync or async) run inside a span; ``model_from`` may name the model from the call's keywords."""
+    start, finish = recorder.start, recorder.finish
+
+    def begin(kwargs: dict[str, Any]) -> Span:
+        span = start(tracker)
+        if model_from is not None:
+            span.model_name = span.model_name or model_from(kwargs)
+        return span
+
+    if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
-        def tracked(*args: Any, **kwargs: Any) -> Any:
-            span = start(self)
+        async def tracked_async(*args: Any, **kwargs: Any) -> Any:
+            span = begin(kwargs)
             try:
-                result = fn(*args, **kwargs)
+                result = await fn(*args, **kwargs)
             except BaseException as exc:
                 finish(span, exc)
                 raise
             finish(span, None, result)
             return result
 
-        return tracked  # type: ignore[return-value]
+        return tracked_async
+
+    @functools.wraps(fn)
+    def tracked(*args: Any, **kwargs: Any) -> Any:
+        span = begin(kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            finish(span, exc)
+            raise
+        finish(span, None, result)
+        return result
+
+    return tracked
 
 
 class SpanRecorder:
