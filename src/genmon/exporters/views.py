@@ -25,7 +25,7 @@ def reader_snapshot(
     monitor: GenerationMonitor, window: timedelta | float | None, names: Sequence[str] | None = None
 ) -> list[SeriesData]:
     """The points of the trailing ``window`` (None: all retained; 0: none), once recorded points are stored."""
-    from genmon.monitor.generation_monitor import to_seconds
+    from genmon.monitor.settings import to_seconds
 
     window_s = None if window is None else to_seconds(window)
     monitor.sync_store(monitor.shutdown_timeout)

@@ -8,7 +8,7 @@ import os
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Self
 
@@ -25,7 +25,8 @@ from genmon.monitor.pipeline import Pipeline
 from genmon.monitor.profiler import ProfileScope
 from genmon.monitor.records import Alert, TokenUsageReport, check_metadata, check_name, check_value
 from genmon.monitor.resources import DEFAULT_INTERVAL_S, ResourceSampler
-from genmon.monitor.runtime import Runtime, Settings, shard_id
+from genmon.monitor.runtime import Runtime
+from genmon.monitor.settings import Settings, deadline_in, default_log_dir, resource_interval, shard_id, to_seconds
 from genmon.monitor.spans import ANY, SpanRecord, SpanStore
 from genmon.monitor.store import MetricStore
 from genmon.monitor.token_usage import token_usage
@@ -87,36 +88,6 @@ def _fast_record_metric(monitor: GenerationMonitor, runtime: Runtime) -> Callabl
             full_path(metric_name, value, metadata)
 
     return functools.update_wrapper(record_metric, GenerationMonitor.record_metric)
-
-
-def _deadline(timeout: float | None) -> float:
-    """A monotonic deadline ``timeout`` seconds away (None or inf: as good as never)."""
-    seconds = 1e9 if timeout is None else min(to_seconds(timeout, "timeout"), 1e9)
-    return time.monotonic() + seconds
-
-
-def to_seconds(window: Any, argument: str = "window") -> float:
-    """Seconds from a timedelta or a number of seconds; negative values are refused."""
-    seconds = window.total_seconds() if isinstance(window, timedelta) else window
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{argument} must be a timedelta or seconds, got {type(window).__name__} {window!r:.80}")
-    if not seconds >= 0:
-        raise ValueError(f"{argument} must be >= 0 seconds, got {window!r}")
-    return float(seconds)
-
-
-def default_log_dir(root: Path = Path(".genmon")) -> Path:
-    """``.genmon/<YYYY-mm-dd-HH-MM-SS>``, suffixed ``-2``, ``-3``... when taken."""
-    stem = datetime.now().strftime("%Y-%m-%d-%H-%M-%S")
-    root.mkdir(parents=True, exist_ok=True)
-    n = 1
-    while True:
-        candidate = root / (stem if n == 1 else f"{stem}-{n}")
-        try:
-            candidate.mkdir()  # atomic: two monitors never share a directory
-            return candidate
-        except FileExistsError:
-            n += 1
 
 
 class GenerationMonitor:
@@ -221,7 +192,7 @@ class GenerationMonitor:
         self.token_usage_callback_interval_seconds = token_usage_callback_interval_seconds
         if not isinstance(shard, (bool, str)) or shard == "":
             raise TypeError(f"shard must be True, False or a non-empty shard name, got {shard!r}")
-        resource_interval = _resource_interval(sample_resources)
+        sampler_interval = resource_interval(sample_resources)
         self._settings = Settings(
             log_dir=self.log_dir,
             shutdown_timeout_s=self.shutdown_timeout,
@@ -249,8 +220,8 @@ class GenerationMonitor:
         self._closed = False
         self._install(Runtime(self, self._settings))
         _LIVE.add(self)
-        if resource_interval is not None:
-            self.sample_resources(resource_interval)
+        if sampler_interval is not None:
+            self.sample_resources(sampler_interval)
 
     def _install(self, runtime: Runtime) -> None:
         self._rt = runtime
@@ -317,7 +288,7 @@ class GenerationMonitor:
         return self._rt.services
 
     @property
-    def _close_deadline(self) -> float | None:
+    def _closedeadline_in(self) -> float | None:
         return self._rt.close_deadline
 
     def _pipelines(self) -> list[Pipeline]:
@@ -610,11 +581,11 @@ class GenerationMonitor:
         Returns False if that did not happen within ``timeout`` seconds
         (None waits as long as it takes).
         """
-        return self._rt.flush(_deadline(timeout))
+        return self._rt.flush(deadline_in(timeout))
 
     def sync_store(self, timeout: float | None = None) -> bool:
         """Wait until every point and span recorded before the call is in the store (handlers not awaited)."""
-        return self._rt.sync_store(_deadline(timeout))
+        return self._rt.sync_store(deadline_in(timeout))
 
     def close(self, timeout: float | None = None) -> bool:
         """Drain the queues, flush and close handlers and stop the threads; idempotent.
@@ -626,7 +597,7 @@ class GenerationMonitor:
             return self._rt.stopped()
         self._closed = True
         _LIVE.discard(self)
-        return self._rt.close(_deadline(self.shutdown_timeout if timeout is None else timeout))
+        return self._rt.close(deadline_in(self.shutdown_timeout if timeout is None else timeout))
 
     def shutdown(self) -> None:
         """afterimage's name for ``close()`` bounded by ``shutdown_timeout``."""
@@ -637,13 +608,3 @@ class GenerationMonitor:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-def _resource_interval(sample_resources: Any) -> float | None:
-    """The sampler interval the ``sample_resources`` keyword asks for, or None for no sampler."""
-    if sample_resources is False or sample_resources is None:
-        return None
-    if sample_resources is True:
-        return DEFAULT_INTERVAL_S
-    if isinstance(sample_resources, (int, float)) and sample_resources > 0:
-        return float(sample_resources)
-    raise ValueError(f"sample_resources must be True, False or an interval in seconds > 0, got {sample_resources!r}")

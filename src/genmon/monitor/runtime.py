@@ -9,13 +9,8 @@ child never writes into the parent's.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genmon.handlers.base import bind_handlers
@@ -28,6 +23,7 @@ from genmon.monitor.pipeline import Pipeline, wait_marker
 from genmon.monitor.profiler import Profiler
 from genmon.monitor.queueing import BoundedQueue
 from genmon.monitor.resources import ResourceSampler
+from genmon.monitor.settings import Settings
 from genmon.monitor.spans import SpanStore, has_span_method, make_span_deliver
 from genmon.monitor.store import MetricStore
 from genmon.monitor.token_usage import token_usage
@@ -36,40 +32,6 @@ from genmon.monitor.workers import HandlerErrors
 
 if TYPE_CHECKING:
     from genmon.monitor.generation_monitor import GenerationMonitor
-
-
-def shard_id() -> str:
-    """``<host>-<pid>``: unique per process across the machines sharing a run directory."""
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
-@dataclass
-class Settings:
-    """The validated constructor keywords a runtime is built from."""
-
-    log_dir: Path
-    shutdown_timeout_s: float
-    metrics_interval: float
-    metric_handlers: list[Any]
-    log_handlers: list[Any]
-    alert_handlers: list[Any]
-    default_metric_files: bool
-    alert_thresholds: dict[str, float | None]
-    alert_window_s: float
-    alert_cooldown_s: float
-    alert_handler_timeout_s: float
-    token_usage_callback: Callable[..., Any] | None
-    token_usage_interval_s: float
-    max_queue_size: int
-    on_full: str
-    block_timeout_s: float
-    retention_s: float | None
-    max_points_per_metric: int | None
-    clock: Callable[[], float]
-    prices: Mapping[str, Any] | None
-    callback_timeout_s: float
-    shard: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def for_shard(handler: Any, shard: str | None) -> Any:
