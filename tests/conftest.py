@@ -49,3 +49,9 @@ def make_monitor(tmp_path: Path) -> Iterator[Callable[..., GenerationMonitor]]:
     yield make
     for monitor in made:
         monitor.close()
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich sizes its tables to the terminal: tests read them at one known width."""
+    monkeypatch.setenv("COLUMNS", "160")

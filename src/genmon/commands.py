@@ -33,10 +33,10 @@ def print_outputs(console: Any, run: RunData, outputs: ReportOutputs, title: str
     """The summary table (resource metrics left to the report) and where every file went."""
     series = [s for s in run.store.snapshot() if not s.name.startswith(("process/", "system/"))]
     console.print(summary_table(series, title=title))
-    console.print(f"report: {outputs.report}")
-    console.print(f"plots: {outputs.report.parent / 'plots'} ({len(outputs.plots)} charts)")
+    console.print(f"report: {outputs.report}", soft_wrap=True)
+    console.print(f"plots: {outputs.report.parent / 'plots'} ({len(outputs.plots)} charts)", soft_wrap=True)
     for fmt, paths in outputs.exports.items():
-        console.print(f"{fmt}: {paths[0]}")
+        console.print(f"{fmt}: {paths[0]}", soft_wrap=True)
 
 
 def report_command(run_dirs: Sequence[str], out: str | None) -> int:

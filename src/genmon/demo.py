@@ -78,5 +78,5 @@ def run_demo(args: argparse.Namespace) -> int:
     run = load_runs([monitor.log_dir])
     outputs = build_report(run, monitor.log_dir)
     print_outputs(console, run, outputs, title="Demo run")
-    console.print(f"run directory: {monitor.log_dir}  ({time.perf_counter() - started:.1f} s)")
+    console.print(f"run directory: {monitor.log_dir}  ({time.perf_counter() - started:.1f} s)", soft_wrap=True)
     return 0
