@@ -50,6 +50,15 @@ def test_a_pool_of_four_workers_writes_every_point_exactly_once(tmp_path: Path) 
     assert sorted(work.values.tolist()) == list(map(float, range(TASKS * POINTS_PER_TASK)))
     assert run.store.count("parent") == 1
     assert sum(1 for r in run.logs if r["message"] == "task done") == TASKS
+    # genmon report merges the shards into one view: its Parquet export holds each point once.
+    import pyarrow.parquet as pq
+
+    from genmon.cli import main
+
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "report")]) == 0
+    table = pq.read_table(tmp_path / "report" / "exports" / "metrics.parquet").to_pandas()
+    work_values = sorted(table[table["metric"] == "work"]["value"].tolist())
+    assert work_values == list(map(float, range(TASKS * POINTS_PER_TASK)))
 
 
 def test_shard_true_names_the_files_after_host_and_pid(tmp_path: Path) -> None:
