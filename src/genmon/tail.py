@@ -45,6 +45,7 @@ class RunFollower:
         self.store = MetricStore(max_points_per_metric=max_points_per_metric)
         self.totals: dict[str, float] = {}
         self.counts: dict[str, int] = {}
+        self.first_seen: dict[str, float] = {}
         self.alerts: deque[dict[str, Any]] = deque(maxlen=8)
         self.bad_lines = 0
         self._metric_files: dict[Path, FileFollower] = {}
@@ -87,6 +88,8 @@ class RunFollower:
             return None
         self.totals[name] = self.totals.get(name, 0.0) + value
         self.counts[name] = self.counts.get(name, 0) + 1
+        if ts < self.first_seen.get(name, math.inf):
+            self.first_seen[name] = ts
         return (name, value, ts, None)
 
 
@@ -98,12 +101,14 @@ def render(follower: RunFollower, window_s: float, now: float) -> Any:
 
     start = now - window_s
     table = Table(title=f"{follower.run_dir}  (last {window_s:g} s)", title_justify="left")
-    for column in ("metric", "per s", "mean", "p50", "p95", "p99", "total"):
+    for column in ("metric", "per s", "mean", "p50", "p95", "p99", "sum"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     names = [n for n in KEY_METRICS if n in follower.counts] + sorted(n for n in follower.counts if n not in KEY_METRICS)
-    for name in names[:20]:
+    for name in names:
         stats = follower.store.window_stats(name, start)
-        rate = stats["count"] / window_s if window_s > 0 else 0.0
+        # Over the part of the window the job has run, so a young job's rate is not diluted.
+        covered = min(window_s, now - follower.first_seen.get(name, now))
+        rate = stats["count"] / covered if covered > 0 else 0.0
         cells = [f"{rate:.2f}"] + [_fmt(stats[k]) if stats else "-" for k in ("mean", "p50", "p95", "p99")]
         table.add_row(name, *cells, _fmt(follower.totals.get(name, 0.0)))
     lines: list[Any] = [table]
