@@ -204,6 +204,7 @@ def test_name_mapping_examples() -> None:
             "error_rate",
             "system/cpu_percent",
             "quality",
+            "model_usage:gpt-4o",
         )
     }
     assert kinds == {
@@ -213,5 +214,6 @@ def test_name_mapping_examples() -> None:
         "cost_usd": "counter",
         "error_rate": "summary",
         "system/cpu_percent": "gauge",
+        "model_usage:gpt-4o": "counter",
         "quality": "gauge",
     }

@@ -319,6 +319,8 @@ def test_bad_alert_keywords_fail_before_any_thread_starts(tmp_path: Path) -> Non
         GenerationMonitor(log_dir=tmp_path, alert_cooldown=-1)
     with pytest.raises(ValueError, match="timeout"):
         GenerationMonitor(log_dir=tmp_path, alert_handler_timeout=0)
+    with pytest.raises(ValueError, match="alert_handler_timeout"):
+        GenerationMonitor(log_dir=tmp_path, alert_handler_timeout=float("inf"))
 
 
 def test_builtin_rules_table() -> None:

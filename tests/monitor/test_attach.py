@@ -167,3 +167,27 @@ def test_nothing_to_attach_raises(make_monitor: Make) -> None:
     monitor = make_monitor()
     with pytest.raises(ValueError, match="methods="):
         monitor.attach(object())
+
+
+def test_a_wrapper_returning_its_clients_response_does_not_count_tokens_twice(make_monitor) -> None:
+    """attach tracks the generator method and the client call; the tokens of one response count once."""
+
+    class Client:
+        def complete(self, model: str = "m") -> dict:
+            return {"usage": {"prompt_tokens": 100, "completion_tokens": 50}}
+
+    class Generator:
+        def __init__(self) -> None:
+            self.client = Client()
+
+        def generate(self) -> dict:
+            return self.client.complete(model="m")
+
+    monitor = make_monitor(prices={"m": (1.0, 1.0)})
+    generator = monitor.attach(Generator())
+    for _ in range(10):
+        generator.generate()
+    assert monitor.flush(10)
+    report = monitor.get_total_token_usage()
+    assert (report.total_prompt_tokens, report.total_completion_tokens) == (1000, 500)
+    assert monitor.get_metrics("cost_usd")["sum"] == pytest.approx(10 * 0.15)

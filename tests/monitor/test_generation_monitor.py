@@ -229,3 +229,14 @@ def test_afterimage_names_import_from_genmon_monitoring() -> None:
                  "TokenUsageReport", "GenerationMonitor"):
         assert getattr(compat, name) is getattr(genmon, name)
     assert sorted(genmon.__all__) == genmon.__all__
+
+
+def test_whole_run_token_usage_outlives_evicted_points(make_monitor) -> None:
+    """get_total_token_usage() counts every call of the run even after the store evicted old points."""
+    monitor = make_monitor(max_points_per_metric=100)
+    for _ in range(1000):
+        monitor.track_generation(0.1, True, model_name="m", prompt_token_count=10, completion_token_count=2)
+    assert monitor.flush(10)
+    assert monitor.store.count("prompt_token_count") == 100
+    report = monitor.get_total_token_usage()
+    assert (report.total_prompt_tokens, report.total_completion_tokens) == (10_000, 2_000)

@@ -247,11 +247,11 @@ def test_read_usage_ignores_what_is_not_a_count() -> None:
 
 
 def test_price_table_derives_cost_and_set_cost_overrides(make_monitor: Make) -> None:
-    """cost_usd comes from the price table (by longest model prefix) unless the body sets it."""
+    """cost_usd comes from the price table (exact name, or a dated/versioned release of a priced model) unless set."""
     monitor = make_monitor(prices={"sim": (1.0, 2.0), "sim-large": {"prompt": 3.0, "completion": 6.0}})
     with monitor.track("a", model_name="sim-large-2025") as span:
         span.set_usage(prompt_tokens=1000, completion_tokens=500)
-    with monitor.track("b", model_name="sim-small") as span:
+    with monitor.track("b", model_name="sim-2025-01-01") as span:
         span.set_usage(prompt_tokens=1000, completion_tokens=1000)
     with monitor.track("c", model_name="sim-small") as span:
         span.set_usage(prompt_tokens=1000)
@@ -262,7 +262,10 @@ def test_price_table_derives_cost_and_set_cost_overrides(make_monitor: Make) -> 
     assert [spans[n].cost_usd for n in "abcd"] == [6.0, 3.0, 0.25, None]
     series = monitor.store.series("cost_usd")
     assert series is not None and series.values.tolist() == [6.0, 3.0, 0.25]
-    assert [m["model_name"] for m in series.metadata()] == ["sim-large-2025", "sim-small", "sim-small"]
+    assert [m["model_name"] for m in series.metadata()] == ["sim-large-2025", "sim-2025-01-01", "sim-small"]
+    with monitor.track("e", model_name="sim-small") as span:  # another model, not a release of "sim"
+        span.set_usage(prompt_tokens=1000)
+    assert by_name(monitor)["e"].cost_usd is None
 
 
 def test_price_table_rejects_bad_prices() -> None:
@@ -334,3 +337,26 @@ def test_call_ids_are_unique(make_monitor: Make) -> None:
         tracked()
     monitor.sync_store()
     assert len({s.call_id for s in monitor.get_spans()}) == 500
+
+
+def test_a_span_left_from_another_task_is_recorded(make_monitor: Make) -> None:
+    """`async with track()` in an async generator resumed by different tasks still records its span."""
+    monitor = make_monitor()
+
+    async def stream():
+        async with monitor.track("stream"):
+            for i in range(3):
+                yield i
+
+    async def consume() -> list[int]:
+        items, iterator = [], stream()
+        while True:
+            try:
+                items.append(await asyncio.wait_for(iterator.__anext__(), 10))  # each step in a new task
+            except StopAsyncIteration:
+                return items
+
+    assert asyncio.run(consume()) == [0, 1, 2]
+    assert monitor.flush(10)
+    [span] = monitor.get_spans(name="stream")
+    assert span.success

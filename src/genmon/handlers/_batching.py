@@ -180,7 +180,8 @@ class BatchSender:
         with self._cond:
             was_empty = not self._buffer
             n = len(items)
-            taken = min(n, self.max_buffer - len(self._buffer))
+            # Never negative: queued tasks may already fill the buffer past max_buffer.
+            taken = max(0, min(n, self.max_buffer - len(self._buffer)))
             self.received += n
             if taken < n:
                 self.dropped["buffer_full"] += n - taken

@@ -9,6 +9,7 @@ How a genmon metric maps to Prometheus (``namespace`` prefix, default ``genmon_`
 
 | genmon metric name | Prometheus type | samples |
 | --- | --- | --- |
+| starts with ``model_usage:`` or ``finish_reason:`` | counter (calls per model / reason) | ``_total`` |
 | contains ``token`` | histogram (token buckets) | ``_bucket``, ``_count``, ``_sum`` |
 | contains ``time``, ``duration``, ``latency`` or ``seconds`` | histogram (second buckets) | same |
 | ends with ``_count`` or ``_total``, or contains ``cost`` | counter (sum of the values) | ``_total`` |
@@ -59,6 +60,8 @@ def sanitize_label_name(name: str) -> str:
 def default_kind(name: str) -> str:
     """The Prometheus type a genmon metric gets by its name (see the module docstring's table)."""
     lowered = name.lower()
+    if lowered.startswith(("model_usage:", "finish_reason:")):
+        return "counter"  # 1 per call: the count of calls per model / finish reason
     if "token" in lowered or any(word in lowered for word in ("time", "duration", "latency", "seconds")):
         return "histogram"
     if lowered.endswith(("_count", "_total")) or "cost" in lowered:

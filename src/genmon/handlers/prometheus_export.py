@@ -10,6 +10,7 @@ stops it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +107,12 @@ class PrometheusPusher:
     def push(self, timeout_s: float | None = None) -> bool:
         """Push now; True on success (a failure is counted in ``failures`` and ``last_error``)."""
         timeout = self.timeout_s if timeout_s is None else max(min(timeout_s, self.timeout_s), 0.001)
-        with self._push_lock:
+        # A periodic push hung on a dead gateway must not hold a bounded push past its time.
+        if not self._push_lock.acquire(timeout=timeout):
+            self.failures += 1
+            self.last_error = "TimeoutError: a previous push is still waiting for the gateway"
+            return False
+        try:
             try:
                 self._exposition.push_to_gateway(
                     self.gateway,
@@ -122,6 +128,8 @@ class PrometheusPusher:
                 return False
             self.pushes += 1
             return True
+        finally:
+            self._push_lock.release()
 
     def _run(self) -> None:
         assert self.interval_s is not None
@@ -133,9 +141,13 @@ class PrometheusPusher:
         if self._stop.is_set():
             return True
         self._stop.set()
+        deadline = time.monotonic() + max(timeout_s, 0.0)
         if self._thread is not None:
             self._thread.join(max(timeout_s, 0.0))
-        return self.push(timeout_s) and (self._thread is None or not self._thread.is_alive())
+        left = deadline - time.monotonic()
+        if left <= 0:  # no time left for a final push: the bound holds
+            return False
+        return self.push(left) and (self._thread is None or not self._thread.is_alive())
 
     def stats(self) -> dict[str, Any]:
         return {"pushes": self.pushes, "failures": self.failures, "last_error": self.last_error}

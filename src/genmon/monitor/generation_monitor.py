@@ -288,7 +288,7 @@ class GenerationMonitor:
         return self._rt.services
 
     @property
-    def _closedeadline_in(self) -> float | None:
+    def _close_deadline(self) -> float | None:
         return self._rt.close_deadline
 
     def _pipelines(self) -> list[Pipeline]:
@@ -371,9 +371,14 @@ class GenerationMonitor:
         return self.store.window_stats(name, start)
 
     def get_total_token_usage(self, window: timedelta | float | None = None) -> TokenUsageReport:
-        """Prompt, completion and total tokens per model (all retained points if no window)."""
-        start = None if window is None else self._clock() - to_seconds(window)
-        return token_usage(self.store, start)
+        """Prompt, completion and total tokens per model: over the whole run, or the trailing window.
+
+        The whole-run totals are kept as points arrive, so they stay exact
+        after the store has forgotten old points; a window reads the store.
+        """
+        if window is None:
+            return self._rt.token_totals.report()
+        return token_usage(self.store, self._clock() - to_seconds(window))
 
     def stats(self) -> dict[str, Any]:
         """Counts: recorded, processed, dropped by reason, handler errors, queue depth (and per kind)."""

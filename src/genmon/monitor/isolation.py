@@ -144,8 +144,8 @@ class IsolatedRunner:
         max_pending: int = 1000,
         max_abandoned: int = 4,
     ) -> None:
-        if not timeout_s > 0:
-            raise ValueError(f"handler timeout must be > 0 seconds, got {timeout_s!r}")
+        if not 0 < timeout_s <= 86400:  # also refuses nan and inf, which no wait can take
+            raise ValueError(f"alert_handler_timeout must be > 0 and at most a day in seconds, got {timeout_s!r}")
         self.timeout_s = float(timeout_s)
         self.kind = kind
         self.calls = 0

@@ -26,7 +26,7 @@ from genmon.monitor.resources import ResourceSampler
 from genmon.monitor.settings import Settings
 from genmon.monitor.spans import SpanStore, has_span_method, make_span_deliver
 from genmon.monitor.store import MetricStore
-from genmon.monitor.token_usage import token_usage
+from genmon.monitor.token_usage import TokenTotals
 from genmon.monitor.tracking import SpanRecorder
 from genmon.monitor.workers import HandlerErrors
 
@@ -56,6 +56,7 @@ class Runtime:
         self.metric_handlers = [for_shard(h, s.shard) for h in s.metric_handlers]
         self.log_handlers = [for_shard(h, s.shard) for h in s.log_handlers]
         self.store = MetricStore(s.retention_s, s.max_points_per_metric)
+        self.token_totals = TokenTotals()
         self.errors = HandlerErrors(self.report_handler_error)
         self._drop_log_at: dict[str, float] = {}
         # Built before any thread starts, so a bad alert keyword leaks none.
@@ -72,7 +73,7 @@ class Runtime:
             metrics_interval=s.metrics_interval,
             token_usage_callback=s.token_usage_callback,
             token_usage_interval_s=s.token_usage_interval_s,
-            token_usage_report=lambda: token_usage(self.store, None),
+            token_usage_report=self.token_totals.report,
         )
         self.events = EventBus(self.errors, s.callback_timeout_s, s.clock)
         queues = {kind: BoundedQueue(s.max_queue_size, s.on_full, s.block_timeout_s, self.report_drop, name=kind)
@@ -113,6 +114,7 @@ class Runtime:
 
     def _store_batch(self, batch: list[Any]) -> None:
         self.store.append_batch(batch, self.settings.clock())
+        self.token_totals.add(batch)
 
     def pipelines(self) -> list[Pipeline]:
         # Close order: metrics, spans, then logs (the other workers may still log).

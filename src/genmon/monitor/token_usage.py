@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import numpy as np
 
 from genmon.monitor.generation import TOKEN_METRICS
@@ -26,6 +29,10 @@ def token_usage(store: MetricStore, start: float | None) -> TokenUsageReport:
             model = (entry or {}).get("model_name") or "unknown"
             counts = by_model.setdefault(str(model), dict.fromkeys(_FIELDS.values(), 0.0))
             counts[field] += float(sums[code])
+    return _report(by_model)
+
+
+def _report(by_model: dict[str, dict[str, float]]) -> TokenUsageReport:
     usages = [
         ModelTokenUsage(
             model_name=model,
@@ -41,3 +48,35 @@ def token_usage(store: MetricStore, start: float | None) -> TokenUsageReport:
         total_completion_tokens=sum(u.completion_tokens for u in usages),
         total_tokens=sum(u.total_tokens for u in usages),
     )
+
+
+class TokenTotals:
+    """Running token totals per model since the monitor started, kept by the metric worker.
+
+    The store forgets old points (retention, the per-metric cap); these sums
+    do not, so ``get_total_token_usage()`` over the whole run stays right in
+    a run of any length.
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, points: list[tuple[str, float, float, dict[str, Any] | None]]) -> None:
+        fields = _FIELDS
+        with self._lock:
+            sums = self._sums
+            for name, value, _, meta in points:
+                field = fields.get(name)
+                if field is None:
+                    continue
+                model = str((meta or {}).get("model_name") or "unknown")
+                counts = sums.get(model)
+                if counts is None:
+                    counts = sums[model] = dict.fromkeys(fields.values(), 0.0)
+                counts[field] += value
+
+    def report(self) -> TokenUsageReport:
+        with self._lock:
+            snapshot = {model: dict(counts) for model, counts in self._sums.items()}
+        return _report(snapshot)

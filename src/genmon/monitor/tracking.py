@@ -65,6 +65,8 @@ class Span:
     """
 
     __slots__ = (
+        "_child_usage",
+        "_parent",
         "_t0",
         "_token",
         "call_id",
@@ -100,6 +102,11 @@ class Span:
         self.finish_reason: str | None = None
         self.duration_s: float | None = None
         self.success: bool | None = None
+        self._parent: Span | None = None
+        # Set when a call made inside this one reported token usage: this
+        # span then does not read usage from its own result (often the very
+        # same response), which would count the tokens twice.
+        self._child_usage = False
 
     @property
     def operation(self) -> str:
@@ -164,7 +171,7 @@ class Tracker:
     one tracker may be entered by many threads and tasks at once.
     """
 
-    __slots__ = ("component", "metadata", "model_name", "operation", "recorder", "span_type")
+    __slots__ = ("_open", "component", "metadata", "model_name", "operation", "recorder", "span_type")
 
     def __init__(
         self,
@@ -181,22 +188,34 @@ class Tracker:
         self.model_name = model_name
         self.component = component
         self.metadata = metadata
+        self._open: list[Span] = []
 
     def __enter__(self) -> Span:
-        return self.recorder.start(self)
+        span = self.recorder.start(self)
+        self._open.append(span)
+        return span
+
+    def _leaving(self) -> Span | None:
+        # The span of this block is the context's current one, unless the
+        # block is left from another context (an async generator resumed by
+        # another task): then it is this tracker's most recent open span.
+        current = _CURRENT.get()
+        open_spans = self._open
+        span = current if any(s is current for s in open_spans) else (open_spans[-1] if open_spans else None)
+        if span is not None:
+            open_spans[:] = [s for s in open_spans if s is not span]
+        return span
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        span = _CURRENT.get()
+        span = self._leaving()
         if span is not None:
             self.recorder.finish(span, exc)
 
     async def __aenter__(self) -> Span:
-        return self.recorder.start(self)
+        return self.__enter__()
 
     async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        span = _CURRENT.get()
-        if span is not None:
-            self.recorder.finish(span, exc)
+        self.__exit__(exc_type, exc, tb)
 
     def __call__(self, fn: F) -> F:
         """Decorate a sync or async function; usage is read from its return value."""
@@ -308,6 +327,7 @@ class SpanRecorder:
             raise MonitorClosedError("the monitor is closed: nothing more can be tracked")
         parent = _CURRENT.get()
         span = Span(tracker, new_call_id(), None if parent is None else parent.call_id, self._clock())
+        span._parent = parent
         span._token = _CURRENT.set(span)
         if self._subscribers["generation_start"]:
             self._emit_start(span)
@@ -316,7 +336,10 @@ class SpanRecorder:
 
     def finish(self, span: Span, exc: BaseException | None, result: Any = _NO_RESULT) -> None:
         duration = time.perf_counter() - span._t0
-        _CURRENT.reset(span._token)
+        try:
+            _CURRENT.reset(span._token)
+        except ValueError:  # left from another context: that context never had it set
+            pass
         span.duration_s = duration
         span.success = exc is None
         if exc is not None:
@@ -325,11 +348,20 @@ class SpanRecorder:
             except Exception:  # noqa: BLE001, S110 - the caller's exception must propagate unchanged
                 pass
             return
-        if result is not _NO_RESULT and span.prompt_tokens is None and span.completion_tokens is None:
+        if (
+            result is not _NO_RESULT
+            and not span._child_usage
+            and span.prompt_tokens is None
+            and span.completion_tokens is None
+        ):
             try:
                 span.set_result(result)
             except Exception:  # noqa: BLE001, S110 - an odd response must not fail a call that worked
                 pass
+        parent = span._parent
+        if parent is not None and (span.prompt_tokens is not None or span.completion_tokens is not None):
+            parent._child_usage = True
+        span._parent = None  # no chain of finished spans kept alive
         self._record(span, duration, None)
 
     def _record(self, span: Span, duration: float, exc: BaseException | None) -> None:

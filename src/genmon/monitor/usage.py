@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -75,6 +76,9 @@ def read_usage(response: Any) -> Usage:
     return Usage(prompt, completion, model, reason)
 
 
+_VERSION_SUFFIX = re.compile(r"[-@:._]?(?:v?\d|latest\b|preview\b)")
+
+
 class PriceTable:
     """USD per 1,000 prompt and completion tokens, by model; cost is derived from token counts.
 
@@ -130,7 +134,9 @@ class PriceTable:
             pass
         found = self._prices.get(model)
         if found is None:
-            prefixes = [name for name in self._prices if model.startswith(name)]
+            # A dated or versioned release takes its family's price ("gpt-4o-2024-08-06"
+            # as "gpt-4o"), a different model does not ("gpt-4o-mini" is not "gpt-4o").
+            prefixes = [name for name in self._prices if _VERSION_SUFFIX.match(model, len(name)) and model.startswith(name)]
             found = self._prices[max(prefixes, key=len)] if prefixes else None
         if len(self._resolved) > 10_000:  # bounded: model names come from responses
             self._resolved.clear()
