@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -329,7 +330,12 @@ class MlflowHandler:
         from genmon.exporters.parquet_file import ParquetExporter
         from genmon.plots.charts import save_standard_charts
 
-        # The metric pipeline has stopped before any lane closes: the store is complete.
+        # The span lane may close while the metric worker still drains: the
+        # export waits (bounded by the close) until every point is stored.
+        worker = self._monitor._metrics.worker.thread
+        deadline = getattr(self._monitor, "_close_deadline", None)
+        if deadline is not None and worker is not threading.current_thread():  # only while the monitor closes
+            worker.join(max(deadline - time.monotonic(), 0.0))
         series = self._monitor.store.snapshot()
         with tempfile.TemporaryDirectory(prefix="genmon-mlflow-") as tmp:
             root = Path(tmp)
