@@ -145,3 +145,49 @@ def test_a_forked_child_never_resends_the_parents_backlog(tmp_path: Path) -> Non
     assert [json.loads(line)["metric"] for line in child_file.read_text().splitlines()] == ["child"]
     run = load_runs([tmp_path])
     assert run.store.count("backlog") == 100 and run.store.count("child") == 1
+
+
+def test_a_forked_child_gets_its_own_http_sink(tmp_path: Path) -> None:
+    """A remote sink's thread is not in a forked child: the child posts through a fresh copy of the sink."""
+    import http.server
+    import threading
+
+    from genmon.handlers import HttpHandler
+
+    bodies: list[bytes] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    serving = threading.Thread(target=server.serve_forever, name="test-http")
+    serving.start()
+    sink = HttpHandler(f"http://127.0.0.1:{server.server_address[1]}/ingest", flush_interval=0.05)
+    monitor = GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink], log_handlers=[], metrics_interval=0)
+    try:
+        monitor.record_metric("from_parent", 1.0)
+        assert monitor.flush(10)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                monitor.record_metric("from_child", 2.0)
+                code = 0 if monitor.close(10) else 3
+            except BaseException:  # noqa: BLE001 - any failure in the child is its exit code
+                code = 4
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        monitor.close()
+        server.shutdown()
+        server.server_close()
+        serving.join(10)
+    text = b"".join(bodies).decode()
+    assert text.count('"from_child"') == 1 and text.count('"from_parent"') == 1

@@ -94,6 +94,8 @@ class HttpHandler:
         max_backoff: float = 30.0,
         name: str = "HttpHandler",
     ) -> None:
+        # The keywords this sink was built with: a forked child builds its own (for_shard).
+        self._config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"endpoint must be an http:// or https:// URL, got {redact_url(endpoint)!r}")
@@ -132,6 +134,10 @@ class HttpHandler:
     def __repr__(self) -> str:
         # Header names only: their values are secrets.
         return f"HttpHandler(endpoint={self.endpoint!r}, headers={sorted(self._headers)!r}, timeout={self.timeout})"
+
+    def for_shard(self, shard: str) -> HttpHandler:
+        """A fresh sink for a forked child process: the same endpoint, its own buffer and thread (the parent's are not in the child)."""
+        return type(self)(**self._config)
 
     def bind_monitor(self, monitor: Any) -> None:
         """Report given-up batches in the monitor's handler errors (called by the monitor)."""

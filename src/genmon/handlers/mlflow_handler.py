@@ -108,6 +108,8 @@ class MlflowHandler:
         max_backoff: float = 10.0,
         name: str = "MlflowHandler",
     ) -> None:
+        # The keywords this sink was built with: a forked child builds its own (for_shard).
+        self._config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         self._mlflow = import_extra("mlflow", "mlflow-skinny", "mlflow")
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
@@ -151,6 +153,10 @@ class MlflowHandler:
 
     def __repr__(self) -> str:
         return f"MlflowHandler(experiment_name={self.experiment_name!r}, run_id={self.run_id!r})"
+
+    def for_shard(self, shard: str) -> MlflowHandler:
+        """A fresh sink for a forked child process: its own thread and run (a child logs its points into a run of its own)."""
+        return type(self)(**self._config)
 
     def bind_monitor(self, monitor: Any) -> None:
         """Called by the monitor: its store feeds the artifacts; its lanes tell which close is the last."""

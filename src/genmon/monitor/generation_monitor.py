@@ -240,7 +240,7 @@ class GenerationMonitor:
         previous = self._rt
         settings = self._settings
         settings.shard = shard_id()
-        self._install(Runtime(self, settings))
+        self._install(Runtime(self, settings, forked=True))
         self._rt.adopt(previous)
         # multiprocessing's workers leave through os._exit, which skips atexit;
         # they run multiprocessing's exit hook first, so close there. Its

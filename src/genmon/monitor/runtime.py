@@ -13,6 +13,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from genmon.handlers.append_only import JsonLinesSink
 from genmon.handlers.base import bind_handlers
 from genmon.handlers.metrics_file import FileMetricHandler
 from genmon.handlers.spans_file import FileSpanHandler
@@ -34,9 +35,13 @@ if TYPE_CHECKING:
     from genmon.monitor.generation_monitor import GenerationMonitor
 
 
-def for_shard(handler: Any, shard: str | None) -> Any:
-    """The handler a shard uses: its ``for_shard(shard)`` copy where it has one (the file sinks)."""
-    if shard is None:
+def for_shard(handler: Any, shard: str | None, forked: bool) -> Any:
+    """The handler a shard uses: its ``for_shard(shard)`` copy where it has one.
+
+    File sinks get a shard-named copy in every shard; other sinks (HTTP,
+    MLflow) only in a forked child, whose copy of the parent's sink has no thread.
+    """
+    if shard is None or not (forked or isinstance(handler, JsonLinesSink)):
         return handler
     make = getattr(handler, "for_shard", None)
     return make(shard) if callable(make) else handler
@@ -45,7 +50,7 @@ def for_shard(handler: Any, shard: str | None) -> Any:
 class Runtime:
     """The queues, workers, stores and services of one monitor in one process."""
 
-    def __init__(self, monitor: GenerationMonitor, settings: Settings) -> None:
+    def __init__(self, monitor: GenerationMonitor, settings: Settings, forked: bool = False) -> None:
         s = settings
         self.settings = settings
         self.closed = False
@@ -53,8 +58,8 @@ class Runtime:
         # before the stop markers or sees the monitor closed: never after them.
         self._lifecycle_lock = threading.Lock()
         self.close_deadline: float | None = None
-        self.metric_handlers = [for_shard(h, s.shard) for h in s.metric_handlers]
-        self.log_handlers = [for_shard(h, s.shard) for h in s.log_handlers]
+        self.metric_handlers = [for_shard(h, s.shard, forked) for h in s.metric_handlers]
+        self.log_handlers = [for_shard(h, s.shard, forked) for h in s.log_handlers]
         self.store = MetricStore(s.retention_s, s.max_points_per_metric)
         self.token_totals = TokenTotals()
         self.errors = HandlerErrors(self.report_handler_error)
@@ -109,7 +114,7 @@ class Runtime:
     def _span_handlers(self) -> list[Any]:
         s = self.settings
         files = s.default_metric_files or any(isinstance(h, FileMetricHandler) for h in self.metric_handlers)
-        spans_file = for_shard(FileSpanHandler(s.log_dir), s.shard)
+        spans_file = for_shard(FileSpanHandler(s.log_dir), s.shard, False)
         return ([spans_file] if files else []) + [h for h in self.metric_handlers if has_span_method(h)]
 
     def _store_batch(self, batch: list[Any]) -> None:
