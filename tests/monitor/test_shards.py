@@ -157,7 +157,7 @@ def test_a_forked_child_gets_its_own_http_sink(tmp_path: Path) -> None:
     bodies: list[bytes] = []
 
     class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
             self.send_response(200)
             self.end_headers()
