@@ -217,3 +217,13 @@ def test_name_mapping_examples() -> None:
         "model_usage:gpt-4o": "counter",
         "quality": "gauge",
     }
+
+
+def test_bad_serve_and_push_arguments_are_named_and_leave_nothing(tmp_path: Path) -> None:
+    """A bad port or push interval raises naming it, before any collector lane is added."""
+    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0) as monitor:
+        with pytest.raises(ValueError, match="port"):
+            monitor.serve_prometheus("9464")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="interval"):
+            monitor.push_prometheus("http://127.0.0.1:9", interval="5")  # type: ignore[arg-type]
+        assert monitor._metrics.lanes == [] and monitor._services == []

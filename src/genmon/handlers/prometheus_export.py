@@ -189,6 +189,11 @@ def serve_monitor(
 ) -> PrometheusServer:
     """Serve the monitor's metrics at ``http://addr:port/metrics`` until ``monitor.close()``."""
     _check_open(monitor)
+    # Checked before a collector lane is added, so a bad call leaves nothing behind.
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be an int from 0 to 65535, got {port!r:.80}")
+    if not isinstance(addr, str) or not addr:
+        raise TypeError(f"addr must be a host name or address string, got {addr!r:.80}")
     collector = monitor_collector(monitor, **options)
     server = PrometheusServer(_registry(collector, registry), port, addr)
     monitor._services.append(server)
@@ -208,6 +213,8 @@ def push_monitor(
 ) -> PrometheusPusher:
     """Push the monitor's metrics to a Pushgateway periodically and at ``monitor.close()``."""
     _check_open(monitor)
+    if interval_s is not None and (isinstance(interval_s, bool) or not isinstance(interval_s, (int, float)) or not interval_s > 0):
+        raise ValueError(f"interval must be seconds > 0 or None (push only at close), got {interval_s!r:.80}")
     collector = monitor_collector(monitor, **options)
     pusher = PrometheusPusher(
         _registry(collector, registry), gateway, job, interval_s, grouping_key, timeout_s, headers

@@ -160,7 +160,7 @@ class AlertManager:
         tasks = []
         for argument, value in (
             ("metrics_interval", metrics_interval),
-            ("token_usage_interval", token_usage_interval_s),
+            ("token_usage_callback_interval_seconds", token_usage_interval_s),
         ):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise TypeError(f"{argument} must be seconds, got {type(value).__name__} {value!r:.80}")
