@@ -17,12 +17,12 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import orjson
 
+from genmon.monitor.series_data import SeriesData
 from genmon.monitor.window import WindowParts, WindowStats
 
 BLOCK_SIZE = 16384
@@ -52,42 +52,6 @@ class _Block:
 
     def __len__(self) -> int:
         return len(self.ts)
-
-
-@dataclass(frozen=True)
-class SeriesData:
-    """A copy of one metric's points, safe to use without the store's lock."""
-
-    name: str
-    timestamps: np.ndarray  # float64 epoch seconds, ascending
-    values: np.ndarray  # float64
-    codes: np.ndarray  # int32 index into metadata_table per point
-    metadata_table: tuple[dict[str, Any] | None, ...]
-
-    def __len__(self) -> int:
-        return len(self.timestamps)
-
-    def metadata(self) -> list[dict[str, Any] | None]:
-        """The metadata dict of each point (shared objects: do not mutate)."""
-        table = self.metadata_table
-        return [table[code] for code in self.codes.tolist()]
-
-    def metadata_keys(self) -> list[str]:
-        """Every metadata key used by a point of this series, in first-seen order."""
-        used = np.unique(self.codes)
-        keys: dict[str, None] = {}
-        for code in used.tolist():
-            entry = self.metadata_table[code]
-            if entry:
-                keys.update(dict.fromkeys(entry))
-        return list(keys)
-
-    def metadata_column(self, key: str) -> np.ndarray:
-        """An object array with each point's value for ``key`` (None where absent)."""
-        per_code = np.empty(len(self.metadata_table), dtype=object)
-        for code, entry in enumerate(self.metadata_table):
-            per_code[code] = entry.get(key) if entry else None
-        return per_code[self.codes]
 
 
 class _Series:
