@@ -157,7 +157,7 @@ def test_close_is_bounded_by_its_timeout_with_a_hung_handler(make_monitor: MakeM
 
 
 def test_async_handler_receives_alerts_on_one_loop(make_monitor: MakeMonitor, clock: ManualClock) -> None:
-    """A coroutine function handler is awaited on the genmon-alert-asyncio loop, the same loop for every call."""
+    """A coroutine function handler is awaited on its own genmon-alert-asyncio loop, the same loop for every call."""
     loops: list[asyncio.AbstractEventLoop] = []
     names: list[str] = []
 
@@ -288,7 +288,7 @@ def test_threads_are_named_daemons_and_end_at_close(make_monitor: MakeMonitor, c
     monitor.record_metric("error_rate", 1.0)
     monitor.check_alerts()
     assert called.wait(10)
-    ours = {"genmon-alerts", "genmon-token-usage", "genmon-alert-supervisor", "genmon-alert-asyncio"}
+    ours = {"genmon-alerts", "genmon-token-usage", "genmon-alert-supervisor", "genmon-alert-asyncio-notify"}
     threads = {t.name: t for t in threading.enumerate() if t.name in ours}
     assert set(threads) == ours and all(t.daemon for t in threads.values())
     assert monitor.close() is True
@@ -304,3 +304,26 @@ def test_alert_data_is_json_in_the_log_with_the_alert_name(make_monitor: MakeMon
     assert record["alert"] == "long_conversations" and record["level"] == "warning"
     assert record["message"] == "Average conversation length: 7.0 turns"
     assert {"statistic", "threshold", "window_seconds", "sample_count", "metric", "state"} <= set(record["data"])
+
+
+def test_an_async_handler_that_blocks_its_loop_does_not_delay_the_others(
+    make_monitor: MakeMonitor, clock: ManualClock
+) -> None:
+    """Each async handler has its own loop: one blocking inside `async def` leaves the others on time."""
+    release = threading.Event()
+    delivered = threading.Event()
+
+    async def blocking(alert: Alert) -> None:
+        release.wait(30)  # a sync call inside async def: it blocks its event loop
+
+    async def prompt(alert: Alert) -> None:
+        delivered.set()
+
+    monitor = make_monitor(clock=clock, alert_handler_timeout=5.0, alert_handlers=[blocking, prompt])
+    try:
+        monitor.record_metric("error_rate", 1.0)
+        monitor.check_alerts()
+        assert delivered.wait(10)
+        assert "prompt" not in monitor.errors.snapshot()
+    finally:
+        release.set()

@@ -158,7 +158,9 @@ class IsolatedRunner:
         self._lanes: dict[str, _Lane] = {}
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._loop_thread: _LoopThread | None = None
+        # One event loop per async handler: a handler that blocks inside
+        # ``async def`` (a sync HTTP call) stalls only its own loop.
+        self._loop_threads: dict[str, _LoopThread] = {}
         self._lock = threading.Lock()
         self._all_delivered = True
 
@@ -222,8 +224,8 @@ class IsolatedRunner:
             if stop_at is not None and (now >= stop_at or not any(map(self._can_progress, self._lanes.values()))):
                 self._give_up()
                 break
-        if self._loop_thread is not None:
-            self._loop_thread.stop(max((stop_at or 0.0) - time.monotonic(), 0.1))
+        for loop_thread in list(self._loop_threads.values()):
+            loop_thread.stop(max((stop_at or 0.0) - time.monotonic(), 0.1))
 
     def _can_progress(self, lane: _Lane) -> bool:
         return lane.running is not None or (bool(lane.pending) and lane.abandoned < self._max_abandoned)
@@ -259,7 +261,7 @@ class IsolatedRunner:
                 # Creating the coroutine runs none of its body; the loop runs it.
                 coroutine = fn(*args)
                 try:
-                    future = self._loop().submit(coroutine)
+                    future = self._loop(lane.name).submit(coroutine)
                 except BaseException:
                     coroutine.close()  # never scheduled: no "never awaited" warning
                     raise
@@ -285,7 +287,7 @@ class IsolatedRunner:
         try:
             result = fn(*args)
             if inspect.isawaitable(result):  # e.g. a sync wrapper returning a coroutine
-                call.future = self._loop().submit(result)
+                call.future = self._loop(call.lane.name).submit(result)
                 if call.timed_out:
                     call.future.cancel()
                 call.future.result()
@@ -337,8 +339,9 @@ class IsolatedRunner:
                 lane.pending.clear()
                 self._errors.record(lane.name, HandlerSkippedError(message))
 
-    def _loop(self) -> _LoopThread:
+    def _loop(self, name: str) -> _LoopThread:
         with self._lock:
-            if self._loop_thread is None:
-                self._loop_thread = _LoopThread(f"{THREAD_PREFIX}{self.kind}-asyncio")
-            return self._loop_thread
+            loop_thread = self._loop_threads.get(name)
+            if loop_thread is None:
+                loop_thread = self._loop_threads[name] = _LoopThread(f"{THREAD_PREFIX}{self.kind}-asyncio-{name}")
+            return loop_thread
