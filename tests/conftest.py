@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,3 +56,13 @@ def make_monitor(tmp_path: Path) -> Iterator[Callable[..., GenerationMonitor]]:
 def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """rich sizes its tables to the terminal: tests read them at one known width."""
     monkeypatch.setenv("COLUMNS", "160")
+
+
+@pytest.fixture
+def paris_tz(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Europe/Paris (UTC+01:00, +02:00 in summer) as the local zone for the test, restored after."""
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,16 +10,6 @@ from export_data import AWKWARD_NAMES, DST_CHANGE, Recorded
 
 from genmon import GenerationMonitor
 from genmon.testing import ManualClock
-
-
-@pytest.fixture
-def paris_tz(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Run the test in Europe/Paris (UTC+01:00, +02:00 in summer) and restore the zone after."""
-    monkeypatch.setenv("TZ", "Europe/Paris")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture

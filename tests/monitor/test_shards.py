@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from genmon import GenerationMonitor
@@ -14,6 +15,20 @@ POINTS_PER_TASK = 500
 TASKS = 16
 
 _monitor: GenerationMonitor | None = None
+
+
+def run_in_child(body: Callable[[], bool]) -> int:
+    """Fork; the child runs ``body`` and exits 0 when it returned True. Returns the child's pid."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 4
+        try:
+            code = 0 if body() else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return pid
 
 
 def _work(task: int) -> int:
@@ -70,7 +85,11 @@ def test_shard_true_names_the_files_after_host_and_pid(tmp_path: Path) -> None:
             pass
         shard = monitor.shard
     assert shard is not None and shard.endswith(f"-{os.getpid()}")
-    assert {p.name for p in tmp_path.iterdir()} >= {f"metrics-{shard}.jsonl", f"genmon-{shard}.log", f"spans-{shard}.jsonl"}
+    assert {p.name for p in tmp_path.iterdir()} >= {
+        f"metrics-{shard}.jsonl",
+        f"genmon-{shard}.log",
+        f"spans-{shard}.jsonl",
+    }
     assert not (tmp_path / "metrics.jsonl").exists()
     assert load_runs([tmp_path]).store.count("x") == 1
 
@@ -80,17 +99,12 @@ def test_a_plain_forked_child_writes_its_own_shard(tmp_path: Path) -> None:
     monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0)
     try:
         monitor.record_metric("before", 1.0)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 0
-            try:
-                monitor.record_metric("child", 2.0)
-                code = 0 if monitor.close(10) else 3
-            except BaseException:  # noqa: BLE001 - any failure in the child is its exit code
-                code = 4
-            os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+
+        def child() -> bool:
+            monitor.record_metric("child", 2.0)
+            return monitor.close(10)
+
+        pid = run_in_child(child)
     finally:
         monitor.close()
     child_file = tmp_path / f"metrics-{os.uname().nodename}-{pid}.jsonl"
@@ -119,24 +133,21 @@ def test_a_forked_child_never_resends_the_parents_backlog(tmp_path: Path) -> Non
     from genmon import FileMetricHandler
 
     gate = _Gate()
-    monitor = GenerationMonitor(log_dir=tmp_path, metric_handlers=[gate, FileMetricHandler(tmp_path)], metrics_interval=0)
+    monitor = GenerationMonitor(
+        log_dir=tmp_path, metric_handlers=[gate, FileMetricHandler(tmp_path)], metrics_interval=0
+    )
     try:
         monitor.record_metric("first", 0.0)
         assert gate.entered.wait(10)
         for i in range(100):
             monitor.record_metric("backlog", float(i))  # queued behind the stalled worker
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
+
+        def child() -> bool:
             gate.released.set()  # the child's copy of the gate
-            code = 0
-            try:
-                monitor.record_metric("child", 1.0)
-                code = 0 if monitor.close(10) else 3
-            except BaseException:  # noqa: BLE001 - any failure in the child is its exit code
-                code = 4
-            os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+            monitor.record_metric("child", 1.0)
+            return monitor.close(10)
+
+        pid = run_in_child(child)
         gate.released.set()
     finally:
         gate.released.set()
@@ -173,17 +184,12 @@ def test_a_forked_child_gets_its_own_http_sink(tmp_path: Path) -> None:
     try:
         monitor.record_metric("from_parent", 1.0)
         assert monitor.flush(10)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 0
-            try:
-                monitor.record_metric("from_child", 2.0)
-                code = 0 if monitor.close(10) else 3
-            except BaseException:  # noqa: BLE001 - any failure in the child is its exit code
-                code = 4
-            os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+
+        def child() -> bool:
+            monitor.record_metric("from_child", 2.0)
+            return monitor.close(10)
+
+        run_in_child(child)
     finally:
         monitor.close()
         server.shutdown()

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from plot_data import START, simulate
 
 from genmon import GenerationMonitor
 from genmon.testing import ManualClock
-
-
-@pytest.fixture
-def paris_tz(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Europe/Paris as the local zone for the test, restored after."""
-    monkeypatch.setenv("TZ", "Europe/Paris")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture
