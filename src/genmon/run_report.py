@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EXPORT_FORMATS = {"json": "json", "csv": "csv", "excel": "xlsx", "parquet": "parquet"}
-HEADLINE_METRICS = ("generation_time", "error_rate", "total_token_count", "cost_usd")
 
 
 @dataclass
@@ -86,6 +85,7 @@ def build_report(run: RunData, out_dir: Path, formats: Sequence[str] = tuple(EXP
     from genmon.plots.report_html import ReportInput, write_report
 
     series = run.store.snapshot()
+    alerts = run.alerts()
     out_dir.mkdir(parents=True, exist_ok=True)
     exports = export_run(series, out_dir, formats) if series else {}
     plots = plot_run(series, out_dir / "plots") if series else []
@@ -99,9 +99,9 @@ def build_report(run: RunData, out_dir: Path, formats: Sequence[str] = tuple(EXP
         by_model=_by(series, "model_name"),
         by_operation=_by(series, "operation"),
         plots=plots,
-        alerts=run.alerts(),
+        alerts=alerts,
         spans=run.spans,
-        headline=headline(series, run.alerts()),
+        headline=headline(series, alerts),
         time_range=(min(starts), max(ends)) if starts and ends else None,
     )
     path = write_report(report, out_dir / "report.html")

@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -286,12 +285,3 @@ def long_table(series_list: Sequence[SeriesData], timestamps: str = "instant", n
         columns[column_of[key]] = per_code.take(codes)
     return LongTable(pa.table(columns), names, bounds, keys_by_metric, column_of)
 
-
-def ensure_parent(path: Path) -> None:
-    """Create ``path``'s parent directories (an error names the path if that fails)."""
-    from genmon.exporters.base import ExportError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportError(f"cannot create the directory for {path}: {exc.strerror or exc}", path) from exc

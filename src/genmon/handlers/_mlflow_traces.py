@@ -160,7 +160,7 @@ def span_dict(span: Any, trace_id: int, span_id: int, parent_span_id: int | None
     }
 
 
-def trace_entities(mlflow: Any, tree: Tree, experiment_id: str, run_id: str | None) -> tuple[Any, list[Any], bool]:
+def trace_entities(tree: Tree, experiment_id: str, run_id: str | None) -> tuple[Any, list[Any], bool]:
     """(TraceInfo, [Span], is_new_trace) for a tree; a late part of a sent trace has no new TraceInfo."""
     from mlflow.entities import Span, TraceInfo, TraceLocation, TraceState
 

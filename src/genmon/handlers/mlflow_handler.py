@@ -307,7 +307,7 @@ class MlflowHandler:
             from mlflow.tracing.client import TracingClient
 
             self._tracing = TracingClient(self.tracking_uri)
-        entities = [trace_entities(self._mlflow, tree, str(self.experiment_id), self.run_id) for tree in trees]
+        entities = [trace_entities(tree, str(self.experiment_id), self.run_id) for tree in trees]
         spans = [span for _, tree_spans, _ in entities for span in tree_spans]
         try:
             self._tracing.log_spans(str(self.experiment_id), spans)

@@ -195,7 +195,6 @@ class GenerationMonitor:
         sampler_interval = resource_interval(sample_resources)
         self._settings = Settings(
             log_dir=self.log_dir,
-            shutdown_timeout_s=self.shutdown_timeout,
             metrics_interval=metrics_interval,
             metric_handlers=self.metric_handlers,
             log_handlers=self.log_handlers,

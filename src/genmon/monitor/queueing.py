@@ -13,11 +13,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from genmon.errors import MonitorClosedError
 
-OnFull = Literal["block", "drop_oldest", "drop_newest"]
 ON_FULL_POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
 
 
@@ -173,10 +172,6 @@ class BoundedQueue:
             count = self.dropped[reason] = self.dropped.get(reason, 0) + records
         if self._on_drop is not None:
             self._on_drop(reason, count)
-
-    def dropped_total(self) -> int:
-        with self._drop_lock:
-            return sum(self.dropped.values())
 
 
 def _records_in(item: Any) -> int:

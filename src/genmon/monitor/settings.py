@@ -6,7 +6,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,6 @@ class Settings:
     """The validated constructor keywords a runtime is built from."""
 
     log_dir: Path
-    shutdown_timeout_s: float
     metrics_interval: float
     metric_handlers: list[Any]
     log_handlers: list[Any]
@@ -86,4 +85,3 @@ class Settings:
     prices: Mapping[str, Any] | None
     callback_timeout_s: float
     shard: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
