@@ -52,10 +52,9 @@ class Task:
 def close_timeout(monitor: Any, timeout_s: float | None) -> float | None:
     """The time a handler's close may take: its own ``timeout_s``, or more while its monitor's close allows.
 
-    The monitor's lanes call ``close`` with a fixed 5 s; during
-    ``monitor.close(timeout)`` the monitor's own deadline is what the user
-    asked for, so a sink may use all of it. The monitor still returns at its
-    deadline whatever the sink does.
+    The monitor's lanes already pass the time left of ``monitor.close(timeout)``;
+    this also covers a sink closed directly while its monitor is closing. The
+    monitor still returns at its deadline whatever the sink does.
     """
     deadline = getattr(monitor, "_close_deadline", None)
     if deadline is None or timeout_s is None:

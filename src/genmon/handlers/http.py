@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from genmon.handlers._batching import BatchSender, RetryableError, close_timeout
+from genmon.handlers._batching import RetryableError, close_timeout
+from genmon.handlers._remote import RemoteSink
 from genmon.monitor.timefmt import IsoFormatter
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -53,7 +54,7 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-class HttpHandler:
+class HttpHandler(RemoteSink):
     """Sends metrics, logs, spans and alerts as JSON batches to ``endpoint`` (HTTP POST).
 
     Transient failures (connection refused or reset, timeouts, HTTP 408, 425,
@@ -94,8 +95,7 @@ class HttpHandler:
         max_backoff: float = 30.0,
         name: str = "HttpHandler",
     ) -> None:
-        # The keywords this sink was built with: a forked child builds its own (for_shard).
-        self._config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self._keep_config(locals())
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"endpoint must be an http:// or https:// URL, got {redact_url(endpoint)!r}")
@@ -119,25 +119,20 @@ class HttpHandler:
         self._iso = IsoFormatter()
         self._source = {"service": "genmon", "host": socket.gethostname(), "pid": os.getpid()}
         self._monitor: Any = None
-        self._sender = BatchSender(
-            f"http-{name}",
+        self._start_sender(
+            "http",
             self._post,
             batch_size=batch_size,
-            flush_interval_s=flush_interval,
+            flush_interval=flush_interval,
             max_buffer=max_buffer,
             max_retries=max_retries,
-            backoff_s=backoff,
-            max_backoff_s=max_backoff,
-            on_error=self._record_error,
+            backoff=backoff,
+            max_backoff=max_backoff,
         )
 
     def __repr__(self) -> str:
         # Header names only: their values are secrets.
         return f"HttpHandler(endpoint={self.endpoint!r}, headers={sorted(self._headers)!r}, timeout={self.timeout})"
-
-    def for_shard(self, shard: str) -> HttpHandler:
-        """A fresh sink for a forked child process: the same endpoint, its own buffer and thread (the parent's are not in the child)."""
-        return type(self)(**self._config)
 
     def bind_monitor(self, monitor: Any) -> None:
         """Report given-up batches in the monitor's handler errors (called by the monitor)."""
@@ -177,10 +172,6 @@ class HttpHandler:
         self.handle_alert(alert)
 
     # -- lifecycle ------------------------------------------------------------------
-    def flush(self, timeout_s: float | None = 5.0) -> bool:
-        """Send what is buffered; True when all of it was sent or dropped within ``timeout_s``."""
-        return self._sender.flush(timeout_s)
-
     def close(self, timeout_s: float | None = 5.0) -> bool:
         """Send what is buffered and stop the thread, never waiting past ``timeout_s``.
 

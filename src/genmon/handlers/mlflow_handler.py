@@ -34,9 +34,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genmon.handlers._batching import BatchSender, RetryableError, Task, close_timeout
+from genmon.handlers._batching import RetryableError, Task, close_timeout
 from genmon.handlers._extras import import_extra
 from genmon.handlers._mlflow_traces import SpanTrees, Tree, trace_entities
+from genmon.handlers._remote import RemoteSink
 
 MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 _INVALID_KEY_CHARS = re.compile(r"[^a-zA-Z0-9_\-./: ]")
@@ -66,7 +67,7 @@ class _StepError(Exception):
         self.delivered = delivered
 
 
-class MlflowHandler:
+class MlflowHandler(RemoteSink):
     """Logs metrics, spans and end-of-run artifacts to MLflow from its own thread.
 
     Args:
@@ -108,8 +109,7 @@ class MlflowHandler:
         max_backoff: float = 10.0,
         name: str = "MlflowHandler",
     ) -> None:
-        # The keywords this sink was built with: a forked child builds its own (for_shard).
-        self._config = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
+        self._keep_config(locals())
         self._mlflow = import_extra("mlflow", "mlflow-skinny", "mlflow")
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
@@ -136,16 +136,15 @@ class MlflowHandler:
         self._plan_for: list[Any] | None = None  # the batch whose steps are in _plan
         self._plan: list[tuple[Any, int]] = []
         self._plan_done = 0  # records of that batch already delivered
-        self._sender = BatchSender(
-            f"mlflow-{name}",
+        self._start_sender(
+            "mlflow",
             self._send,
             batch_size=batch_size,
-            flush_interval_s=flush_interval,
+            flush_interval=flush_interval,
             max_buffer=max_buffer,
             max_retries=max_retries,
-            backoff_s=backoff,
-            max_backoff_s=max_backoff,
-            on_error=self._record_error,
+            backoff=backoff,
+            max_backoff=max_backoff,
         )
         # Create the run (and, for a new sqlite store, its tables: seconds) right away on the
         # handler's thread, so a short job's close does not have to wait for it.
@@ -153,10 +152,6 @@ class MlflowHandler:
 
     def __repr__(self) -> str:
         return f"MlflowHandler(experiment_name={self.experiment_name!r}, run_id={self.run_id!r})"
-
-    def for_shard(self, shard: str) -> MlflowHandler:
-        """A fresh sink for a forked child process: its own thread and run (a child logs its points into a run of its own)."""
-        return type(self)(**self._config)
 
     def bind_monitor(self, monitor: Any) -> None:
         """Called by the monitor: its store feeds the artifacts; its lanes tell which close is the last."""
@@ -186,10 +181,6 @@ class MlflowHandler:
         self.handle_span_batch([span])
 
     # -- lifecycle -------------------------------------------------------------------------
-    def flush(self, timeout_s: float | None = 5.0) -> bool:
-        """Log what is buffered (spans wait for their root call); True when done within ``timeout_s``."""
-        return self._sender.flush(timeout_s)
-
     def close(self, timeout_s: float | None = 5.0) -> bool:
         """Log what is buffered; at the last close also waiting spans, artifacts and the run's end.
 

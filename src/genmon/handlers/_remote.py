@@ -1,0 +1,61 @@
+"""What the remote sinks (HTTP, MLflow) share: a batching lane of their own, flush, a copy per forked child."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from genmon.handlers._batching import BatchSender
+
+
+class RemoteSink:
+    """Base of the sinks that deliver through a ``BatchSender`` thread.
+
+    A subclass keeps the keywords it was built with (``_keep_config(locals())``
+    first thing in ``__init__``) and calls ``_start_sender`` once its state is
+    ready; it provides ``_record_error`` for given-up batches.
+    """
+
+    name: str
+    _config: dict[str, Any]
+    _sender: BatchSender
+
+    def _keep_config(self, arguments: dict[str, Any]) -> None:
+        # A forked child has the parent's sink object but not its thread: it
+        # builds a fresh sink from the same keywords (for_shard).
+        self._config = {k: v for k, v in arguments.items() if k not in ("self", "__class__")}
+
+    def _start_sender(
+        self,
+        kind: str,
+        send: Callable[[list[Any], float | None], None],
+        *,
+        batch_size: int,
+        flush_interval: float,
+        max_buffer: int,
+        max_retries: int,
+        backoff: float,
+        max_backoff: float,
+    ) -> None:
+        self._sender = BatchSender(
+            f"{kind}-{self.name}",
+            send,
+            batch_size=batch_size,
+            flush_interval_s=flush_interval,
+            max_buffer=max_buffer,
+            max_retries=max_retries,
+            backoff_s=backoff,
+            max_backoff_s=max_backoff,
+            on_error=self._record_error,
+        )
+
+    def _record_error(self, error: BaseException) -> None:
+        raise NotImplementedError
+
+    def for_shard(self, shard: str) -> Any:
+        """A fresh sink for a forked child process: the same keywords, its own buffer and thread."""
+        return type(self)(**self._config)
+
+    def flush(self, timeout_s: float | None = 5.0) -> bool:
+        """Deliver what is buffered; True when all of it was delivered or dropped within ``timeout_s``."""
+        return self._sender.flush(timeout_s)
