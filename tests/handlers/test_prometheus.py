@@ -227,3 +227,31 @@ def test_bad_serve_and_push_arguments_are_named_and_leave_nothing(tmp_path: Path
         with pytest.raises(ValueError, match="interval"):
             monitor.push_prometheus("http://127.0.0.1:9", interval="5")  # type: ignore[arg-type]
         assert monitor._metrics.lanes == [] and monitor._services == []
+
+
+def test_close_is_bounded_with_a_pushgateway_that_never_answers(tmp_path: Path) -> None:
+    """A gateway that accepts connections and never replies cannot hold close() past its timeout."""
+    import socket
+    import threading
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the kernel; nothing ever answers
+    try:
+        monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0)
+        monitor.record_metric("generation_time", 1.0)
+        pusher = monitor.push_prometheus(f"http://127.0.0.1:{silent.getsockname()[1]}", interval=0.05, timeout_s=30)
+        silent.settimeout(10)
+        hung, _ = silent.accept()  # a periodic push is now waiting (up to 30 s) for an answer
+        started = time.monotonic()
+        monitor.close(timeout=1.0)
+        # The margin absorbs a loaded machine, not the 30 s the push itself would allow.
+        assert time.monotonic() - started < 1.0 + 3
+        hung.close()  # the gateway finally hangs up: the stuck push fails and its thread ends
+        for thread in threading.enumerate():
+            if thread.name == "genmon-prometheus-push":
+                thread.join(10)
+        assert pusher.stats()["failures"] >= 1
+    finally:
+        silent.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -274,6 +275,38 @@ def test_raising_token_usage_callback_is_isolated(make_monitor: MakeMonitor, clo
     assert calls.acquire(timeout=10) and calls.acquire(timeout=10)
     monitor.close()
     assert monitor.errors.snapshot()["broken_tokens"] >= 2
+
+
+def test_hanging_token_usage_callback_is_timed_out_and_leaves_alerts_working(
+    make_monitor: MakeMonitor, clock: ManualClock
+) -> None:
+    """A token_usage_callback that hangs is counted as a timeout; alerts still fire and close stays bounded."""
+    entered, release = threading.Event(), threading.Event()
+    received: list[Alert] = []
+
+    def stuck_tokens(report: TokenUsageReport) -> None:
+        entered.set()
+        release.wait(30)
+
+    monitor = make_monitor(
+        clock=clock,
+        token_usage_callback=stuck_tokens,
+        token_usage_callback_interval_seconds=0.02,
+        alert_handler_timeout=0.1,
+        alert_handlers=[received.append],
+        shutdown_timeout=1.0,
+    )
+    try:
+        assert entered.wait(10)
+        monitor.record_metric("error_rate", 1.0)
+        assert [a.name for a in monitor.check_alerts()] == ["high_error_rate"]
+        started = time.monotonic()
+        monitor.close()
+        assert time.monotonic() - started < 1.0 + 3  # bounded by shutdown_timeout, not by the hung callback
+        assert monitor.errors.snapshot()["stuck_tokens"] >= 1
+        assert [a.name for a in received] == ["high_error_rate"]
+    finally:
+        release.set()
 
 
 def test_threads_are_named_daemons_and_end_at_close(make_monitor: MakeMonitor, clock: ManualClock) -> None:

@@ -181,6 +181,8 @@ def test_every_alert_is_logged_and_counted(make_monitor: MakeMonitor, clock: Man
         ("sum", ">", 5049.0, True),
         ("count", ">=", 100, True),
         ("last", "<", 100.0, False),
+        ("p99", ">", 99.0, True),  # p99 of 1..100 is 99.01
+        ("p99", ">", 99.5, False),  # ...and not the max
         ("std", ">", 28.0, True),
         ("rate", ">", 1.0, True),  # 100 points in 60 s
         ("rate", ">", 2.0, False),
@@ -200,6 +202,17 @@ def test_custom_rule_on_any_statistic(
     assert [a.name for a in alerts] == (["latency_rule"] if fires else [])
     if fires:
         assert alerts[0].data["statistic"] == statistic and alerts[0].data["sample_count"] == 100
+
+
+def test_last_is_the_newest_point_not_an_extreme_or_a_middle(make_monitor: MakeMonitor, clock: ManualClock) -> None:
+    """Over 5, 1, 2, 9, 4, 3 only `last` (3) is both <= 3 and >= 3: min is 1, p50 3.5, mean 4, max 9."""
+    monitor = make_monitor(clock=clock)
+    monitor.add_rule(ThresholdRule("last_low", "queue", 3.0, "<=", "last", window=60))
+    monitor.add_rule(ThresholdRule("last_high", "queue", 3.0, ">=", "last", window=60))
+    for value in (5, 1, 2, 9, 4, 3):
+        monitor.record_metric("queue", float(value))
+        clock.advance(1)
+    assert sorted(a.name for a in monitor.check_alerts()) == ["last_high", "last_low"]
 
 
 def test_min_samples_holds_a_rule_back(make_monitor: MakeMonitor, clock: ManualClock) -> None:
