@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from genmon import GenerationMonitor
-from genmon.monitor.alerts import BUILTIN_RULES
+from genmon.monitor.alerts.rules import BUILTIN_RULES
 from genmon.testing import ManualClock
 
 METRICS = [rule[2] for rule in BUILTIN_RULES]

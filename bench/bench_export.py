@@ -26,7 +26,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from genmon.exporters import get_exporter
-from genmon.monitor.store import MetricStore
+from genmon.monitor.store.metric_store import MetricStore
 
 METRICS = ("generation_time", "prompt_token_count", "completion_token_count", "total_token_count", "success_rate")
 MODELS = ("gpt-4o", "gpt-4o-mini", "claude-sonnet")

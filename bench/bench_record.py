@@ -170,7 +170,7 @@ def bench_throughput(points: int, producers: int = 4) -> float:
 def bench_memory(points: int) -> None:
     import tracemalloc
 
-    from genmon.monitor.store import MetricStore
+    from genmon.monitor.store.metric_store import MetricStore
 
     for label, meta in (("no metadata", None), ("repeated 2-key metadata", {"model_name": "gpt-4o", "operation": "chat"})):
         ts0 = time.time()

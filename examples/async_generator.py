@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from genmon import GenerationMonitor
-from genmon.monitor.events import Event
+from genmon.monitor.tracking.events import Event
 from genmon.simulated import PRICES, ConversationGenerator, SimulatedLLM
 
 

@@ -5,10 +5,10 @@ from genmon.errors import MissingExtraError, MonitorClosedError
 from genmon.handlers.base import LogHandler, MetricHandler
 from genmon.handlers.log_file import FileLogHandler
 from genmon.handlers.metrics_file import FileMetricHandler
-from genmon.monitor.alerts import NoDataRule, Rule, ThresholdRule
+from genmon.monitor.alerts.rules import NoDataRule, Rule, ThresholdRule
 from genmon.monitor.generation_monitor import GenerationMonitor
-from genmon.monitor.records import Alert, ModelTokenUsage, TokenUsageReport
-from genmon.monitor.window import WindowStats
+from genmon.monitor.store.window import WindowStats
+from genmon.records.types import Alert, ModelTokenUsage, TokenUsageReport
 
 __all__ = [
     "Alert",

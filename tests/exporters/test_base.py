@@ -12,7 +12,7 @@ import pytest
 from genmon import GenerationMonitor
 from genmon.exporters import Exporter, ExportError, formats, get_exporter, register_exporter
 from genmon.exporters import base as exporter_base
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 from genmon.testing import ManualClock
 
 ALL_FORMATS = ("json", "csv", "excel", "xlsx", "parquet")

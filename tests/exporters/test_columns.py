@@ -17,8 +17,8 @@ from genmon.exporters.columns import (
     neutralise_text,
     utc_offsets,
 )
-from genmon.monitor.store import MetricStore
-from genmon.monitor.timefmt import IsoFormatter
+from genmon.monitor.store.metric_store import MetricStore
+from genmon.records.timefmt import IsoFormatter
 
 
 @pytest.mark.usefixtures("paris_tz")

@@ -12,8 +12,8 @@ from export_data import Recorded, cell
 
 from genmon.exporters.base import ExportError
 from genmon.exporters.csv_file import CsvExporter
-from genmon.monitor.store import MetricStore
-from genmon.monitor.timefmt import IsoFormatter
+from genmon.monitor.store.metric_store import MetricStore
+from genmon.records.timefmt import IsoFormatter
 
 
 def text(value: Any) -> str:

@@ -17,7 +17,7 @@ from export_data import Recorded, cell
 from genmon import GenerationMonitor
 from genmon.exporters import excel_file
 from genmon.exporters.excel_file import ExcelExporter
-from genmon.monitor.store import MetricStore
+from genmon.monitor.store.metric_store import MetricStore
 from genmon.testing import ManualClock
 
 

@@ -10,8 +10,8 @@ import pytest
 from export_data import Recorded
 
 from genmon.exporters.json_file import JsonExporter
-from genmon.monitor.store import MetricStore
-from genmon.monitor.timefmt import IsoFormatter
+from genmon.monitor.store.metric_store import MetricStore
+from genmon.records.timefmt import IsoFormatter
 
 
 def test_every_point_reads_back_with_its_value_time_and_metadata(recorded: Recorded, tmp_path: Path) -> None:

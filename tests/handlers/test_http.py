@@ -306,9 +306,12 @@ def test_a_lane_close_may_use_the_monitor_close_deadline() -> None:
     """During monitor.close(timeout) a sink's close gets the monitor's remaining time when it exceeds the lane's 5 s."""
 
     class Closing:
-        _close_deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60
+
+        def close_deadline(self) -> float:
+            return self.deadline
 
     assert close_timeout(Closing(), 5.0) > 50
     assert close_timeout(None, 5.0) == 5.0
-    Closing._close_deadline = time.monotonic() - 1  # a past close: the handler's own timeout applies
+    Closing.deadline = time.monotonic() - 1  # a past close: the handler's own timeout applies
     assert close_timeout(Closing(), 5.0) == 5.0

@@ -180,7 +180,7 @@ def test_a_raising_logging_handler_never_kills_the_log_worker(tmp_path: Path, ap
                 app_logger.info("after the failure")
                 monitor.log_info("still alive")
                 assert monitor.flush(10)
-            assert monitor._logs.worker.thread.is_alive()
+            assert monitor._rt.logs.worker.thread.is_alive()
             errors = monitor.errors.snapshot()
             assert errors["logging:genmon"] == 1 and errors["RaisingHandler"] >= 1
             assert monitor.stats()["worker_failures"] == 0

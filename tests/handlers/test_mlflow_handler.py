@@ -24,7 +24,7 @@ from genmon import GenerationMonitor
 from genmon.errors import MissingExtraError
 from genmon.handlers._mlflow_traces import SpanTrees
 from genmon.handlers.mlflow_handler import MlflowHandler, mlflow_metric_key
-from genmon.monitor.spans import SpanRecord
+from genmon.records.spans import SpanRecord
 from genmon.testing import ManualClock
 
 

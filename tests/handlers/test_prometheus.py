@@ -107,7 +107,7 @@ def test_collector_in_metric_handlers_registers_into_a_user_registry(tmp_path: P
         assert monitor.flush(10)
         families = _families(generate_latest(registry).decode())
         server = monitor.serve_prometheus(0)  # reuses the same collector
-        assert monitor._metrics.lanes[0].handler is collector and len(monitor._metrics.lanes) == 1
+        assert monitor._rt.metrics.lanes[0].handler is collector and len(monitor._rt.metrics.lanes) == 1
         assert _sample(_scrape(server.url)["gen_items"], "gen_items_total", model_name="m") == 4
     assert _sample(families["gen_items"], "gen_items_total", model_name="m", dataset_split="train") == 4
 
@@ -226,7 +226,7 @@ def test_bad_serve_and_push_arguments_are_named_and_leave_nothing(tmp_path: Path
             monitor.serve_prometheus("9464")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="interval"):
             monitor.push_prometheus("http://127.0.0.1:9", interval="5")  # type: ignore[arg-type]
-        assert monitor._metrics.lanes == [] and monitor._services == []
+        assert monitor._rt.metrics.lanes == [] and monitor._rt.services == []
 
 
 def test_close_is_bounded_with_a_pushgateway_that_never_answers(tmp_path: Path) -> None:

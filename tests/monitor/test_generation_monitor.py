@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genmon import GenerationMonitor, TokenUsageReport
-from genmon.monitor.window import STAT_KEYS
+from genmon.monitor.store.window import STAT_KEYS
 from genmon.testing import CapturingLogHandler, CapturingMetricHandler
 
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d$")

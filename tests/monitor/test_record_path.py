@@ -68,7 +68,7 @@ def test_metrics_jsonl_is_written_with_one_write_per_batch(make_monitor, monkeyp
     monitor.record_metric("first", 1.0)
     assert sink.entered.wait(10)
     file_sink = FileMetricHandler(monitor.log_dir)
-    monitor._metrics.inline.append(("metrics.jsonl", file_sink))  # behind the stalled sink: it sees the backlog as batches
+    monitor._rt.metrics.inline.append(("metrics.jsonl", file_sink))  # behind the stalled sink: it sees the backlog as batches
     for i in range(10_000):
         monitor.record_metric("x", float(i))
     sink.released.set()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from genmon import GenerationMonitor
-from genmon.run_files import load_runs
+from genmon.cli.run_files import load_runs
 
 POINTS_PER_TASK = 500
 TASKS = 16
@@ -68,7 +68,7 @@ def test_a_pool_of_four_workers_writes_every_point_exactly_once(tmp_path: Path) 
     # genmon report merges the shards into one view: its Parquet export holds each point once.
     import pyarrow.parquet as pq
 
-    from genmon.cli import main
+    from genmon.cli.main import main
 
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "report")]) == 0
     table = pq.read_table(tmp_path / "report" / "exports" / "metrics.parquet").to_pandas()

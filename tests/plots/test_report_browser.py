@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from genmon.cli import main
+from genmon.cli.main import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.

@@ -14,11 +14,14 @@ Example:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from genmon.monitor.store import MetricStore, SeriesData
+from genmon.monitor.store.series_data import SeriesData
+from genmon.monitor.store.view import window_snapshot
+
+__all__ = ["ExportError", "Exporter", "formats", "get_exporter", "register_exporter", "window_snapshot"]
 
 
 class ExportError(OSError):
@@ -70,13 +73,3 @@ def get_exporter(format_name: str) -> Exporter:
         module_name, _, attribute = factory.partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
     return factory()  # type: ignore[operator]
-
-
-def window_snapshot(
-    store: MetricStore, now: float, window_s: float | None, names: Iterable[str] | None = None
-) -> list[SeriesData]:
-    """Copies of the points stamped in the trailing window (all of them for None; none for 0)."""
-    if window_s is not None and window_s <= 0:
-        return []
-    start = None if window_s is None else now - window_s
-    return store.snapshot(start=start, names=names)

@@ -7,7 +7,7 @@ the points with an Arrow ``take`` on their codes, never row by row.
 
 Local time: points are stored as epoch seconds; text formats show them as
 local ISO-8601 with the UTC offset in force at that instant (DST aware),
-exactly as ``genmon.monitor.timefmt.IsoFormatter`` writes metrics.jsonl.
+exactly as ``genmon.records.timefmt.IsoFormatter`` writes metrics.jsonl.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -132,7 +132,7 @@ def iso_strings(ts: np.ndarray) -> pa.StringArray:
     text = pc.cast(pa.array(seconds[starts].view("datetime64[s]")), pa.string())
     ends = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(starts) + 1, offset=text.offset * 4)
     if n and not np.all(np.diff(ends) == 19):  # years outside 1000-9999: rare, format one by one
-        from genmon.monitor.timefmt import IsoFormatter
+        from genmon.records.timefmt import IsoFormatter
 
         fmt = IsoFormatter()
         return pa.array([fmt(t) for t in ts.tolist()], pa.string())
@@ -284,4 +284,3 @@ def long_table(series_list: Sequence[SeriesData], timestamps: str = "instant", n
         column_of[key] = neutralise_text(column_name(key)) if neutralise else column_name(key)
         columns[column_of[key]] = per_code.take(codes)
     return LongTable(pa.table(columns), names, bounds, keys_by_metric, column_of)
-

@@ -23,7 +23,7 @@ import orjson
 from genmon.exporters.columns import long_table, offsets_note
 from genmon.exporters.naming import NameAllocator, file_part
 from genmon.exporters.staging import StagedFiles, wrap_os_error
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 
 
 class CsvExporter:

@@ -30,7 +30,7 @@ from genmon.exporters import xlsx_package as xlsx
 from genmon.exporters.columns import column_name, json_text, local_wall_micros, neutralise_text, offsets_note
 from genmon.exporters.naming import SHEET_NAME_LIMIT, NameAllocator, sheet_base
 from genmon.exporters.staging import StagedFiles, wrap_os_error
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_TEXT = 32_767

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from genmon.exporters.columns import column_name, json_text, long_table
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,7 +20,7 @@ def to_dataframe(series_list: Sequence[SeriesData]) -> pd.DataFrame:
     """One row per point: metric, timestamp (tz-aware, local zone), value, one column per metadata key.
 
     Example:
-        >>> from genmon.monitor.store import MetricStore
+        >>> from genmon.monitor.store.metric_store import MetricStore
         >>> store = MetricStore()
         >>> store.append_batch([("latency", 0.5, 1.7e9, {"model_name": "m"})])
         >>> to_dataframe(store.snapshot())[["metric", "value", "model_name"]].values.tolist()

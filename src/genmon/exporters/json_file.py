@@ -20,7 +20,7 @@ import orjson
 
 from genmon.exporters.columns import column_name, iso_strings, json_bytes
 from genmon.exporters.staging import StagedFiles, wrap_os_error
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 
 # Points formatted per Arrow call: bounds memory and keeps offsets within int32.
 CHUNK_POINTS = 262_144

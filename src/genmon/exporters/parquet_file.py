@@ -12,7 +12,7 @@ from pathlib import Path
 
 from genmon.exporters.columns import long_table
 from genmon.exporters.staging import StagedFiles, wrap_os_error
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 
 
 class ParquetExporter:

@@ -1,8 +1,8 @@
-"""What ``GenerationMonitor``'s export and DataFrame methods do, kept out of the façade.
+"""What ``GenerationMonitor``'s export and DataFrame methods do, over a read-only ``StoreView``.
 
-Each reader first waits (at most ``shutdown_timeout``) until the points
-recorded before the call are in the store, then takes a snapshot: copies,
-so the store's lock is released before any DataFrame is built or byte written.
+The view's snapshot first waits (at most ``shutdown_timeout``) until the
+points recorded before the call are in the store, then copies them, so the
+store's lock is released before any DataFrame is built or byte written.
 """
 
 from __future__ import annotations
@@ -12,53 +12,47 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genmon.exporters.base import get_exporter, window_snapshot
-from genmon.monitor.store import SeriesData
+from genmon.exporters.base import get_exporter
+from genmon.monitor.store.series_data import SeriesData
+from genmon.monitor.store.view import StoreView
+from genmon.records.validation import to_seconds
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from genmon.monitor.generation_monitor import GenerationMonitor
-
 
 def reader_snapshot(
-    monitor: GenerationMonitor, window: timedelta | float | None, names: Sequence[str] | None = None
+    view: StoreView, window: timedelta | float | None, names: Sequence[str] | None = None
 ) -> list[SeriesData]:
     """The points of the trailing ``window`` (None: all retained; 0: none), once recorded points are stored."""
-    from genmon.monitor.settings import to_seconds
-
-    window_s = None if window is None else to_seconds(window)
-    monitor.sync_store(monitor.shutdown_timeout)
-    return window_snapshot(monitor.store, monitor._clock(), window_s, names)
+    return view.snapshot(None if window is None else to_seconds(window), names)
 
 
 def export_metrics(
-    monitor: GenerationMonitor, output_path: str | Path, format: str = "json", window: timedelta | float | None = None
+    view: StoreView, output_path: str | Path, format: str = "json", window: timedelta | float | None = None
 ) -> list[Path]:
     """Write the points to ``output_path`` in ``format``; return the files written, the main one first."""
     exporter = get_exporter(format)  # an unknown format fails before anything is read or written
-    return exporter.export(reader_snapshot(monitor, window), Path(output_path))
+    return exporter.export(reader_snapshot(view, window), Path(output_path))
 
 
-def save_metrics(monitor: GenerationMonitor) -> Path:
+def save_metrics(view: StoreView) -> Path:
     """afterimage's ``save_metrics``: every retained point to ``log_dir/metrics_<YYYYmmdd_HHMMSS>.json``."""
-    from genmon.monitor.timefmt import local_datetime
+    from genmon.records.timefmt import local_datetime
 
-    path = monitor.log_dir / f"metrics_{local_datetime(monitor._clock()):%Y%m%d_%H%M%S}.json"
-    return export_metrics(monitor, path, "json")[0]
+    path = view.log_dir / f"metrics_{local_datetime(view.now()):%Y%m%d_%H%M%S}.json"
+    return export_metrics(view, path, "json")[0]
 
 
-def to_dataframe(
-    monitor: GenerationMonitor, metric: str | None = None, window: timedelta | float | None = None
-) -> pd.DataFrame:
+def to_dataframe(view: StoreView, metric: str | None = None, window: timedelta | float | None = None) -> pd.DataFrame:
     """Points as a long DataFrame: metric, timestamp (tz-aware, local), value, metadata columns."""
     from genmon.exporters.frames import to_dataframe as frame
 
-    return frame(reader_snapshot(monitor, window, None if metric is None else [metric]))
+    return frame(reader_snapshot(view, window, None if metric is None else [metric]))
 
 
-def summary(monitor: GenerationMonitor, window: timedelta | float | None = None, by: Any = None) -> pd.DataFrame:
+def summary(view: StoreView, window: timedelta | float | None = None, by: Any = None) -> pd.DataFrame:
     """count, mean, std, min, p50, p95, p99, max and last per metric (and per ``by`` metadata value)."""
     from genmon.exporters.frames import summary as frame
 
-    return frame(reader_snapshot(monitor, window), by)
+    return frame(reader_snapshot(view, window), by)

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from genmon.monitor.workers import THREAD_PREFIX
+from genmon.monitor.engine.failures import THREAD_PREFIX
 
 logger = logging.getLogger("genmon.handlers")
 
@@ -49,14 +49,15 @@ class Task:
         self.payload = payload
 
 
-def close_timeout(monitor: Any, timeout_s: float | None) -> float | None:
+def close_timeout(context: Any, timeout_s: float | None) -> float | None:
     """The time a handler's close may take: its own ``timeout_s``, or more while its monitor's close allows.
 
+    ``context`` is the ``HandlerContext`` the handler was bound to (or None).
     The monitor's lanes already pass the time left of ``monitor.close(timeout)``;
     this also covers a sink closed directly while its monitor is closing. The
     monitor still returns at its deadline whatever the sink does.
     """
-    deadline = getattr(monitor, "_close_deadline", None)
+    deadline = None if context is None else context.close_deadline()
     if deadline is None or timeout_s is None:
         return timeout_s
     return max(timeout_s, deadline - time.monotonic())

@@ -14,11 +14,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from genmon.monitor.spans import SpanRecord
+from genmon.records.types import MetricPoint
 
-# (metric_name, value, timestamp as epoch seconds, metadata or None)
-MetricPoint = tuple[str, float, float, "dict[str, Any] | None"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from genmon.monitor.store.series_data import SeriesData
+    from genmon.records.spans import SpanRecord
+
+__all__ = [
+    "BatchMetricHandler",
+    "FlushableHandler",
+    "HandlerContext",
+    "LogHandler",
+    "MetricHandler",
+    "MetricPoint",
+    "MonitorBoundHandler",
+    "SpanHandler",
+    "bind_handlers",
+]
 
 
 @runtime_checkable
@@ -66,7 +80,7 @@ class SpanHandler(Protocol):
     called as for metric handlers. ``handle_span_batch(spans)``, when
     present, is called instead with a whole batch.
 
-    Each span is a ``genmon.monitor.spans.SpanRecord``, an immutable
+    Each span is a ``genmon.records.spans.SpanRecord``, an immutable
     NamedTuple shared by every handler (do not mutate its ``metadata``):
 
     - ``call_id`` (str), ``parent_call_id`` (str or None for a root span)
@@ -88,16 +102,49 @@ class SpanHandler(Protocol):
         """Handle one finished tracked call."""
 
 
+class ErrorCounts(Protocol):
+    """Where a handler reports a failure it handled itself (a batch given up after retries)."""
+
+    def record(self, handler_name: str, error: BaseException) -> None: ...
+
+
+@runtime_checkable
+class HandlerContext(Protocol):
+    """What the monitor shows a handler that asks for it (``bind_monitor``): no more than a sink needs."""
+
+    @property
+    def errors(self) -> ErrorCounts:
+        """``errors.record(name, error)`` counts a failure in ``stats()["handler_errors"]`` and logs it (rate-limited)."""
+        ...
+
+    @property
+    def log_dir(self) -> Path:
+        """The run directory."""
+        ...
+
+    def close_deadline(self) -> float | None:
+        """The ``time.monotonic()`` deadline of the monitor's close once it started, else None."""
+        ...
+
+    def lanes_of(self, handler: Any) -> int:
+        """How many of the monitor's pipelines feed ``handler`` (its ``close`` is called once per pipeline)."""
+        ...
+
+    def stored_snapshot(self) -> list[SeriesData]:
+        """Copies of every retained point, once the metric worker has stored what was recorded (bounded by the close)."""
+        ...
+
+
 @runtime_checkable
 class MonitorBoundHandler(Protocol):
-    """A handler that wants its monitor (e.g. to read the store at close, or report errors)."""
+    """A handler that wants to know its monitor (to report errors, or read the store at close)."""
 
-    def bind_monitor(self, monitor: Any) -> None:
+    def bind_monitor(self, context: HandlerContext) -> None:
         """Called once by the monitor's constructor, after its threads started."""
 
 
-def bind_handlers(monitor: Any, handlers: list[Any]) -> None:
-    """Call ``bind_monitor(monitor)`` once on each distinct handler that has it."""
+def bind_handlers(context: HandlerContext, handlers: list[Any]) -> None:
+    """Call ``bind_monitor(context)`` once on each distinct handler that has it."""
     seen: set[int] = set()
     for handler in handlers:
         bind = getattr(handler, "bind_monitor", None)
@@ -105,6 +152,6 @@ def bind_handlers(monitor: Any, handlers: list[Any]) -> None:
             continue
         seen.add(id(handler))
         try:
-            bind(monitor)
+            bind(context)
         except Exception as error:  # noqa: BLE001 - a handler's bug must not fail the monitor's constructor
-            monitor.errors.record(getattr(handler, "name", None) or type(handler).__name__, error)
+            context.errors.record(getattr(handler, "name", None) or type(handler).__name__, error)

@@ -36,7 +36,7 @@ import orjson
 
 from genmon.handlers._batching import RetryableError, close_timeout
 from genmon.handlers._remote import RemoteSink
-from genmon.monitor.timefmt import IsoFormatter
+from genmon.records.timefmt import IsoFormatter
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 # 408 and 425 are "try again", 429 is rate limiting, 5xx is the server's trouble.
@@ -118,7 +118,7 @@ class HttpHandler(RemoteSink):
         self._connection: http.client.HTTPConnection | None = None
         self._iso = IsoFormatter()
         self._source = {"service": "genmon", "host": socket.gethostname(), "pid": os.getpid()}
-        self._monitor: Any = None
+        self._context: Any = None
         self._start_sender(
             "http",
             self._post,
@@ -134,9 +134,9 @@ class HttpHandler(RemoteSink):
         # Header names only: their values are secrets.
         return f"HttpHandler(endpoint={self.endpoint!r}, headers={sorted(self._headers)!r}, timeout={self.timeout})"
 
-    def bind_monitor(self, monitor: Any) -> None:
+    def bind_monitor(self, context: Any) -> None:
         """Report given-up batches in the monitor's handler errors (called by the monitor)."""
-        self._monitor = monitor
+        self._context = context
 
     # -- records in (any thread; never blocks) ------------------------------------------
     def handle_batch(self, records: list[Any]) -> None:
@@ -178,7 +178,7 @@ class HttpHandler(RemoteSink):
         Called by the monitor's lane during ``monitor.close(timeout)``, it may
         use the rest of the monitor's deadline when that is longer.
         """
-        ok = self._sender.close(close_timeout(self._monitor, timeout_s))
+        ok = self._sender.close(close_timeout(self._context, timeout_s))
         if self._sender.join(0):
             self._drop_connection()
         return ok
@@ -265,8 +265,8 @@ class HttpHandler(RemoteSink):
             connection.close()
 
     def _record_error(self, error: BaseException) -> None:
-        if self._monitor is not None:
-            self._monitor.errors.record(self.name, error)
+        if self._context is not None:
+            self._context.errors.record(self.name, error)
 
 
 class _IsoPoint(tuple):  # type: ignore[type-arg]

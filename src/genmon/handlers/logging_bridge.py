@@ -103,7 +103,7 @@ class LoggingHandler(logging.Handler):
                 if key not in _STANDARD_ATTRIBUTES and key not in data:
                     data[key] = value
             # The same queue and policy as monitor.log_info; one tuple, no I/O.
-            self.monitor._put_log((record.created, level_name(record.levelno), message, data))
+            self.monitor.log(level_name(record.levelno), message, record.created, **data)
         except MonitorClosedError:
             self.dropped_after_close += 1
         except Exception:  # noqa: BLE001 - logging's contract: report through handleError, never raise

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 
 from genmon.handlers.append_only import JsonLinesSink
-from genmon.handlers.base import MetricPoint
-from genmon.monitor.timefmt import IsoFormatter
+from genmon.records.timefmt import IsoFormatter
+from genmon.records.types import MetricPoint
 
 METRICS_FILE = "metrics.jsonl"
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS

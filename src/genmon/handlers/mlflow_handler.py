@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -129,7 +128,7 @@ class MlflowHandler(RemoteSink):
         self._tracing: Any = None
         self._steps: dict[str, int] = {}
         self._trees = SpanTrees()
-        self._monitor: Any = None
+        self._context: Any = None
         self._closes_expected = 1
         self._closes = 0
         self._artifacts_done = False
@@ -153,14 +152,10 @@ class MlflowHandler(RemoteSink):
     def __repr__(self) -> str:
         return f"MlflowHandler(experiment_name={self.experiment_name!r}, run_id={self.run_id!r})"
 
-    def bind_monitor(self, monitor: Any) -> None:
+    def bind_monitor(self, context: Any) -> None:
         """Called by the monitor: its store feeds the artifacts; its lanes tell which close is the last."""
-        self._monitor = monitor
-        count = 0
-        for pipeline in monitor._pipelines():
-            count += sum(1 for lane in pipeline.lanes if lane.handler is self)
-            count += sum(1 for _, handler in pipeline.inline if handler is self)
-        self._closes_expected = max(count, 1)
+        self._context = context
+        self._closes_expected = max(context.lanes_of(self), 1)
 
     # -- records in (the monitor's lanes; never blocks) ----------------------------------------
     def handle_batch(self, points: list[Any]) -> None:
@@ -190,7 +185,7 @@ class MlflowHandler(RemoteSink):
         """
         self._closes += 1
         self._sender.put_task("finish" if self._closes >= self._closes_expected else "finish-lane")
-        return self._sender.close(close_timeout(self._monitor, timeout_s))
+        return self._sender.close(close_timeout(self._context, timeout_s))
 
     def stats(self) -> dict[str, Any]:
         """The sender's counts plus metrics_logged, spans_logged, traces_logged, spans_waiting, artifacts."""
@@ -317,7 +312,7 @@ class MlflowHandler(RemoteSink):
             self.spans_logged += len(tree_spans)
 
     def _finish(self, final: bool) -> None:
-        if self.log_artifacts and not self._artifacts_done and self._monitor is not None:
+        if self.log_artifacts and not self._artifacts_done and self._context is not None:
             self._log_monitor_artifacts()
             self._artifacts_done = True
         if final:
@@ -328,12 +323,8 @@ class MlflowHandler(RemoteSink):
         from genmon.plots.charts import save_standard_charts
 
         # The span lane may close while the metric worker still drains: the
-        # export waits (bounded by the close) until every point is stored.
-        worker = self._monitor._metrics.worker.thread
-        deadline = getattr(self._monitor, "_close_deadline", None)
-        if deadline is not None and worker is not threading.current_thread():  # only while the monitor closes
-            worker.join(max(deadline - time.monotonic(), 0.0))
-        series = self._monitor.store.snapshot()
+        # snapshot waits (bounded by the close) until every point is stored.
+        series = self._context.stored_snapshot()
         with tempfile.TemporaryDirectory(prefix="genmon-mlflow-") as tmp:
             root = Path(tmp)
             ParquetExporter().export(series, root / "metrics.parquet")
@@ -354,8 +345,8 @@ class MlflowHandler(RemoteSink):
         return out
 
     def _record_error(self, error: BaseException) -> None:
-        if self._monitor is not None:
-            self._monitor.errors.record(self.name, error)
+        if self._context is not None:
+            self._context.errors.record(self.name, error)
 
 
 def _is_requests_network_error(error: BaseException) -> bool:

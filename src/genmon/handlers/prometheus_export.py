@@ -1,10 +1,8 @@
-"""Serving and pushing a ``PrometheusCollector``: an HTTP endpoint, a Pushgateway pusher, the monitor glue.
+"""Serving and pushing a Prometheus registry: an HTTP endpoint and a Pushgateway pusher.
 
 ``monitor.serve_prometheus(port)`` and ``monitor.push_prometheus(gateway)``
-call ``serve_monitor`` / ``push_monitor``: they reuse the monitor's
-collector (one passed in ``metric_handlers``, or one added on a new lane
-the first time) and register the server or pusher so ``monitor.close()``
-stops it.
+build these around the monitor's ``PrometheusCollector`` (see
+``genmon.monitor.services``); ``monitor.close()`` stops them.
 """
 
 from __future__ import annotations
@@ -12,13 +10,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from genmon.handlers._extras import import_extra
-from genmon.handlers.prometheus import PrometheusCollector
-
-if TYPE_CHECKING:
-    from genmon.monitor.generation_monitor import GenerationMonitor
 
 
 class PrometheusServer:
@@ -151,73 +145,3 @@ class PrometheusPusher:
 
     def stats(self) -> dict[str, Any]:
         return {"pushes": self.pushes, "failures": self.failures, "last_error": self.last_error}
-
-
-def monitor_collector(monitor: GenerationMonitor, **options: Any) -> PrometheusCollector:
-    """The monitor's collector: one among its metric handlers or lanes, else a new one on its own lane.
-
-    ``options`` (``PrometheusCollector`` arguments) apply only when a new one is made.
-    """
-    for handler in monitor.metric_handlers:
-        if isinstance(handler, PrometheusCollector):
-            return handler
-    for lane in monitor._metrics.lanes:
-        if isinstance(lane.handler, PrometheusCollector):
-            return lane.handler
-    collector = PrometheusCollector(**options)
-    monitor._metrics.add_handler(collector)
-    return collector
-
-
-def _check_open(monitor: GenerationMonitor) -> None:
-    if monitor._closed:
-        from genmon.errors import MonitorClosedError
-
-        raise MonitorClosedError("the monitor is closed: it can no longer serve or push metrics")
-
-
-def _registry(collector: PrometheusCollector, registry: Any) -> Any:
-    if registry is None:
-        # A fresh registry, not prometheus_client's global one: no process-wide state to clash with.
-        registry = import_extra("prometheus_client", "prometheus-client", "prometheus").CollectorRegistry()
-    registry.register(collector)
-    return registry
-
-
-def serve_monitor(
-    monitor: GenerationMonitor, port: int = 0, addr: str = "127.0.0.1", registry: Any = None, **options: Any
-) -> PrometheusServer:
-    """Serve the monitor's metrics at ``http://addr:port/metrics`` until ``monitor.close()``."""
-    _check_open(monitor)
-    # Checked before a collector lane is added, so a bad call leaves nothing behind.
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"port must be an int from 0 to 65535, got {port!r:.80}")
-    if not isinstance(addr, str) or not addr:
-        raise TypeError(f"addr must be a host name or address string, got {addr!r:.80}")
-    collector = monitor_collector(monitor, **options)
-    server = PrometheusServer(_registry(collector, registry), port, addr)
-    monitor._services.append(server)
-    return server
-
-
-def push_monitor(
-    monitor: GenerationMonitor,
-    gateway: str,
-    job: str = "genmon",
-    interval_s: float | None = 15.0,
-    registry: Any = None,
-    grouping_key: Mapping[str, str] | None = None,
-    timeout_s: float = 5.0,
-    headers: Mapping[str, str] | None = None,
-    **options: Any,
-) -> PrometheusPusher:
-    """Push the monitor's metrics to a Pushgateway periodically and at ``monitor.close()``."""
-    _check_open(monitor)
-    if interval_s is not None and (isinstance(interval_s, bool) or not isinstance(interval_s, (int, float)) or not interval_s > 0):
-        raise ValueError(f"interval must be seconds > 0 or None (push only at close), got {interval_s!r:.80}")
-    collector = monitor_collector(monitor, **options)
-    pusher = PrometheusPusher(
-        _registry(collector, registry), gateway, job, interval_s, grouping_key, timeout_s, headers
-    )
-    monitor._services.append(pusher)
-    return pusher

@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 
 from genmon.handlers.append_only import JsonLinesSink
-from genmon.monitor.spans import SpanRecord
-from genmon.monitor.timefmt import IsoFormatter
+from genmon.records.spans import SpanRecord
+from genmon.records.timefmt import IsoFormatter
 
 SPANS_FILE = "spans.jsonl"
 # Metadata keys are checked to be strings at the record call, so no OPT_NON_STR_KEYS (it halves the speed).

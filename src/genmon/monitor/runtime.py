@@ -11,28 +11,29 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from genmon.handlers.append_only import JsonLinesSink
 from genmon.handlers.base import bind_handlers
 from genmon.handlers.metrics_file import FileMetricHandler
 from genmon.handlers.spans_file import FileSpanHandler
-from genmon.monitor import delivery
-from genmon.monitor.alert_worker import AlertManager
-from genmon.monitor.events import EventBus
-from genmon.monitor.pipeline import Pipeline, wait_marker
-from genmon.monitor.profiler import Profiler
-from genmon.monitor.queueing import BoundedQueue
-from genmon.monitor.resources import ResourceSampler
+from genmon.monitor.alerts.manager import AlertManager
+from genmon.monitor.engine import delivery
+from genmon.monitor.engine.failures import HandlerErrors
+from genmon.monitor.engine.pipeline import Pipeline, wait_marker
+from genmon.monitor.engine.queueing import BoundedQueue, deadline_in
+from genmon.monitor.resources.profiler import Profiler
+from genmon.monitor.resources.sampler import ResourceSampler
 from genmon.monitor.settings import Settings
-from genmon.monitor.spans import SpanStore, has_span_method, make_span_deliver
-from genmon.monitor.store import MetricStore
-from genmon.monitor.token_usage import TokenTotals
-from genmon.monitor.tracking import SpanRecorder
-from genmon.monitor.workers import HandlerErrors
-
-if TYPE_CHECKING:
-    from genmon.monitor.generation_monitor import GenerationMonitor
+from genmon.monitor.store.metric_store import MetricStore
+from genmon.monitor.store.series_data import SeriesData
+from genmon.monitor.store.view import window_snapshot
+from genmon.monitor.tracking.events import EventBus
+from genmon.monitor.tracking.span_store import SpanStore
+from genmon.monitor.tracking.token_totals import TokenTotals
+from genmon.monitor.tracking.track import SpanRecorder
 
 
 def for_shard(handler: Any, shard: str | None, forked: bool) -> Any:
@@ -50,7 +51,9 @@ def for_shard(handler: Any, shard: str | None, forked: bool) -> Any:
 class Runtime:
     """The queues, workers, stores and services of one monitor in one process."""
 
-    def __init__(self, monitor: GenerationMonitor, settings: Settings, forked: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, record_metrics: Callable[[Mapping[str, float]], None], forked: bool = False
+    ) -> None:
         s = settings
         self.settings = settings
         self.closed = False
@@ -81,41 +84,67 @@ class Runtime:
             token_usage_report=self.token_totals.report,
         )
         self.events = EventBus(self.errors, s.callback_timeout_s, s.clock)
-        queues = {kind: BoundedQueue(s.max_queue_size, s.on_full, s.block_timeout_s, self.report_drop, name=kind)
-                  for kind in ("metrics", "logs", "spans")}
+        queues = {
+            kind: BoundedQueue(s.max_queue_size, s.on_full, s.block_timeout_s, self.report_drop, name=kind)
+            for kind in ("metrics", "logs", "spans")
+        }
         names: set[str] = set()
         self.logs = Pipeline(
-            "logs", queues["logs"], delivery.LogRecords(), None, self.log_handlers,
-            lambda: delivery.deliver_logs, self.errors, names,
+            "logs",
+            queues["logs"],
+            delivery.LogRecords(),
+            None,
+            self.log_handlers,
+            lambda: delivery.deliver_logs,
+            self.errors,
+            names,
         )
         self.metrics = Pipeline(
-            "metrics", queues["metrics"], list, self._store_batch, self.metric_handlers,
-            delivery.MetricDelivery, self.errors, names,
+            "metrics",
+            queues["metrics"],
+            list,
+            self._store_batch,
+            self.metric_handlers,
+            delivery.MetricDelivery,
+            self.errors,
+            names,
         )
         self.span_store = SpanStore()
         self.spans = Pipeline(
-            "spans", queues["spans"], list, self.span_store.append_batch, self._span_handlers(),
-            make_span_deliver, self.errors, names,
+            "spans",
+            queues["spans"],
+            list,
+            self.span_store.append_batch,
+            self._span_handlers(),
+            delivery.make_span_deliver,
+            self.errors,
+            names,
         )
         self.metric_queue = queues["metrics"]
         self.put_log = queues["logs"].put
         self.tracking = SpanRecorder(
             self.metric_queue.put, queues["spans"], self.put_log, s.clock, self.events, s.prices
         )
-        self.profiler = Profiler(monitor.record_metrics)
+        self.profiler = Profiler(record_metrics)
         self.sampler: ResourceSampler | None = None
         self.services: list[Any] = []  # Prometheus servers and pushers, stopped by close()
+        self.view = MonitorView(self)
         self.alerts.start()
+        bind_handlers(HandlerHost(self), [*self.metric_handlers, *self.log_handlers, *s.alert_handlers])
 
-    def bind(self, monitor: GenerationMonitor) -> None:
-        """Let handlers that ask for it (``bind_monitor``) see the monitor they serve."""
-        bind_handlers(monitor, [*self.metric_handlers, *self.log_handlers, *self.settings.alert_handlers])
+    def start_sampler(self, record: Callable[[Mapping[str, float]], None], interval_s: float) -> ResourceSampler:
+        """Start the psutil sampler (replacing a running one); ``close()`` stops it."""
+        sampler = ResourceSampler(record, interval_s, lambda e: self.errors.record("resource_sampler", e))
+        if self.sampler is not None:
+            self.sampler.stop()
+        self.sampler = sampler.start()
+        return sampler
 
     def _span_handlers(self) -> list[Any]:
         s = self.settings
         files = s.default_metric_files or any(isinstance(h, FileMetricHandler) for h in self.metric_handlers)
         spans_file = for_shard(FileSpanHandler(s.log_dir), s.shard, False)
-        return ([spans_file] if files else []) + [h for h in self.metric_handlers if has_span_method(h)]
+        return ([spans_file] if files else []) + [h for h in self.metric_handlers if delivery.has_span_method(h)]
 
     def _store_batch(self, batch: list[Any]) -> None:
         self.store.append_batch(batch, self.settings.clock())
@@ -206,3 +235,52 @@ class Runtime:
         for subs in previous.events.subscribers.values():
             for sub in subs:
                 self.events.on(sub.event, sub.callback)
+
+
+class MonitorView:
+    """The ``StoreView`` readers get (exports, DataFrames, plots): points recorded before a call are in its snapshot."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    @property
+    def log_dir(self) -> Path:
+        return self._runtime.settings.log_dir
+
+    def now(self) -> float:
+        return self._runtime.settings.clock()
+
+    def snapshot(self, window_s: float | None = None, names: Sequence[str] | None = None) -> list[SeriesData]:
+        runtime = self._runtime
+        runtime.sync_store(deadline_in(runtime.settings.shutdown_timeout_s))
+        return window_snapshot(runtime.store, self.now(), window_s, names)
+
+    def has_metric(self, name: str) -> bool:
+        return self._runtime.store.series(name) is not None
+
+
+class HandlerHost:
+    """The ``HandlerContext`` a handler's ``bind_monitor`` receives: errors, the close deadline, the store."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self.errors = runtime.errors
+        self.log_dir = runtime.settings.log_dir
+
+    def close_deadline(self) -> float | None:
+        return self._runtime.close_deadline
+
+    def lanes_of(self, handler: Any) -> int:
+        count = 0
+        for pipeline in self._runtime.pipelines():
+            count += sum(1 for lane in pipeline.lanes if lane.handler is handler)
+            count += sum(1 for _, inline in pipeline.inline if inline is handler)
+        return count
+
+    def stored_snapshot(self) -> list[SeriesData]:
+        runtime = self._runtime
+        worker = runtime.metrics.worker.thread
+        deadline = runtime.close_deadline
+        if deadline is not None and worker is not threading.current_thread():  # only while the monitor closes
+            worker.join(max(deadline - time.monotonic(), 0.0))
+        return runtime.store.snapshot()

@@ -1,38 +1,41 @@
-"""The monitor's validated settings and the small conversions its keywords go through."""
+"""The monitor's constructor keywords, validated once into ``Settings`` that a runtime is built from.
+
+``Settings.from_keywords`` is everything ``GenerationMonitor.__init__``
+does with its keywords: default sinks (metrics.jsonl, genmon.log), the
+run directory, seconds from timedeltas, the shard name. A bad keyword
+fails here, before any thread starts.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from genmon.monitor.resources import DEFAULT_INTERVAL_S
+from genmon.handlers.log_file import FileLogHandler
+from genmon.handlers.metrics_file import FileMetricHandler
+from genmon.monitor.resources.sampler import DEFAULT_INTERVAL_S
+from genmon.records.validation import to_seconds
+
+# afterimage's threshold keywords of the built-in alert rules.
+ALERT_THRESHOLD_KEYWORDS = (
+    "alert_min_success_rate",
+    "alert_max_generation_time_seconds",
+    "alert_max_error_rate",
+    "alert_max_prompt_token_mean",
+    "alert_max_completion_token_mean",
+    "alert_max_total_token_mean",
+    "alert_max_conversation_length_mean",
+)
 
 
 def shard_id() -> str:
     """``<host>-<pid>``: unique per process across the machines sharing a run directory."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def to_seconds(window: Any, argument: str = "window") -> float:
-    """Seconds from a timedelta or a number of seconds; negative values are refused."""
-    seconds = window.total_seconds() if isinstance(window, timedelta) else window
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"{argument} must be a timedelta or seconds, got {type(window).__name__} {window!r:.80}")
-    if not seconds >= 0:
-        raise ValueError(f"{argument} must be >= 0 seconds, got {window!r}")
-    return float(seconds)
-
-
-def deadline_in(timeout: float | None) -> float:
-    """A monotonic deadline ``timeout`` seconds away (None or inf: as good as never)."""
-    seconds = 1e9 if timeout is None else min(to_seconds(timeout, "timeout"), 1e9)
-    return time.monotonic() + seconds
 
 
 def default_log_dir(root: Path = Path(".genmon")) -> Path:
@@ -66,6 +69,7 @@ class Settings:
 
     log_dir: Path
     metrics_interval: float
+    shutdown_timeout_s: float
     metric_handlers: list[Any]
     log_handlers: list[Any]
     alert_handlers: list[Any]
@@ -84,4 +88,58 @@ class Settings:
     clock: Callable[[], float]
     prices: Mapping[str, Any] | None
     callback_timeout_s: float
+    sampler_interval_s: float | None
     shard: str | None = None
+
+    @classmethod
+    def from_keywords(cls, keywords: Mapping[str, Any]) -> Settings:
+        """Validate ``GenerationMonitor``'s keywords (its ``locals()``) and fill in the defaults.
+
+        Everything is checked before the run directory is made, so a bad
+        keyword leaves no empty directory behind.
+        """
+        k = keywords
+        shard = k["shard"]
+        if not isinstance(shard, (bool, str)) or shard == "":
+            raise TypeError(f"shard must be True, False or a non-empty shard name, got {shard!r}")
+        retention = k["retention"]
+        seconds = {
+            name: to_seconds(k[name], name)
+            for name in ("shutdown_timeout", "alert_window", "alert_cooldown", "alert_handler_timeout")
+            + ("block_timeout", "callback_timeout")
+        }
+        retention_s = None if retention is None else to_seconds(retention, "retention")
+        sampler_interval_s = resource_interval(k["sample_resources"])
+        log_dir = Path(k["log_dir"]) if k["log_dir"] is not None else default_log_dir()
+        log_dir.mkdir(parents=True, exist_ok=True)
+        metric_handlers = [FileMetricHandler(log_dir)] if k["metric_handlers"] is None else list(k["metric_handlers"])
+        log_handlers = [FileLogHandler(log_dir)] if k["log_handlers"] is None else list(k["log_handlers"])
+        if k["log_to_logging"]:
+            from genmon.handlers.logging_bridge import StdlibLoggerSink
+
+            log_handlers.append(StdlibLoggerSink())
+        return cls(
+            log_dir=log_dir,
+            metrics_interval=k["metrics_interval"],
+            metric_handlers=metric_handlers,
+            log_handlers=log_handlers,
+            alert_handlers=list(k["alert_handlers"] or []),
+            default_metric_files=k["metric_handlers"] is None,
+            alert_thresholds={name: k[name] for name in ALERT_THRESHOLD_KEYWORDS},
+            token_usage_callback=k["token_usage_callback"],
+            token_usage_interval_s=k["token_usage_callback_interval_seconds"],
+            max_queue_size=k["max_queue_size"],
+            on_full=k["on_full"],
+            max_points_per_metric=k["max_points_per_metric"],
+            clock=k["clock"],
+            prices=k["prices"],
+            shard=(shard_id() if shard is True else shard) or None,
+            shutdown_timeout_s=seconds["shutdown_timeout"],
+            alert_window_s=seconds["alert_window"],
+            alert_cooldown_s=seconds["alert_cooldown"],
+            alert_handler_timeout_s=seconds["alert_handler_timeout"],
+            block_timeout_s=seconds["block_timeout"],
+            callback_timeout_s=seconds["callback_timeout"],
+            retention_s=retention_s,
+            sampler_interval_s=sampler_interval_s,
+        )

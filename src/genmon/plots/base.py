@@ -20,7 +20,7 @@ import numpy as np
 
 from genmon.exporters.columns import local_wall_micros, offset_text
 from genmon.exporters.staging import StagedFiles
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

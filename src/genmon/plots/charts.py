@@ -1,7 +1,7 @@
 """Drawing the standard charts to PNG files, and one metric over time.
 
 Example:
-    >>> from genmon.monitor.store import MetricStore
+    >>> from genmon.monitor.store.metric_store import MetricStore
     >>> store = MetricStore()
     >>> store.append_batch([("latency", float(i), 1.7e9 + i, None) for i in range(20)])
     >>> figure = plot_metric(store.series("latency"), rolling_window=5)
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.base import (
     LINE_COLOR,
     draw_series_over_time,

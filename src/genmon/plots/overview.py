@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from genmon.exporters.columns import local_wall_micros
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.base import (
     LINE_COLOR,
     Chart,

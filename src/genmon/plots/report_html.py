@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genmon.monitor.timefmt import local_datetime
+from genmon.records.timefmt import local_datetime
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,7 +138,9 @@ def _table(frame: pd.DataFrame) -> str:
         return '<p class="muted">No data.</p>'
     flat = frame.reset_index()
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in flat.columns)
-    rows = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in flat.itertuples(index=False))
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in flat.itertuples(index=False)
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
@@ -201,6 +203,10 @@ def _span_item(span: dict[str, Any], children: dict[Any, list[dict[str, Any]]], 
         details.append(f"{span.get('exception_type') or 'failed'}: {span.get('exception_message') or ''}")
     label = f"<b>{html.escape(str(span.get('name', '?')))}</b> <span class='muted'>{html.escape(' · '.join(details))}</span>"
     kids = sorted(children.get(span.get("call_id"), []), key=lambda s: _number(s.get("start")) or 0.0)
-    inner = "" if depth > 8 or not kids else '<ul class="tree">' + "".join(_span_item(k, children, depth + 1) for k in kids) + "</ul>"
+    inner = (
+        ""
+        if depth > 8 or not kids
+        else '<ul class="tree">' + "".join(_span_item(k, children, depth + 1) for k in kids) + "</ul>"
+    )
     css = ' class="failed"' if failed else ""
     return f"<li{css}>{label}{inner}</li>"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genmon.monitor.store import SeriesData
+from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.base import (
     ERROR_COLOR,
     LINE_COLOR,

@@ -1,4 +1,4 @@
-"""What ``GenerationMonitor.visualize_metrics`` and ``plot_metric`` do, kept out of the façade."""
+"""What ``GenerationMonitor.visualize_metrics`` and ``plot_metric`` do, over a read-only ``StoreView``."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genmon.exporters.views import reader_snapshot
+from genmon.monitor.store.view import StoreView
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from genmon.monitor.generation_monitor import GenerationMonitor
-
 
 def visualize_metrics(
-    monitor: GenerationMonitor,
+    view: StoreView,
     save_dir: str | Path | None = None,
     figsize: tuple[float, float] = (12, 6),
     return_figures: bool = False,
@@ -28,13 +27,13 @@ def visualize_metrics(
     """
     from genmon.plots.charts import save_standard_charts
 
-    target = monitor.log_dir / "plots" if save_dir is None else Path(save_dir)
-    paths, figures = save_standard_charts(reader_snapshot(monitor, None), target, figsize)
+    target = view.log_dir / "plots" if save_dir is None else Path(save_dir)
+    paths, figures = save_standard_charts(reader_snapshot(view, None), target, figsize)
     return figures if return_figures else paths
 
 
 def plot_metric(
-    monitor: GenerationMonitor,
+    view: StoreView,
     metric_name: str,
     window: timedelta | float = timedelta(hours=1),
     rolling_window: int = 10,
@@ -43,9 +42,9 @@ def plot_metric(
     """One metric over the trailing window; ValueError if it is unknown or has no point in the window."""
     from genmon.plots.charts import plot_metric as draw
 
-    found = reader_snapshot(monitor, window, [metric_name])
+    found = reader_snapshot(view, window, [metric_name])
     if not found:
-        if monitor.store.series(metric_name) is None:
+        if not view.has_metric(metric_name):
             raise ValueError(f"Metric {metric_name} not found")
         raise ValueError(f"No data for metric {metric_name} in specified window")
     return draw(found[0], rolling_window, figsize)

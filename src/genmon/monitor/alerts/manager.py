@@ -1,0 +1,217 @@
+"""The monitor's alerting: periodic rule passes, isolated handler calls, the log and the counts.
+
+``AlertManager`` joins the pieces the façade needs: the rules and their
+firing state (``rules`` and ``state``), the ``CallbackRunner`` whose lanes
+call alert handlers and the token usage callback, and the two periodic threads
+(``genmon-alerts`` every ``metrics_interval`` seconds, ``genmon-token-usage``
+every ``token_usage_callback_interval_seconds``). Every alert also goes to
+the log with its level, message and data.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from genmon.monitor.alerts.rules import Rule, ThresholdRule, builtin_rules
+from genmon.monitor.alerts.state import AlertRules
+from genmon.monitor.engine.callbacks import CallbackRunner
+from genmon.monitor.engine.failures import HandlerErrors, handler_name
+from genmon.monitor.engine.isolation import is_coroutine_function
+from genmon.monitor.engine.periodic import PeriodicTask
+from genmon.monitor.store.metric_store import MetricStore
+from genmon.records.types import Alert
+
+__all__ = ["AlertManager", "threshold_decorator"]
+
+AlertHandler = Callable[[Alert], Any]
+LogSink = Callable[[tuple[float, str, str, dict[str, Any]]], None]
+
+
+class _HandlerNames:
+    """Stable, unique names for handler objects (a handler list may grow at any time)."""
+
+    def __init__(self) -> None:
+        self._names: dict[int, tuple[Any, str]] = {}
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, handler: Any) -> str:
+        with self._lock:
+            entry = self._names.get(id(handler))
+            if entry is None or entry[0] is not handler:
+                # The entry keeps the handler alive, so its id is never reused by another object.
+                entry = self._names[id(handler)] = (handler, handler_name(handler, self._taken))
+            return entry[1]
+
+
+class AlertManager:
+    """Rules, their periodic evaluation, and delivery of alerts to the log and to handlers.
+
+    Args:
+        store: the monitor's store, read by the rules.
+        clock: epoch seconds; windows and cooldowns are measured on it.
+        handlers: the monitor's alert handler list, read at each alert (so
+            handlers appended later receive alerts too).
+        errors: where rule and handler failures are counted.
+        log: queues a log record ``(ts, level, message, data)`` without blocking.
+        window_s: default rule window; cooldown_s: seconds between reminders.
+        thresholds: afterimage's ``alert_*`` keywords for the built-in rules.
+        handler_timeout_s: seconds each handler call may take.
+        metrics_interval: seconds between rule passes on the ``genmon-alerts``
+            thread (None or <= 0: no thread).
+        token_usage_callback: called with ``token_usage_report()`` every
+            ``token_usage_interval_s`` seconds (<= 0: never), isolated like a handler.
+
+    Threads start with ``start()``; the constructor validates everything first.
+    """
+
+    def __init__(
+        self,
+        store: MetricStore,
+        clock: Callable[[], float],
+        handlers: list[AlertHandler],
+        errors: HandlerErrors,
+        log: LogSink,
+        *,
+        window_s: float,
+        cooldown_s: float,
+        thresholds: Mapping[str, float | None] | None = None,
+        handler_timeout_s: float = 5.0,
+        metrics_interval: float | None = None,
+        token_usage_callback: Callable[[Any], Any] | None = None,
+        token_usage_interval_s: float = 60.0,
+        token_usage_report: Callable[[], Any] | None = None,
+    ) -> None:
+        self.rules = AlertRules(window_s, cooldown_s, on_rule_error=lambda name, e: errors.record(f"rule:{name}", e))
+        for rule in builtin_rules(thresholds):
+            self.rules.add(rule)
+        self.runner = CallbackRunner(errors, handler_timeout_s, kind="alert")
+        self._store = store
+        self._clock = clock
+        self._handlers = handlers
+        self._errors = errors
+        self._log = log
+        self._names = _HandlerNames()
+        self._tasks = self._periodic_tasks(
+            metrics_interval, token_usage_callback, token_usage_interval_s, token_usage_report or (lambda: None)
+        )
+
+    def start(self) -> None:
+        """Start the periodic threads: rule passes if ``metrics_interval > 0``, the token callback if given."""
+        for task in self._tasks:
+            task.start()
+
+    def _periodic_tasks(
+        self,
+        metrics_interval: float | None,
+        token_usage_callback: Callable[[Any], Any] | None,
+        token_usage_interval_s: float,
+        token_usage_report: Callable[[], Any],
+    ) -> list[PeriodicTask]:
+        tasks = []
+        for argument, value in (
+            ("metrics_interval", metrics_interval),
+            ("token_usage_callback_interval_seconds", token_usage_interval_s),
+        ):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise TypeError(f"{argument} must be seconds, got {type(value).__name__} {value!r:.80}")
+        if metrics_interval is not None and metrics_interval > 0:
+            tasks.append(
+                PeriodicTask("alerts", metrics_interval, self.run, lambda e: self._errors.record("alert-worker", e))
+            )
+        # afterimage would call the callback in a busy loop at interval 0; here it means off.
+        if token_usage_callback is not None and token_usage_interval_s > 0:
+            callback = token_usage_callback
+            name = self._names(callback)
+
+            def report_tokens() -> None:
+                self.runner.submit(name, callback, token_usage_report())
+
+            tasks.append(
+                PeriodicTask(
+                    "token-usage", token_usage_interval_s, report_tokens, lambda e: self._errors.record(name, e)
+                )
+            )
+        return tasks
+
+    def run(self) -> list[Alert]:
+        """One pass of every rule at the clock's now; returns the alerts it fired or resolved."""
+        return self.rules.evaluate(self._store, self._clock(), self._emit)
+
+    def _emit(self, alert: Alert) -> None:
+        self._log((self._clock(), alert.level, alert.message, {"alert": alert.name, "data": alert.data}))
+        for handler in list(self._handlers):
+            self.runner.submit(self._names(handler), handler, alert)
+
+    def add_rule(self, rule: Rule) -> Rule:
+        return self.rules.add(rule)
+
+    def set_threshold(self, metric: str, value: float, **options: Any) -> ThresholdRule:
+        """Alert when ``metric``'s mean (or ``statistic=``) exceeds ``value``; replaces an earlier one for it."""
+        options.setdefault("name", f"threshold:{metric}")
+        rule = ThresholdRule(metric=metric, threshold=value, **options)
+        self.rules.add(rule)
+        return rule
+
+    def close(self, deadline: float) -> bool:
+        """Stop the periodic threads, then let handler calls finish, all by ``deadline`` (monotonic).
+
+        Handler calls get at most half the time left, so the log and metric
+        pipelines closing after this still have time to drain.
+        """
+        ok = all([task.stop(deadline) for task in self._tasks])  # noqa: C419 - stop every task, not up to the first late one
+        now = time.monotonic()
+        return self.runner.close(now + max(deadline - now, 0.0) / 2) and ok
+
+    def stats(self) -> dict[str, Any]:
+        out = self.rules.stats()
+        calls = self.runner.stats()
+        out["handler_calls"] = {"calls": calls["calls"], "timeouts": calls["timed_out"], "skipped": calls["skipped"]}
+        return out
+
+
+def threshold_decorator(handlers: list[AlertHandler], args: tuple[Any, ...]) -> Any:
+    """``@monitor.on_threshold_exceeded`` with or without names of rules or metrics to filter on.
+
+    ``@on_threshold_exceeded`` registers the function itself;
+    ``@on_threshold_exceeded("success_rate", "high_error_rate")`` registers a
+    wrapper that passes on only alerts whose rule name or metric is listed.
+    Either way the decorated function is returned unchanged.
+    """
+    if len(args) == 1 and callable(args[0]):
+        handlers.append(args[0])
+        return args[0]
+    if not all(isinstance(a, str) and a for a in args):
+        raise TypeError("on_threshold_exceeded takes a handler, or names of rules or metrics to filter on")
+    wanted = frozenset(args)
+
+    def register(handler: AlertHandler) -> AlertHandler:
+        handlers.append(_filtered(handler, wanted) if wanted else handler)
+        return handler
+
+    return register
+
+
+def _filtered(handler: AlertHandler, wanted: frozenset[str]) -> AlertHandler:
+    def matches(alert: Alert) -> bool:
+        return alert.name in wanted or alert.data.get("metric") in wanted
+
+    if is_coroutine_function(handler):
+
+        @functools.wraps(handler)
+        async def filtered_async(alert: Alert) -> Any:
+            if matches(alert):
+                return await handler(alert)
+            return None
+
+        return filtered_async
+
+    @functools.wraps(handler)
+    def filtered(alert: Alert) -> Any:
+        return handler(alert) if matches(alert) else None
+
+    return filtered

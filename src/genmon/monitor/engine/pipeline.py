@@ -1,0 +1,145 @@
+"""One record kind's path: bounded queue, batch worker, inline sinks and handler lanes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from genmon.monitor.engine.failures import HandlerErrors, handler_name
+from genmon.monitor.engine.queueing import BoundedQueue, Control, remaining_s
+from genmon.monitor.engine.workers import BatchWorker, HandlerLane
+
+Deliver = Callable[[Any, list[Any]], None]
+DeliverFactory = Callable[[], Deliver]
+
+
+class Pipeline:
+    """Feeds every batch of one record kind to its sinks, isolated from each other.
+
+    Args:
+        kind: "metrics", "logs" or "spans" (thread and error names).
+        source: the bounded queue producers put raw records on.
+        prepare: turns a batch of raw records into what handlers receive.
+        store: called first with each raw batch (the rolling store), or None.
+        handlers: the user's handlers; those with ``runs_inline`` are called
+            on the worker thread, every other one gets its own lane.
+        make_deliver: makes a ``deliver(handler, prepared_batch)`` function;
+            each thread gets its own.
+        errors: shared failure counts.
+        taken_names: handler names already used, so every name is unique.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        source: BoundedQueue,
+        prepare: Callable[[list[Any]], list[Any]],
+        store: Callable[[list[Any]], None] | None,
+        handlers: Sequence[Any],
+        make_deliver: DeliverFactory,
+        errors: HandlerErrors,
+        taken_names: set[str],
+    ) -> None:
+        self.kind = kind
+        self.source = source
+        self._prepare = prepare
+        self._store = store
+        self._deliver = make_deliver()
+        self._make_deliver = make_deliver
+        self._taken_names = taken_names
+        self._errors = errors
+        self.inline: list[tuple[str, Any]] = []
+        self.lanes: list[HandlerLane] = []
+        for handler in handlers:
+            name = handler_name(handler, taken_names)
+            if getattr(handler, "runs_inline", False):
+                self.inline.append((name, handler))
+            else:
+                self.lanes.append(HandlerLane(handler, name, make_deliver(), errors))
+        self.worker = BatchWorker(kind, source, self._process, self._flush_sinks, self._stop_sinks)
+        self.worker.start()
+
+    def _process(self, batch: list[Any]) -> None:
+        if self._store is not None:
+            self._store(batch)
+        records = self._prepare(batch)
+        for name, handler in self.inline:
+            try:
+                self._deliver(handler, records)
+            except Exception as error:  # noqa: BLE001 - a full disk degrades one sink only
+                self._errors.record(name, error)
+        for lane in self.lanes:
+            lane.send(records)
+
+    def _lifecycle(self, method: str, deadline: float | None) -> None:
+        for name, handler in self.inline:
+            fn = getattr(handler, method, None)
+            if callable(fn):
+                try:
+                    fn(remaining_s(deadline, 5.0))
+                except Exception as error:  # noqa: BLE001 - isolate the sink
+                    self._errors.record(name, error)
+
+    def _flush_sinks(self, deadline: float | None) -> list[Any]:
+        self._lifecycle("flush", deadline)
+        return [lane.control("flush", deadline) for lane in self.lanes]
+
+    def _stop_sinks(self, deadline: float | None) -> None:
+        self._lifecycle("close", deadline)
+        for lane in self.lanes:
+            lane.request_stop(deadline)
+
+    # -- called by the monitor ------------------------------------------------
+    def add_handler(self, handler: Any) -> str:
+        """Give a handler its own lane from now on (it receives the batches processed after this call).
+
+        The lane list is replaced, not mutated, so the worker iterating the
+        old list is unaffected. Must not be called once a stop was requested.
+        """
+        if self.source.closed:
+            raise RuntimeError(f"the {self.kind} pipeline is stopping: no handler can be added")
+        name = handler_name(handler, self._taken_names)
+        self.lanes = [*self.lanes, HandlerLane(handler, name, self._make_deliver(), self._errors)]
+        return name
+
+    def request_flush(self, deadline: float | None = None) -> Control:
+        marker = Control("flush", deadline)
+        self.source.put_control(marker)
+        return marker
+
+    def request_stop(self, deadline: float | None = None) -> Control:
+        self.source.close()
+        marker = Control("stop", deadline)
+        self.source.put_control(marker)
+        return marker
+
+    def wait_stopped(self, deadline: float) -> bool:
+        """Join the worker and the lanes by ``deadline`` (a monotonic time)."""
+        self.worker.thread.join(max(deadline - time.monotonic(), 0.0))
+        worker_done = not self.worker.thread.is_alive()
+        # A stuck worker never asked its lanes to stop: they give up now and count what they hold.
+        lanes_done = all([lane.wait_stopped(deadline) for lane in self.lanes])  # noqa: C419 - wait on every lane
+        return worker_done and lanes_done
+
+    def stats(self) -> dict[str, Any]:
+        dropped = dict(self.source.dropped)
+        processed = self.worker.processed
+        depth = self.source.qsize()
+        return {
+            "recorded": processed + depth + dropped.get("drop_oldest", 0),
+            "processed": processed,
+            "dropped": dropped,
+            "queue_depth": depth,
+            "handler_dropped": {lane.name: lane.dropped for lane in self.lanes if lane.dropped},
+        }
+
+
+def wait_marker(marker: Control, deadline: float) -> bool:
+    """Wait for a flush marker and the lane markers it spawned, by ``deadline``."""
+    if not marker.done.wait(max(deadline - time.monotonic(), 0.0)):
+        return False
+    # Wait on every lane (not only up to the first late one) so the healthy
+    # lanes are known to be done when a stuck one makes the flush fail.
+    results = [child.done.wait(max(deadline - time.monotonic(), 0.0)) for child in marker.children]
+    return all(results)

@@ -1,0 +1,214 @@
+"""A bounded queue over ``queue.SimpleQueue`` with a named policy for when it is full.
+
+``queue.Queue`` takes a lock and a condition on every put (0.7-1.5 us, and
+its throughput collapses with 4 producers); ``SimpleQueue.put`` is one C call
+that holds only the GIL. The bound is kept by checking ``qsize()`` before
+the put: with several producers the queue can overshoot the bound by at
+most one item per producer thread, which is the price of a lock-free put.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from genmon.errors import MonitorClosedError
+from genmon.records.validation import to_seconds
+
+ON_FULL_POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
+
+
+def deadline_in(timeout: float | None) -> float:
+    """A monotonic deadline ``timeout`` seconds away (None or inf: as good as never)."""
+    seconds = 1e9 if timeout is None else min(to_seconds(timeout, "timeout"), 1e9)
+    return time.monotonic() + seconds
+
+
+def remaining_s(deadline: float | None, default_s: float) -> float:
+    """Seconds left before a monotonic deadline (at least a little), or ``default_s`` without one."""
+    if deadline is None:
+        return default_s
+    return max(deadline - time.monotonic(), 0.05)
+
+
+class Control:
+    """A marker travelling through a queue behind the items put before it."""
+
+    __slots__ = ("children", "deadline", "done", "kind")
+
+    def __init__(self, kind: str, deadline: float | None = None) -> None:
+        self.kind = kind  # "flush" or "stop"
+        self.deadline = deadline  # time.monotonic() by which sinks should be done; None: their default
+        self.done = threading.Event()
+        self.children: list[Control] = []  # lane markers a flush also waits for
+
+
+class BoundedQueue:
+    """A multi-producer queue with a size bound, exact drop counts and a close switch.
+
+    Args:
+        maxsize: items held at most before ``on_full`` applies.
+        on_full: ``"block"`` waits up to ``block_timeout_s`` for room, then drops
+            the new item; ``"drop_oldest"`` discards the oldest queued item;
+            ``"drop_newest"`` discards the item being put.
+        on_drop: called as ``on_drop(reason, count_so_far)`` after each drop,
+            outside any lock; the monitor uses it to log drops.
+
+    Example:
+        >>> q = BoundedQueue(2, "drop_newest")
+        >>> for i in range(3): q.put(i)
+        >>> q.dropped
+        {'drop_newest': 1}
+    """
+
+    def __init__(
+        self,
+        maxsize: int,
+        on_full: str = "block",
+        block_timeout_s: float = 10.0,
+        on_drop: Callable[[str, int], None] | None = None,
+        name: str = "queue",
+    ) -> None:
+        if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
+            raise ValueError(f"max_queue_size must be a positive int, got {maxsize!r}")
+        if on_full not in ON_FULL_POLICIES:
+            raise ValueError(f"on_full must be one of {', '.join(ON_FULL_POLICIES)}; got {on_full!r}")
+        self.name = name
+        self.maxsize = maxsize
+        self.on_full = on_full
+        self.block_timeout_s = block_timeout_s
+        self.dropped: dict[str, int] = {}
+        self._on_drop = on_drop
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # The fast path callers may inline: ``if q.depth() < q.limit: q.enqueue(item)
+        # else: q.put(item)``. limit drops to -1 at close, so every put then
+        # takes the slow path, which raises.
+        self.limit = maxsize
+        self.depth = self._qsize = self._queue.qsize
+        self.enqueue = self._put = self._queue.put
+        self._drop_lock = threading.Lock()
+        self._room = threading.Condition(threading.Lock())
+        self._waiters = 0
+        self.closed = False
+        self.get = self._queue.get
+        self.get_nowait = self._queue.get_nowait
+
+    def put(self, item: Any) -> None:
+        """Queue ``item``, applying the full-queue policy; raise if closed."""
+        if self._qsize() < self.limit:
+            self._put(item)
+        else:
+            self._put_slow(item)
+
+    def put_control(self, marker: Control) -> None:
+        """Queue a marker regardless of the bound (markers are never dropped)."""
+        self._put(marker)
+
+    def put_internal(self, item: Any) -> None:
+        """Queue a record from inside the monitor (drop and error reports), never blocking.
+
+        It ignores the bound so that a worker reporting into a full queue
+        cannot wait on itself; such records are rare and rate-limited.
+        """
+        if not self.closed:
+            self._put(item)
+
+    def qsize(self) -> int:
+        return self._qsize()
+
+    def close(self) -> None:
+        """Refuse every later put with ``MonitorClosedError``."""
+        self.closed = True
+        self.limit = -1
+        self.notify_room()
+
+    def notify_room(self) -> None:
+        """Wake producers blocked on a full queue (called by the consumer after a drain)."""
+        if self._waiters:
+            with self._room:
+                self._room.notify_all()
+
+    def _put_slow(self, item: Any) -> None:
+        if self.closed:
+            raise MonitorClosedError(f"the monitor is closed: nothing more can be recorded ({self.name})")
+        if self._qsize() < self.maxsize:  # room appeared since the fast check
+            self._put(item)
+        elif self.on_full == "drop_newest":
+            self._count_drop("drop_newest", _records_in(item))
+        elif self.on_full == "drop_oldest":
+            self._drop_oldest_then_put(item)
+        else:
+            self._block_then_put(item)
+
+    def _drop_oldest_then_put(self, item: Any) -> None:
+        try:
+            oldest = self._queue.get_nowait()
+        except queue.Empty:
+            oldest = None
+        if isinstance(oldest, Control):
+            self._put(oldest)  # markers keep their promise; the item below may overshoot by one
+        elif oldest is not None:
+            self._count_drop("drop_oldest", _records_in(oldest))
+        self._put(item)
+
+    def _block_then_put(self, item: Any) -> None:
+        deadline = time.monotonic() + self.block_timeout_s
+        with self._room:
+            self._waiters += 1
+            try:
+                while self._qsize() >= self.maxsize and not self.closed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    # A short slice guards against a wake-up sent just before we waited.
+                    self._room.wait(min(remaining, 0.05))
+            finally:
+                self._waiters -= 1
+        if self.closed:
+            raise MonitorClosedError(f"the monitor is closed: nothing more can be recorded ({self.name})")
+        if self._qsize() < self.maxsize:
+            self._put(item)
+        else:
+            self._count_drop("block_timeout", _records_in(item))
+
+    def _count_drop(self, reason: str, records: int) -> None:
+        with self._drop_lock:
+            count = self.dropped[reason] = self.dropped.get(reason, 0) + records
+        if self._on_drop is not None:
+            self._on_drop(reason, count)
+
+
+def _records_in(item: Any) -> int:
+    # One call (track_generation, record_metrics) queues its points as one list.
+    return len(item) if type(item) is list else 1
+
+
+def fast_record_metric(
+    queue: BoundedQueue, clock: Callable[[], float], full_path: Callable[..., None]
+) -> Callable[..., None]:
+    """``record_metric`` for the common call (a valid name and float, no metadata, room in the queue).
+
+    It is the library's hottest call: a closure reads its queue and clock
+    from cells instead of attributes, which takes it from about 2x to 1.5x
+    the cost of a bare ``SimpleQueue.put``. Every other call takes
+    ``full_path``, which validates and applies the full-queue policy.
+    """
+    depth, enqueue = queue.depth, queue.enqueue
+
+    def record_metric(metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
+        if (
+            metadata is None
+            and type(metric_name) is str
+            and metric_name
+            and type(value) is float
+            and value - value == 0.0  # finite
+            and depth() < queue.limit
+        ):
+            enqueue((metric_name, value, clock(), None))
+        else:
+            full_path(metric_name, value, metadata)
+
+    return record_metric

@@ -1,0 +1,192 @@
+"""Worker threads: a batch worker per record kind, and one lane per handler.
+
+A ``BatchWorker`` drains its ``BoundedQueue`` in batches and hands each batch
+to a ``process`` function (store, files, lanes); it stops at a
+``Control("stop")`` marker after everything queued before it. A
+``HandlerLane`` gives one user handler an ``IsolatedLane`` of its own, so a
+slow or hung handler delays only itself.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from genmon.monitor.engine.failures import THREAD_PREFIX, HandlerErrors
+from genmon.monitor.engine.isolation import Call, IsolatedLane
+from genmon.monitor.engine.queueing import BoundedQueue, Control, remaining_s
+
+BATCH_SIZE = 4096
+
+
+class BatchWorker:
+    """Drains a queue in batches on a named daemon thread.
+
+    Args:
+        name: thread name suffix (``genmon-<name>``).
+        source: the queue producers put records on.
+        process: called with each batch (a list of records) in queue order.
+        on_flush: called at a flush marker after every earlier batch was
+            processed; returns the lane markers the flush must also wait for.
+        on_stop: called once after the last batch, before the thread ends.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        source: BoundedQueue,
+        process: Callable[[list[Any]], None],
+        on_flush: Callable[[float | None], list[Control]],
+        on_stop: Callable[[float | None], None],
+    ) -> None:
+        self.source = source
+        self.processed = 0
+        self.failures = 0
+        self._process = process
+        self._on_flush = on_flush
+        self._on_stop = on_stop
+        self._stop_deadline: float | None = None
+        self.thread = threading.Thread(target=self._run, name=THREAD_PREFIX + name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        get, get_nowait = self.source.get, self.source.get_nowait
+        while True:
+            batch = [get()]
+            try:
+                while len(batch) < BATCH_SIZE:
+                    batch.append(get_nowait())
+            except queue.Empty:
+                pass
+            if self._handle(batch):
+                break
+        # Producers that passed the closed check just before close() may still
+        # have put items after the stop marker: take them too.
+        leftovers = []
+        try:
+            while True:
+                leftovers.append(get_nowait())
+        except queue.Empty:
+            pass
+        self._handle([x for x in leftovers if not isinstance(x, Control)])
+        for marker in leftovers:
+            if isinstance(marker, Control):
+                marker.done.set()
+        try:
+            self._on_stop(self._stop_deadline)
+        except Exception:  # noqa: BLE001 - on_stop isolates handlers itself; this guards the thread
+            self.failures += 1
+
+    def _handle(self, batch: list[Any]) -> bool:
+        """Process a batch that may contain markers; True when a stop marker was seen."""
+        start = 0
+        for i, item in enumerate(batch):
+            if isinstance(item, Control):
+                self._process_records(batch[start:i])
+                start = i + 1
+                if item.kind == "stop":
+                    self._stop_deadline = item.deadline
+                    rest = batch[start:]
+                    self._process_records([x for x in rest if not isinstance(x, Control)])
+                    for late in rest:  # a flush that raced close: nothing more will come
+                        if isinstance(late, Control):
+                            late.done.set()
+                    item.done.set()
+                    return True
+                self._flush(item)
+        self._process_records(batch[start:] if start else batch)
+        return False
+
+    def _process_records(self, items: list[Any]) -> None:
+        if not items:
+            return
+        # A queue item is one record or a list of records put by one call
+        # (track_generation puts its points as one item: one put, not eight).
+        records: list[Any] = []
+        for item in items:
+            if type(item) is list:
+                records.extend(item)
+            else:
+                records.append(item)
+        try:
+            self._process(records)
+        except Exception:  # noqa: BLE001 - a bug in processing must not kill the worker
+            self.failures += 1
+        self.processed += len(records)
+        self.source.notify_room()
+
+    def _flush(self, marker: Control) -> None:
+        try:
+            lanes = self._on_flush(marker.deadline)
+        except Exception:  # noqa: BLE001
+            self.failures += 1
+            lanes = []
+        marker.children = lanes
+        marker.done.set()
+
+
+class HandlerLane:
+    """One handler on its own ``IsolatedLane``: batches in order, flush and close in line with them.
+
+    Args:
+        handler: the user's handler object.
+        name: its unique name, used in error counts and the thread name.
+        deliver: ``deliver(handler, batch)`` sends one batch to the handler.
+        errors: where failures are counted.
+        max_batches: batches waiting at most; beyond it new batches are
+            dropped and their records counted in ``dropped``.
+        lifecycle_timeout_s: passed to the handler's ``flush``/``close`` when no deadline is given.
+    """
+
+    def __init__(
+        self,
+        handler: Any,
+        name: str,
+        deliver: Callable[[Any, list[Any]], None],
+        errors: HandlerErrors,
+        max_batches: int = 1024,
+        lifecycle_timeout_s: float = 5.0,
+    ) -> None:
+        self.handler = handler
+        self.name = name
+        self.dropped = 0
+        self.delivered = 0
+        self._deliver = deliver
+        self._errors = errors
+        self._timeout_s = lifecycle_timeout_s
+        self._lane = IsolatedLane(name, errors, kind="lane", max_pending=max_batches)
+
+    def send(self, batch: list[Any]) -> None:
+        """Queue a batch (called from one worker thread only, so the count is exact)."""
+        # The batch list is shared by every lane: handlers must not mutate it.
+        call = self._lane.submit(self._deliver_batch, batch, weight=len(batch))
+        if call.outcome == "skipped":
+            self.dropped += len(batch)
+
+    def _deliver_batch(self, batch: list[Any]) -> None:
+        self._deliver(self.handler, batch)
+        self.delivered += len(batch)
+
+    def control(self, kind: str, deadline: float | None = None) -> Call:
+        """Queue the handler's ``flush`` (kind "flush") or ``close`` behind the batches; ``done`` tells when it ran."""
+        return self._lane.submit(self._call_lifecycle, "flush" if kind == "flush" else "close", deadline, weight=0)
+
+    def request_stop(self, deadline: float | None) -> None:
+        """Queue the handler's ``close`` behind its batches and take nothing more."""
+        self.control("close", deadline)
+        self._lane.request_close()
+
+    def wait_stopped(self, deadline: float) -> bool:
+        """Wait for the lane to run what it holds, by ``deadline``; what is left then is dropped and counted."""
+        given_up = self._lane.close(deadline)
+        self.dropped += sum(call.weight for call in given_up)
+        return not given_up
+
+    def _call_lifecycle(self, method: str, deadline: float | None) -> None:
+        fn = getattr(self.handler, method, None)
+        if callable(fn):
+            fn(remaining_s(deadline, self._timeout_s))

@@ -1,0 +1,127 @@
+"""The rolling in-memory store: per-metric columnar series, bounded by age and by points per metric.
+
+Each metric is a ``Series`` of sealed blocks plus a tail
+(``genmon.monitor.store.series``); window statistics combine whole-block
+summaries with the raw points at the window's edges
+(``genmon.monitor.store.window``), so their cost depends on the number of
+blocks, not of points. Readers get ``SeriesData`` copies and never hold the
+lock while they build a table or write a byte.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from genmon.monitor.store.series import Series
+from genmon.monitor.store.series_data import SeriesData
+from genmon.monitor.store.window import WindowParts, WindowStats, window_parts
+from genmon.records.types import MetricPoint
+
+
+class MetricStore:
+    """Thread-safe rolling store of metric points, bounded by age and by points per metric.
+
+    Args:
+        retention_s: drop points older than this many seconds (None keeps them).
+        max_points_per_metric: keep at most this many points per metric, oldest evicted first.
+
+    Example:
+        >>> store = MetricStore()
+        >>> store.append_batch([("latency", 0.5, 1.0, None)])
+        >>> store.window_stats("latency", start=0.0)["count"]
+        1
+    """
+
+    def __init__(self, retention_s: float | None = None, max_points_per_metric: int | None = 1_000_000) -> None:
+        if retention_s is not None and retention_s <= 0:
+            raise ValueError(f"retention must be positive seconds or None, got {retention_s!r}")
+        if max_points_per_metric is not None and max_points_per_metric < 1:
+            raise ValueError(f"max_points_per_metric must be >= 1 or None, got {max_points_per_metric!r}")
+        self.retention_s = retention_s
+        self.max_points_per_metric = max_points_per_metric
+        self._series: dict[str, Series] = {}
+        self._lock = threading.Lock()
+
+    def append_batch(self, points: Iterable[MetricPoint], now: float | None = None) -> None:
+        """Append points (name, value, timestamp, metadata) and apply retention."""
+        grouped: dict[str, tuple[list[float], list[float], list[Any]]] = {}
+        for name, value, ts, meta in points:
+            group = grouped.get(name)
+            if group is None:
+                group = grouped[name] = ([], [], [])
+            group[0].append(ts)
+            group[1].append(value)
+            group[2].append(meta)
+        cutoff = None
+        if self.retention_s is not None and now is not None:
+            cutoff = now - self.retention_s
+        with self._lock:
+            for name, (ts_list, value_list, meta_list) in grouped.items():
+                series = self._series.get(name)
+                if series is None:
+                    series = self._series[name] = Series(name)
+                codes = series.encode(meta_list)
+                series.append(np.array(ts_list, dtype=np.float64), np.array(value_list, dtype=np.float64), codes)
+                series.evict(cutoff, self.max_points_per_metric)
+
+    def names(self) -> list[str]:
+        """Names of the metrics that hold points, in first-recorded order."""
+        with self._lock:
+            return [name for name, s in self._series.items() if s.count]
+
+    def count(self, name: str | None = None) -> int:
+        """Points held for one metric, or for all of them."""
+        with self._lock:
+            if name is not None:
+                series = self._series.get(name)
+                return series.count if series else 0
+            return sum(s.count for s in self._series.values())
+
+    def window_parts(self, name: str, start: float) -> WindowParts:
+        """The blocks and edge points of ``name`` stamped at or after ``start``."""
+        with self._lock:
+            series = self._series.get(name)
+            if series is None:
+                return WindowParts()
+            return window_parts(series, start)
+
+    def window_stats(self, name: str, start: float) -> WindowStats:
+        """count, sum, mean, std, min, max, p50, p95, p99 and last of points stamped >= start."""
+        return self.window_parts(name, start).stats()
+
+    def series(self, name: str, start: float | None = None, end: float | None = None) -> SeriesData | None:
+        """A copy of one metric's points with start <= timestamp <= end, or None if unknown."""
+        with self._lock:
+            series = self._series.get(name)
+            if series is None:
+                return None
+            ts, values, codes = series.copy_range(start, end)
+            table = tuple(series.meta_table)
+        return SeriesData(name, ts, values, codes, table)
+
+    def snapshot(
+        self, start: float | None = None, end: float | None = None, names: Iterable[str] | None = None
+    ) -> list[SeriesData]:
+        """Copies of every metric (or the named ones) restricted to [start, end]."""
+        wanted = self.names() if names is None else list(names)
+        out = []
+        for name in wanted:
+            data = self.series(name, start, end)
+            if data is not None and len(data):
+                out.append(data)
+        return out
+
+    def last_timestamp(self) -> float | None:
+        """The newest point's time across every metric, or None for an empty store."""
+        with self._lock:
+            stamps = [s.last_ts() for s in self._series.values() if s.count]
+        return max(stamps) if stamps else None
+
+    def nbytes(self) -> int:
+        """Bytes held by the numeric buffers (metadata tables not included)."""
+        with self._lock:
+            return sum(s.nbytes() for s in self._series.values())

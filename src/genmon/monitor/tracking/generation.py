@@ -1,0 +1,136 @@
+"""The points that track_generation and track_evaluation record (afterimage's metric names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genmon.records.validation import check_metadata, check_value, to_epoch
+
+TOKEN_METRICS = ("prompt_token_count", "completion_token_count", "total_token_count")
+GENERATION_COUNTS = (*TOKEN_METRICS, "conversation_length")
+# Keyword arguments that are metrics or carry the error, never call metadata.
+_NOT_METADATA = frozenset({*GENERATION_COUNTS, "error", "metadata", "timestamp", "scores", "metric", "value"})
+_SCALAR_TYPES = frozenset({str, int, float, bool})
+# Metadata keys the quick pass leaves to check_metadata (reserved, or setting the time).
+_CHECKED_KEYS = frozenset({"metric", "value", "timestamp"})
+
+Point = tuple[str, float, float, "dict[str, Any] | None"]
+
+
+def _number(raw: Any, argument: str) -> float:
+    kind = type(raw)
+    if kind is int:
+        return float(raw)
+    if kind is float and raw - raw == 0.0:  # finite
+        return raw  # type: ignore[no-any-return]
+    return check_value(raw, argument)
+
+
+def call_metadata(kwargs: dict[str, Any], now: float) -> tuple[float, dict[str, Any] | None]:
+    """The metadata attached to every metric of one call, and the call's time.
+
+    Scalar keyword arguments (model_name, finish_reason, operation,
+    component, ...) and the items of a ``metadata=`` dict become metadata;
+    a ``timestamp`` keyword or metadata key sets the time.
+    """
+    ts = now
+    extra = kwargs.get("metadata")
+    meta: dict[str, Any] = {}
+    if extra is not None:
+        if type(extra) is dict:
+            for key, value in extra.items():
+                if type(key) is not str or type(value) not in _SCALAR_TYPES or key in _CHECKED_KEYS:
+                    break  # anything but plain scalars takes the full check below
+                meta[key] = value
+            else:
+                extra = None
+        if extra is not None:
+            ts, checked = check_metadata(extra, now)
+            meta = checked or {}
+    for key, value in kwargs.items():
+        if type(value) in _SCALAR_TYPES and key not in _NOT_METADATA:
+            meta[key] = value
+    stamp = kwargs.get("timestamp")
+    if stamp is not None:
+        ts = to_epoch(stamp, "timestamp")
+    return ts, meta or None
+
+
+def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: float) -> tuple[float, list[Point]]:
+    """Validate a track_generation call and return its time and points."""
+    duration = float(duration) if type(duration) is int else _number(duration, "duration")
+    ts, meta = call_metadata(kwargs, now)
+    failed = 0.0 if success else 1.0
+    # afterimage recorded error_rate only when an `error` keyword was given,
+    # so its mean was not a rate; here every call records 0 or 1.
+    points: list[Point] = [
+        ("generation_time", duration, ts, meta),
+        ("success_rate", 1.0 - failed, ts, meta),
+        ("error_rate", 1.0 if (failed or kwargs.get("error")) else 0.0, ts, meta),
+    ]
+    append = points.append
+    model = kwargs.get("model_name")
+    if model is not None:
+        name = _MODEL_USAGE.get(model) if type(model) is str else None
+        append((name or _derived_name(_MODEL_USAGE, "model_usage:", model), 1.0, ts, meta))
+    reason = kwargs.get("finish_reason")
+    if reason is not None:
+        name = _FINISH_REASON.get(reason) if type(reason) is str else None
+        append((name or _derived_name(_FINISH_REASON, "finish_reason:", reason), 1.0, ts, meta))
+    for key in GENERATION_COUNTS:
+        raw = kwargs.get(key)
+        if raw is not None:
+            append((key, float(raw) if type(raw) is int else _number(raw, key), ts, meta))
+    return ts, points
+
+
+_MODEL_USAGE: dict[str, str] = {}
+_FINISH_REASON: dict[str, str] = {}
+
+
+def _derived_name(cache: dict[str, str], prefix: str, value: Any) -> str:
+    """``model_usage:<model>`` and friends, built once per value (a bounded cache)."""
+    if type(value) is not str:
+        return f"{prefix}{value}"
+    if len(cache) > 4096:
+        cache.clear()
+    name = cache[value] = f"{prefix}{value}"
+    return name
+
+
+def evaluation_points(
+    duration: Any, success: Any, evaluator_type: Any, scores: Any, kwargs: dict[str, Any], now: float
+) -> tuple[float, list[Point]]:
+    """Validate a track_evaluation call and return its time and points."""
+    duration = check_value(duration, "duration")
+    if not isinstance(evaluator_type, str) or not evaluator_type:
+        raise TypeError(f"evaluator_type must be a non-empty string, got {evaluator_type!r:.80}")
+    if not isinstance(scores, dict):
+        raise TypeError(
+            f"scores must be a dict of name to number (or {{'score', 'feedback'}}), got {type(scores).__name__}"
+        )
+    ts, meta = call_metadata(kwargs, now)
+    base = dict(meta or {}, evaluator_type=evaluator_type)
+    points: list[Point] = [("evaluation_time", duration, ts, dict(base, success=bool(success)))]
+    for score_name, score in scores.items():
+        feedback = score.get("feedback") if isinstance(score, dict) else None
+        value = score.get("score", 0) if isinstance(score, dict) else score
+        score_meta = dict(base, feedback=feedback) if feedback is not None else base
+        points.append((f"evaluation_score_{score_name}", check_value(value, f"scores[{score_name!r}]"), ts, score_meta))
+    error_rate = 1.0 if (not success or kwargs.get("error")) else 0.0
+    points.append(("evaluation_error_rate", error_rate, ts, base))
+    for key in TOKEN_METRICS:
+        raw = kwargs.get(key)
+        if raw is not None:
+            points.append((key, check_value(raw, key), ts, base))
+    return ts, points
+
+
+def log_data(kwargs: dict[str, Any], duration: float, success: Any, **fields: Any) -> dict[str, Any]:
+    """The ``data`` of the log record a tracking call writes (afterimage's shape)."""
+    data = {"duration": duration, "success": success, **fields, **kwargs}
+    error = kwargs.get("error")
+    if error is not None and isinstance(error, BaseException):
+        data["error"] = str(error)
+        data["error_type"] = type(error).__name__
+    return data

@@ -1,0 +1,82 @@
+"""Token usage grouped by model, computed from the store without scanning dicts."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from genmon.monitor.store.metric_store import MetricStore
+from genmon.monitor.tracking.generation import TOKEN_METRICS
+from genmon.records.types import ModelTokenUsage, TokenUsageReport
+
+_FIELDS = dict(zip(TOKEN_METRICS, ("prompt_tokens", "completion_tokens", "total_tokens")))
+
+
+def token_usage(store: MetricStore, start: float | None) -> TokenUsageReport:
+    """Sum the token metrics per ``model_name`` (``"unknown"`` where none was given)."""
+    by_model: dict[str, dict[str, float]] = {}
+    for metric, field in _FIELDS.items():
+        data = store.series(metric, start=start)
+        if data is None or not len(data):
+            continue
+        # Sum per metadata code, then per model: one pass over the numbers.
+        sums = np.bincount(data.codes, weights=data.values, minlength=len(data.metadata_table))
+        present = np.bincount(data.codes, minlength=len(data.metadata_table))
+        for code in np.flatnonzero(present).tolist():
+            entry = data.metadata_table[code]
+            model = (entry or {}).get("model_name") or "unknown"
+            counts = by_model.setdefault(str(model), dict.fromkeys(_FIELDS.values(), 0.0))
+            counts[field] += float(sums[code])
+    return _report(by_model)
+
+
+def _report(by_model: dict[str, dict[str, float]]) -> TokenUsageReport:
+    usages = [
+        ModelTokenUsage(
+            model_name=model,
+            prompt_tokens=round(c["prompt_tokens"]),
+            completion_tokens=round(c["completion_tokens"]),
+            total_tokens=round(c["total_tokens"]),
+        )
+        for model, c in sorted(by_model.items())
+    ]
+    return TokenUsageReport(
+        by_model=usages,
+        total_prompt_tokens=sum(u.prompt_tokens for u in usages),
+        total_completion_tokens=sum(u.completion_tokens for u in usages),
+        total_tokens=sum(u.total_tokens for u in usages),
+    )
+
+
+class TokenTotals:
+    """Running token totals per model since the monitor started, kept by the metric worker.
+
+    The store forgets old points (retention, the per-metric cap); these sums
+    do not, so ``get_total_token_usage()`` over the whole run stays right in
+    a run of any length.
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, points: list[tuple[str, float, float, dict[str, Any] | None]]) -> None:
+        fields = _FIELDS
+        with self._lock:
+            sums = self._sums
+            for name, value, _, meta in points:
+                field = fields.get(name)
+                if field is None:
+                    continue
+                model = str((meta or {}).get("model_name") or "unknown")
+                counts = sums.get(model)
+                if counts is None:
+                    counts = sums[model] = dict.fromkeys(fields.values(), 0.0)
+                counts[field] += value
+
+    def report(self) -> TokenUsageReport:
+        with self._lock:
+            snapshot = {model: dict(counts) for model, counts in self._sums.items()}
+        return _report(snapshot)

@@ -1,0 +1,316 @@
+"""Tracked calls: ``monitor.track(...)`` as a context manager, async context manager and decorator.
+
+Each tracked call becomes a span: a ``call_id``, the ``parent_call_id`` of
+the enclosing tracked call, a type, a start, a duration, success and the
+exception. On exit it records the same points as ``track_generation``
+(generation_time, success_rate, error_rate, model_usage:<model>, token
+counts) plus ``cost_usd``, with operation, component, model_name and
+span_type in their metadata, and puts the span on the span queue.
+
+The enclosing call is found through a ``ContextVar``: it holds across
+``await``, asyncio tasks inherit it when they are created, and a thread sees
+it only when started with the context passed on
+(``contextvars.copy_context().run``, ``asyncio.to_thread``, or an executor
+given a copied context).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from genmon.errors import MonitorClosedError
+from genmon.monitor.tracking.generation import generation_points
+from genmon.monitor.tracking.span import CURRENT, RESERVED_KEYS, Span, current_span
+from genmon.monitor.tracking.usage import PriceTable
+from genmon.records.spans import SpanRecord, check_span_type, new_call_id
+from genmon.records.validation import check_metadata
+
+if TYPE_CHECKING:
+    from genmon.monitor.engine.queueing import BoundedQueue
+    from genmon.monitor.tracking.events import EventBus
+
+__all__ = ["Span", "SpanRecorder", "Tracker", "current_span", "tracked_function"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_NO_RESULT: Any = object()
+MAX_EXCEPTION_MESSAGE = 2000
+
+
+class Tracker:
+    """What ``monitor.track(...)`` returns: use it with ``with``, ``async with`` or as a decorator.
+
+    It keeps no per-call state (the running span lives in a ContextVar), so
+    one tracker may be entered by many threads and tasks at once.
+    """
+
+    __slots__ = ("_open", "component", "metadata", "model_name", "operation", "recorder", "span_type")
+
+    def __init__(
+        self,
+        recorder: SpanRecorder,
+        operation: str,
+        span_type: str,
+        model_name: str | None,
+        component: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> None:
+        self.recorder = recorder
+        self.operation = operation
+        self.span_type = span_type
+        self.model_name = model_name
+        self.component = component
+        self.metadata = metadata
+        self._open: list[Span] = []
+
+    def __enter__(self) -> Span:
+        span = self.recorder.start(self)
+        self._open.append(span)
+        return span
+
+    def _leaving(self) -> Span | None:
+        # The span of this block is the context's current one, unless the
+        # block is left from another context (an async generator resumed by
+        # another task): then it is this tracker's most recent open span.
+        current = CURRENT.get()
+        open_spans = self._open
+        span = current if any(s is current for s in open_spans) else (open_spans[-1] if open_spans else None)
+        if span is not None:
+            open_spans[:] = [s for s in open_spans if s is not span]
+        return span
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        span = self._leaving()
+        if span is not None:
+            self.recorder.finish(span, exc)
+
+    async def __aenter__(self) -> Span:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, fn: F) -> F:
+        """Decorate a sync or async function; usage is read from its return value."""
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(f"track cannot decorate the generator function {fn.__qualname__}: track inside it instead")
+        return tracked_function(self.recorder, self, fn)  # type: ignore[return-value]
+
+
+def tracked_function(
+    recorder: SpanRecorder,
+    tracker: Tracker,
+    fn: Callable[..., Any],
+    model_from: Callable[[dict[str, Any]], str | None] | None = None,
+) -> Callable[..., Any]:
+    """``fn`` (sync or async) run inside a span; ``model_from`` may name the model from the call's keywords."""
+    start, finish = recorder.start, recorder.finish
+
+    def begin(kwargs: dict[str, Any]) -> Span:
+        span = start(tracker)
+        if model_from is not None:
+            span.model_name = span.model_name or model_from(kwargs)
+        return span
+
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def tracked_async(*args: Any, **kwargs: Any) -> Any:
+            span = begin(kwargs)
+            try:
+                result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                finish(span, exc)
+                raise
+            finish(span, None, result)
+            return result
+
+        return tracked_async
+
+    @functools.wraps(fn)
+    def tracked(*args: Any, **kwargs: Any) -> Any:
+        span = begin(kwargs)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            finish(span, exc)
+            raise
+        finish(span, None, result)
+        return result
+
+    return tracked
+
+
+class SpanRecorder:
+    """One monitor's tracking: turns finished spans into points, span records, logs and events.
+
+    Args:
+        put_metric: queues one item (a point or a list of points) on the metric queue.
+        span_queue: the span queue (its ``closed`` flag refuses new calls).
+        put_log: queues a log tuple ``(ts, level, message, data)`` without blocking.
+        clock: epoch seconds.
+        events: the monitor's event bus.
+        prices: model to USD per 1k prompt and completion tokens.
+    """
+
+    def __init__(
+        self,
+        put_metric: Callable[[Any], None],
+        span_queue: BoundedQueue,
+        put_log: Callable[[Any], None],
+        clock: Callable[[], float],
+        events: EventBus,
+        prices: PriceTable | Mapping[str, Any] | None = None,
+    ) -> None:
+        self._put_metric = put_metric
+        self._span_queue = span_queue
+        self._put_span = span_queue.put
+        self._put_log = put_log
+        self._clock = clock
+        self._subscribers = events.subscribers
+        self._events = events
+        self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
+
+    def tracker(
+        self,
+        operation: Any,
+        span_type: str = "LLM",
+        model_name: str | None = None,
+        component: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Any:
+        """Validate ``track``'s arguments once, so each call pays nothing for them."""
+        if callable(operation) and not isinstance(operation, str):  # bare @monitor.track
+            return self.tracker(operation.__qualname__, span_type, model_name, component, metadata)(operation)
+        if not isinstance(operation, str) or not operation:
+            raise TypeError(f"operation must be a non-empty string, got {operation!r:.80}")
+        for argument, value in (("model_name", model_name), ("component", component)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise TypeError(f"{argument} must be a non-empty string or None, got {value!r:.80}")
+        checked = None
+        if metadata:
+            _, checked = check_metadata(metadata, 0.0)
+            clash = RESERVED_KEYS.intersection(checked or ())
+            if clash:
+                raise ValueError(f"metadata keys {sorted(clash)} are track's own arguments")
+        return Tracker(self, operation, check_span_type(span_type), model_name, component, checked)
+
+    def start(self, tracker: Tracker) -> Span:
+        if self._span_queue.closed:
+            raise MonitorClosedError("the monitor is closed: nothing more can be tracked")
+        parent = CURRENT.get()
+        span = Span(tracker, new_call_id(), None if parent is None else parent.call_id, self._clock())
+        span._parent = parent
+        span._token = CURRENT.set(span)
+        if self._subscribers["generation_start"]:
+            self._emit_start(span)
+        span._t0 = time.perf_counter()
+        return span
+
+    def finish(self, span: Span, exc: BaseException | None, result: Any = _NO_RESULT) -> None:
+        duration = time.perf_counter() - span._t0
+        try:
+            CURRENT.reset(span._token)
+        except ValueError:  # left from another context: that context never had it set
+            pass
+        span.duration_s = duration
+        span.success = exc is None
+        if exc is not None:
+            try:
+                self._record(span, duration, exc)
+            except Exception:  # noqa: BLE001, S110 - the caller's exception must propagate unchanged
+                pass
+            return
+        if (
+            result is not _NO_RESULT
+            and not span._child_usage
+            and span.prompt_tokens is None
+            and span.completion_tokens is None
+        ):
+            try:
+                span.set_result(result)
+            except Exception:  # noqa: BLE001, S110 - an odd response must not fail a call that worked
+                pass
+        parent = span._parent
+        if parent is not None and (span.prompt_tokens is not None or span.completion_tokens is not None):
+            parent._child_usage = True
+        span._parent = None  # no chain of finished spans kept alive
+        self._record(span, duration, None)
+
+    def _record(self, span: Span, duration: float, exc: BaseException | None) -> None:
+        kwargs: dict[str, Any] = {"operation": span.name, "span_type": span.span_type}
+        if span.component is not None:
+            kwargs["component"] = span.component
+        if span.model_name is not None:
+            kwargs["model_name"] = span.model_name
+        if span.metadata:
+            kwargs["metadata"] = span.metadata
+        if span.finish_reason is not None:
+            kwargs["finish_reason"] = span.finish_reason
+        prompt, completion = span.prompt_tokens, span.completion_tokens
+        if prompt is not None:
+            kwargs["prompt_token_count"] = prompt
+        if completion is not None:
+            kwargs["completion_token_count"] = completion
+        if prompt is not None or completion is not None:
+            kwargs["total_token_count"] = (prompt or 0) + (completion or 0)
+        error_type = error_message = None
+        if exc is not None:
+            error_type = type(exc).__name__
+            error_message = _message(exc)
+            kwargs["error_type"] = error_type
+        ts, points = generation_points(duration, exc is None, kwargs, self._clock())
+        cost = span.cost_usd
+        if cost is None and self.prices:
+            cost = self.prices.cost(span.model_name, prompt, completion)
+        if cost is not None:
+            points.append(("cost_usd", cost, ts, points[0][3]))
+        self._put_metric(points)  # one queue item; the metric worker expands it
+        record = SpanRecord(
+            span.call_id,
+            span.parent_call_id,
+            span.name,
+            span.span_type,
+            span.start,
+            duration,
+            exc is None,
+            span.model_name,
+            span.component,
+            prompt,
+            completion,
+            cost,
+            error_type,
+            error_message,
+            span.metadata,
+        )
+        self._put_span(record)
+        if exc is not None:
+            data = {"call_id": span.call_id, "operation": span.name, "error": error_message, "error_type": error_type}
+            self._put_log((ts, "error", f"Tracked call {span.name} failed: {error_type}", data))
+            if self._subscribers["generation_error"]:
+                self._events.emit("generation_error", record.to_dict(), span=record)
+        if self._subscribers["generation_end"]:
+            self._events.emit("generation_end", record.to_dict(), span=record)
+
+    def _emit_start(self, span: Span) -> None:
+        data = {
+            "call_id": span.call_id,
+            "parent_call_id": span.parent_call_id,
+            "name": span.name,
+            "span_type": span.span_type,
+            "model_name": span.model_name,
+            "component": span.component,
+            "start": span.start,
+        }
+        self._events.emit("generation_start", data)
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the original error
+        text = f"<unprintable {type(exc).__name__}>"
+    return text if len(text) <= MAX_EXCEPTION_MESSAGE else text[:MAX_EXCEPTION_MESSAGE] + "..."

@@ -1,0 +1,44 @@
+"""The record types shared with afterimage: ``Alert``, token usage reports, and the metric point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Alert", "MetricPoint", "ModelTokenUsage", "TokenUsageReport"]
+
+# A metric point as it travels from the record call to the store and the handlers:
+# (metric_name, value, timestamp as epoch seconds, metadata or None).
+MetricPoint = tuple[str, float, float, "dict[str, Any] | None"]
+
+
+@dataclass
+class Alert:
+    """One firing of an alert rule (the fields of afterimage's Alert)."""
+
+    name: str
+    message: str
+    level: str
+    timestamp: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelTokenUsage:
+    """Token usage for a single model."""
+
+    model_name: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@dataclass
+class TokenUsageReport:
+    """Token usage: a per-model breakdown plus totals, for cost calculation."""
+
+    by_model: list[ModelTokenUsage]
+    total_prompt_tokens: int = 0
+    total_completion_tokens: int = 0
+    total_tokens: int = 0

@@ -1,0 +1,53 @@
+"""The genmon command: version, demo, usage errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genmon import __version__
+from genmon.cli.main import main
+
+
+def test_version_prints_the_package_version() -> None:
+    """The installed `genmon` console script prints the package version."""
+    script = Path(sys.executable).with_name("genmon")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "genmon.cli"]
+    out = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0 and out.stdout.strip() == f"genmon {__version__}"
+
+
+def test_demo_writes_a_run_directory_and_prints_it(tmp_path: Path, capsys) -> None:
+    """`genmon demo` runs a simulated generator with the monitor attached and prints its run directory."""
+    run_dir = tmp_path / "demo"
+    assert main(["demo", "--conversations", "40", "--concurrency", "8", "--out", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert str(run_dir) in out and "p95" in out and "generation_time" in out  # the summary table
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {"generation_time", "success_rate", "error_rate", "cost_usd"} <= {line["metric"] for line in lines}
+    log = [json.loads(line) for line in (run_dir / "genmon.log").read_text().splitlines()]
+    assert any(record.get("alert") == "high_error_rate" for record in log)  # at least one alert fired
+    assert (run_dir / "spans.jsonl").stat().st_size > 0
+    for name in ("metrics.json", "metrics.csv", "metrics.xlsx", "metrics.parquet"):
+        assert (run_dir / "exports" / name).stat().st_size > 0
+    assert (run_dir / "plots" / "overview.png").exists() and (run_dir / "report.html").exists()
+
+
+def test_no_command_and_bad_options_exit_2(capsys) -> None:
+    """Bad usage exits with code 2 and a one-line error."""
+    assert main([]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--conversations", "many"])
+    assert exit_info.value.code == 2
+
+
+def test_demo_rejects_out_of_range_options(capsys) -> None:
+    """An impossible error rate or count is bad usage: exit code 2 and a one-line message."""
+    assert main(["demo", "--error-rate", "2"]) == 2
+    assert "--error-rate" in capsys.readouterr().err
+    assert main(["demo", "--conversations", "0"]) == 2
+    assert "--conversations" in capsys.readouterr().err

@@ -1,0 +1,139 @@
+"""Full-queue policies: exact drop counts, a bounded block, and markers that are never dropped."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from genmon import MonitorClosedError
+from genmon.monitor.engine.queueing import BoundedQueue, Control
+from genmon.testing import CapturingLogHandler
+
+
+class InlineBlocker:
+    """An inline metric sink that holds the metric worker inside its first batch until released."""
+
+    runs_inline = True
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+    def handle_batch(self, points: list[Any]) -> None:
+        self.entered.set()
+        self.released.wait(30)
+
+
+def stall_worker(make_monitor, **kwargs):
+    blocker = InlineBlocker()
+    logs = CapturingLogHandler()
+    monitor = make_monitor(metric_handlers=[blocker], log_handlers=[logs], **kwargs)
+    monitor.record_metric("first", 0.0)
+    assert blocker.entered.wait(10)
+    return monitor, blocker, logs
+
+
+@pytest.mark.parametrize("policy", ["drop_newest", "drop_oldest"])
+def test_drop_policies_count_every_drop_exactly(make_monitor, policy: str) -> None:
+    """With the worker stalled, 250 puts into a 100-slot queue drop exactly 150, newest or oldest."""
+    monitor, blocker, logs = stall_worker(make_monitor, max_queue_size=100, on_full=policy)
+    for i in range(250):
+        monitor.record_metric("x", i)
+    assert monitor.stats()["dropped"] == {policy: 150}
+    blocker.released.set()
+    assert monitor.flush(10)
+    data = monitor.store.series("x")
+    assert data is not None
+    expected = range(100) if policy == "drop_newest" else range(150, 250)
+    assert data.values.tolist() == list(map(float, expected))
+    stats = monitor.stats()
+    assert stats["processed"] == 101
+    assert stats["recorded"] == (101 if policy == "drop_newest" else 251)
+    drop_logs = [r for r in logs.records if r["message"].startswith("Queue full")]
+    assert len(drop_logs) == 1 and drop_logs[0]["reason"] == policy  # logged once per interval
+
+
+def test_block_policy_waits_for_room_and_loses_nothing(make_monitor) -> None:
+    """A producer blocked on a full queue resumes when the worker drains; nothing is dropped."""
+    monitor, blocker, _ = stall_worker(make_monitor, max_queue_size=10, on_full="block", block_timeout=60)
+    done = threading.Event()
+
+    def produce() -> None:
+        for i in range(50):
+            monitor.record_metric("x", i)
+        done.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    assert not done.wait(0.2)  # stuck behind the stalled worker: the queue is bounded
+    blocker.released.set()
+    producer.join(30)
+    assert done.is_set()
+    assert monitor.flush(10)
+    assert monitor.store.count("x") == 50 and monitor.stats()["dropped"] == {}
+
+
+def test_block_policy_gives_up_after_its_timeout_and_counts_it(make_monitor) -> None:
+    """A dead worker cannot hang a caller: after block_timeout the record is dropped and counted."""
+    monitor, blocker, _ = stall_worker(make_monitor, max_queue_size=5, on_full="block", block_timeout=0.01)
+    for i in range(8):
+        monitor.record_metric("x", i)
+    assert monitor.stats()["dropped"] == {"block_timeout": 3}
+    blocker.released.set()
+    assert monitor.flush(10)
+    assert monitor.store.count("x") == 5
+
+
+def test_drop_oldest_never_drops_a_flush_marker() -> None:
+    """A marker taken out by drop_oldest is put back, so a pending flush still completes."""
+    q = BoundedQueue(2, "drop_oldest")
+    marker = Control("flush")
+    q.put_control(marker)
+    q.put(1)
+    q.put(2)
+    q.put(3)
+    items = [q.get_nowait() for _ in range(q.qsize())]
+    assert marker in items
+    assert [x for x in items if x is not marker] == [2, 3] and q.dropped == {"drop_oldest": 1}
+
+
+def test_closed_queue_refuses_puts() -> None:
+    """After close every put raises MonitorClosedError, whatever the policy."""
+    for policy in ("block", "drop_oldest", "drop_newest"):
+        q = BoundedQueue(10, policy)
+        q.close()
+        with pytest.raises(MonitorClosedError):
+            q.put(1)
+
+
+def test_a_dropped_call_counts_every_point_it_carried(make_monitor) -> None:
+    """track_generation queues its points as one item: dropping it counts each of its points."""
+    monitor, blocker, _ = stall_worker(make_monitor, max_queue_size=1, on_full="drop_newest")
+    monitor.record_metric("fills", 1.0)
+    monitor.track_generation(1.0, True, model_name="m", prompt_token_count=3)  # 5 points
+    assert monitor.stats()["dropped"] == {"drop_newest": 5}
+    blocker.released.set()
+    assert monitor.flush(10)
+
+
+def test_a_full_handler_backlog_is_counted_and_logged(make_monitor) -> None:
+    """A lane whose handler cannot keep up drops whole batches, counts them and logs it."""
+    from genmon.testing import BlockingHandler
+
+    slow = BlockingHandler("slow")
+    logs = CapturingLogHandler()
+    monitor = make_monitor(metric_handlers=[slow], log_handlers=[logs])
+    lane = monitor._rt.metrics.lanes[0]
+    lane._lane._max_pending = 1
+    monitor.record_metric("x", 0.0)
+    assert slow.entered.wait(10)
+    for i in range(3):
+        monitor.record_metric("x", float(i))
+        assert monitor.sync_store(10)  # one batch per record
+    stats = monitor.stats()
+    assert stats["handler_dropped"] == {"slow": 2} and stats["handler_errors"]["slow"] >= 1
+    slow.release()
+    assert monitor.flush(10)
+    assert any("backlog full" in m for m in logs.messages("error"))

@@ -1,0 +1,213 @@
+"""The package's shape: imports flow one way through the layers, no import circle, no oversized module.
+
+Every import counts, including those inside functions and under
+``TYPE_CHECKING``: a lazy import is still a dependency a reader must follow.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+MAX_MODULE_LINES = 400
+
+# Rooms from the top down: (rank, room, module prefixes). A module may import
+# its own room and any room of a greater rank; never up, never a sibling of
+# its own rank (alerts and tracking stay independent of each other).
+ROOMS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (0, "cli", ("genmon.cli",)),
+    (1, "api", ("genmon", "genmon.monitoring", "genmon.testing", "genmon.simulated")),
+    (2, "facade", ("genmon.monitor",)),  # the façade and its wiring: the monitor package's own modules
+    (3, "handlers", ("genmon.handlers",)),
+    (4, "plots", ("genmon.plots",)),
+    (5, "exporters", ("genmon.exporters",)),
+    (6, "alerts", ("genmon.monitor.alerts",)),
+    (6, "tracking", ("genmon.monitor.tracking",)),
+    (6, "resources", ("genmon.monitor.resources",)),
+    (7, "engine", ("genmon.monitor.engine",)),
+    (7, "store", ("genmon.monitor.store",)),
+    (8, "records", ("genmon.records", "genmon.errors", "genmon._version")),
+)
+
+
+def room_of(module: str) -> tuple[int, str]:
+    """The (rank, room) of a module: the room with the longest matching prefix."""
+    best: tuple[int, int, str] | None = None
+    for rank, room, prefixes in ROOMS:
+        for prefix in prefixes:
+            if module == prefix or module.startswith(prefix + "."):
+                # "genmon" itself matches only the package's root modules, never a subpackage.
+                if prefix == "genmon" and module.count(".") > 0 and module not in ("genmon",):
+                    continue
+                if best is None or len(prefix) > best[0]:
+                    best = (len(prefix), rank, room)
+    if best is None:
+        raise AssertionError(f"{module} is in no room of the architecture: add it to ROOMS")
+    return best[1], best[2]
+
+
+def module_names(root: Path) -> dict[str, Path]:
+    """Every module under ``root`` (a ``src`` directory) by dotted name; packages by their own name."""
+    names = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+def imports_of(module: str, path: Path, known: Iterable[str]) -> set[str]:
+    """The genmon modules ``module`` imports, anywhere in its file."""
+    known = set(known)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            # `from pkg import mod` depends on pkg.mod when it is a module, else on pkg.
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+        for target in targets:
+            while target and target not in known:
+                target = target.rpartition(".")[0]
+            if target and target != module:
+                found.add(target)
+    return found
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    names = module_names(root)
+    return {module: imports_of(module, path, names) for module, path in names.items() if module.startswith("genmon")}
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports that go up a layer or sideways into a sibling room, as readable lines."""
+    bad = []
+    for module, targets in sorted(graph.items()):
+        rank, room = room_of(module)
+        for target in sorted(targets):
+            target_rank, target_room = room_of(target)
+            if target_room != room and target_rank <= rank:
+                bad.append(f"{module} ({room}, layer {rank}) imports {target} ({target_room}, layer {target_rank})")
+    return bad
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in graph:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    cycles.append(sorted(group))
+    return cycles
+
+
+def test_imports_flow_down_the_layers() -> None:
+    """No module imports a layer above its own or a sibling room of its layer."""
+    assert upward_imports(import_graph(SRC)) == []
+
+
+def test_there_is_no_import_circle() -> None:
+    """No group of modules imports itself round, TYPE_CHECKING and function-level imports included."""
+    assert import_cycles(import_graph(SRC)) == []
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """Every module of src/ stays small enough to read at once."""
+    long = {
+        str(path.relative_to(SRC)): n
+        for path in SRC.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
+
+
+def test_the_checks_catch_an_upward_import_and_a_circle(tmp_path: Path) -> None:
+    """Planted violations are reported: an exporter importing the façade, and two store modules importing each other."""
+    root = tmp_path / "src"
+    files = {
+        "genmon/__init__.py": "",
+        "genmon/exporters/__init__.py": "",
+        "genmon/exporters/csv_file.py": "def f():\n    from genmon.monitor.generation_monitor import GenerationMonitor\n",
+        "genmon/monitor/__init__.py": "",
+        "genmon/monitor/generation_monitor.py": "from genmon.exporters import csv_file\n",
+        "genmon/monitor/store/__init__.py": "",
+        "genmon/monitor/store/a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from genmon.monitor.store.b import B\n",
+        "genmon/monitor/store/b.py": "from genmon.monitor.store import a\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    graph = import_graph(root)
+    assert upward_imports(graph) == [
+        "genmon.exporters.csv_file (exporters, layer 5) imports genmon.monitor.generation_monitor (facade, layer 2)"
+    ]
+    assert sorted(map(tuple, import_cycles(graph))) == [
+        ("genmon.exporters.csv_file", "genmon.monitor.generation_monitor"),
+        ("genmon.monitor.store.a", "genmon.monitor.store.b"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("module", "room"),
+    [
+        ("genmon", "api"),
+        ("genmon.testing", "api"),
+        ("genmon.cli.demo", "cli"),
+        ("genmon.monitor", "facade"),
+        ("genmon.monitor.runtime", "facade"),
+        ("genmon.monitor.engine.isolation", "engine"),
+        ("genmon.records.spans", "records"),
+        ("genmon.errors", "records"),
+    ],
+)
+def test_rooms(module: str, room: str) -> None:
+    """Modules fall in the room their package says."""
+    assert room_of(module)[1] == room
