@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from genmon.handlers.append_only import AppendOnlyFile
+from genmon.monitor.engine.failures import SinkAccount
 
 
 class _StalledSink:
@@ -68,7 +69,8 @@ def test_metrics_jsonl_is_written_with_one_write_per_batch(make_monitor, monkeyp
     monitor.record_metric("first", 1.0)
     assert sink.entered.wait(10)
     file_sink = FileMetricHandler(monitor.log_dir)
-    monitor._rt.metrics.inline.append(("metrics.jsonl", file_sink))  # behind the stalled sink: it sees the backlog as batches
+    account = SinkAccount("metrics.jsonl", monitor.errors)
+    monitor._rt.metrics.inline.append(("metrics.jsonl", file_sink, account))  # behind the stalled sink: it sees the backlog as batches
     for i in range(10_000):
         monitor.record_metric("x", float(i))
     sink.released.set()

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from genmon.errors import RecordsDropped
+from genmon.records.validation import ENCODING_ERRORS, safe_text
 
 
 class AppendOnlyFile:
@@ -44,7 +49,14 @@ class AppendOnlyFile:
 class JsonLinesSink:
     """What the run directory's JSON-lines sinks share: a file opened on first write, one per shard.
 
-    Subclasses set ``default_name`` and call ``_write(bytes)`` once per batch.
+    Subclasses set ``default_name`` and call ``_write_batch(records, encode, label)``
+    once per batch. One bad record never takes its batch with it: when a
+    batch fails to encode, it is encoded again record by record, the good
+    records are written in order and the bad ones dropped; a write the disk
+    refuses drops the batch. Either way the sink raises ``RecordsDropped``
+    after writing what it could, so the monitor counts every record
+    (``stats()["sinks"]``) and logs each metric name the first time one of
+    its records could not be encoded.
     """
 
     runs_inline = True
@@ -56,6 +68,7 @@ class JsonLinesSink:
         self.path = self.log_dir / name
         self._base_name = base_name or name
         self._file: AppendOnlyFile | None = None
+        self._reported: set[str] = set()  # names whose unserialisable records were logged already
 
     def for_shard(self, shard: str) -> JsonLinesSink:
         """The sink one process of a job spread over several uses: ``<stem>-<shard><suffix>`` beside this file."""
@@ -66,6 +79,39 @@ class JsonLinesSink:
         if self._file is None or self._file.closed:
             self._file = AppendOnlyFile(self.path)
         self._file.write(data)
+
+    def _write_batch(self, records: list[Any], encode: Callable[[list[Any]], bytes], label: Callable[[Any], str]) -> None:
+        """Encode and append ``records`` with one write; drop and report what cannot be (see the class docstring)."""
+        bad: list[tuple[Any, BaseException]] = []
+        try:
+            data = encode(records)
+        except ENCODING_ERRORS:
+            parts = []
+            for record in records:
+                try:
+                    parts.append(encode([record]))
+                except ENCODING_ERRORS as error:
+                    bad.append((record, error))
+            data = b"".join(parts)
+        counts: dict[str, int] = {}
+        problems: list[str] = []
+        report = False
+        if bad:
+            counts["unserialisable"] = len(bad)
+            names = sorted({safe_text(label(record)) for record, _ in bad})
+            new = [name for name in names if name not in self._reported]
+            if new and len(self._reported) < 1000:  # each name logged once, within a bound
+                self._reported.update(new)
+                report = True
+            problems.append(f"{len(bad)} records could not be encoded ({bad[0][1]}), names: {', '.join(names[:10])}")
+        if data:
+            try:
+                self._write(data)
+            except OSError as error:
+                counts["write_failed"] = len(records) - len(bad)
+                problems.append(f"{counts['write_failed']} records not written: {error.strerror or error}")
+        if counts:
+            raise RecordsDropped(f"{self.path.name}: " + "; ".join(problems), counts, report=report)
 
     def flush(self, timeout_s: float = 5.0) -> None:
         """Nothing is buffered in the process: every batch is one write(2)."""

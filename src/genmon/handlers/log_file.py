@@ -27,9 +27,13 @@ class FileLogHandler(JsonLinesSink):
         self.log_file = self.path
 
     def handle_batch(self, records: list[dict[str, Any]]) -> None:
-        """Append a batch of records with one write and one flush."""
-        self._write(b"".join(orjson.dumps(r, option=_JSON_OPTIONS, default=str) + b"\n" for r in records))
+        """Append a batch of records with one write; a record that cannot be encoded is dropped and reported."""
+        self._write_batch(records, _encode, lambda r: str(r.get("message", "")))
 
     def handle_log(self, message: dict[str, Any]) -> None:
         """Append one record (afterimage's protocol)."""
         self.handle_batch([message])
+
+
+def _encode(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(r, option=_JSON_OPTIONS, default=str) + b"\n" for r in records)

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from genmon.errors import MonitorClosedError
+from genmon.records.validation import safe_text
 
 LOGGER_NAME = "genmon"
 FORWARDED = "genmon_forwarded"  # attribute set on records the sink emits
@@ -103,7 +104,13 @@ class LoggingHandler(logging.Handler):
                 if key not in _STANDARD_ATTRIBUTES and key not in data:
                     data[key] = value
             # The same queue and policy as monitor.log_info; one tuple, no I/O.
-            self.monitor.log(level_name(record.levelno), message, record.created, **data)
+            try:
+                self.monitor.log(level_name(record.levelno), message, record.created, **data)
+            except (TypeError, ValueError):
+                # A record the files could not hold (a lone surrogate, a cycle in extra=):
+                # kept as text rather than refused, since logging must never raise.
+                safe = {safe_text(str(k)): safe_text(_text(v)) for k, v in data.items()}
+                self.monitor.log(level_name(record.levelno), safe_text(message), record.created, **safe)
         except MonitorClosedError:
             self.dropped_after_close += 1
         except Exception:  # noqa: BLE001 - logging's contract: report through handleError, never raise
@@ -189,3 +196,10 @@ def _epoch(stamp: Any) -> float | None:
         return datetime.fromisoformat(stamp).timestamp()
     except ValueError:
         return None
+
+
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the record
+        return f"<unprintable {type(value).__name__}>"

@@ -78,10 +78,21 @@ class FileMetricHandler(JsonLinesSink):
         return "".join(lines)
 
     def handle_batch(self, points: list[MetricPoint]) -> None:
-        """Append a batch with one write and one flush."""
-        self._write(self.format_lines(points).encode())
+        """Append a batch with one write; a point that cannot be encoded is dropped and reported, never the batch."""
+        self._write_batch(points, self._encode, _metric_name)
+
+    def _encode(self, points: list[MetricPoint]) -> bytes:
+        return self.format_lines(points).encode()
 
     def handle_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
         """Append one point (afterimage's protocol); ``metadata['timestamp']`` is kept as given."""
         entry = {"metric": metric_name, "value": value, **(metadata or {})}
-        self._write(orjson.dumps(entry, option=_JSON_OPTIONS, default=str) + b"\n")
+        self._write_batch([entry], _encode_entries, lambda e: str(e.get("metric")))
+
+
+def _metric_name(point: MetricPoint) -> str:
+    return point[0] if isinstance(point[0], str) else repr(point[0])
+
+
+def _encode_entries(entries: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(e, option=_JSON_OPTIONS, default=str) + b"\n" for e in entries)

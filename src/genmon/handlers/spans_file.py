@@ -46,9 +46,12 @@ class FileSpanHandler(JsonLinesSink):
         return orjson.dumps(entry, option=_JSON_OPTIONS, default=str) + b"\n"
 
     def handle_span_batch(self, spans: list[SpanRecord]) -> None:
-        """Append a batch with one write."""
+        """Append a batch with one write; a span that cannot be encoded is dropped and reported."""
+        self._write_batch(spans, self._encode, lambda span: str(span.name))
+
+    def _encode(self, spans: list[SpanRecord]) -> bytes:
         line = self.format_line
-        self._write(b"".join([line(span) for span in spans]))
+        return b"".join([line(span) for span in spans])
 
     def handle_span(self, span: SpanRecord) -> None:
         """Append one span (the ``SpanHandler`` protocol)."""

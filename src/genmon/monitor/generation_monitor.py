@@ -24,7 +24,13 @@ from genmon.monitor.store.metric_store import MetricStore
 from genmon.monitor.store.window import WindowStats
 from genmon.monitor.tracking.attach import attach as attach_generator
 from genmon.monitor.tracking.events import Event
-from genmon.monitor.tracking.generation import evaluation_points, generation_points, log_data
+from genmon.monitor.tracking.generation import (
+    check_log_record,
+    error_text,
+    evaluation_points,
+    generation_points,
+    log_data,
+)
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import token_usage
 from genmon.monitor.tracking.track import Span, Tracker, current_span
@@ -161,7 +167,7 @@ class GenerationMonitor:
     # -- producers -------------------------------------------------------------------
     def record_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
         """Queue one point; ``metadata['timestamp']`` (datetime, epoch or ISO) sets its time."""
-        if type(metric_name) is not str or not metric_name:
+        if type(metric_name) is not str or not metric_name or not metric_name.isascii():
             metric_name = check_name(metric_name)
         if type(value) is not float or value - value != 0.0:
             value = check_value(value)
@@ -204,8 +210,7 @@ class GenerationMonitor:
 
     def log(self, level: str, message: str, timestamp: float | None = None, /, **data: Any) -> None:
         """Queue a log record at ``level`` (debug, info, warning, error, critical), stamped now or at ``timestamp``."""
-        if not isinstance(message, str):
-            raise TypeError(f"message must be a string, got {type(message).__name__}")
+        check_log_record(level, message, data)
         self._put_log((self._clock() if timestamp is None else timestamp, level, message, data))
 
     def log_info(self, message: str, **data: Any) -> None:
@@ -219,7 +224,7 @@ class GenerationMonitor:
     def log_error(self, message: str, error: BaseException | None = None, **data: Any) -> None:
         """Queue an error log record; ``error`` adds its text and type."""
         if error is not None:
-            data = {"error": str(error), "error_type": type(error).__name__, **data}
+            data = {"error": error_text(error), "error_type": type(error).__name__, **data}
         self.log("error", message, None, **data)
 
     # -- readers (the store, genmon.exporters, genmon.plots) ----------------------------

@@ -274,7 +274,7 @@ class HandlerHost:
         count = 0
         for pipeline in self._runtime.pipelines():
             count += sum(1 for lane in pipeline.lanes if lane.handler is handler)
-            count += sum(1 for _, inline in pipeline.inline if inline is handler)
+            count += sum(1 for _, inline, _ in pipeline.inline if inline is handler)
         return count
 
     def stored_snapshot(self) -> list[SeriesData]:

@@ -12,10 +12,56 @@ from typing import Any
 
 import orjson
 
-__all__ = ["RESERVED_METADATA_KEYS", "check_metadata", "check_name", "check_value", "to_epoch", "to_seconds"]
+__all__ = [
+    "ENCODING_ERRORS",
+    "INT64_MAX",
+    "INT64_MIN",
+    "RESERVED_METADATA_KEYS",
+    "check_json_data",
+    "check_metadata",
+    "check_name",
+    "check_text",
+    "check_value",
+    "safe_text",
+    "to_epoch",
+    "to_seconds",
+]
 
 RESERVED_METADATA_KEYS = frozenset({"metric", "value"})
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+# What every file and Parquet column can hold: a metadata integer past int64 cannot be written.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The options every sink encodes with (metrics.jsonl, genmon.log, spans.jsonl, HTTP): checking
+# with the same ones means a record accepted at the call can always be written.
+JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_PLAIN = frozenset({float, bool, type(None)})
+# What encoding a record that cannot be written raises: orjson's JSONEncodeError is a
+# TypeError, and text with a lone surrogate fails its encoding to UTF-8 (a ValueError).
+ENCODING_ERRORS = (TypeError, ValueError, OverflowError, RecursionError)
+
+
+def check_text(text: str, argument: str) -> str:
+    """Return ``text`` if it can be written as UTF-8, else raise ``ValueError`` naming ``argument``.
+
+    Only a lone surrogate (``"\\ud800"``, from bad decoding or ``surrogateescape``)
+    cannot; ASCII text is answered from a flag CPython keeps on every string.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{argument} holds a lone surrogate at position {error.start} ({text[error.start]!r}), "
+            f"which no file can hold: {safe_text(text)!r:.80}"
+        ) from None
+    return text
+
+
+def safe_text(text: str) -> str:
+    """``text`` with any lone surrogate written as its escape (``\\ud800``): always valid UTF-8."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def to_seconds(window: Any, argument: str = "window") -> float:
@@ -29,11 +75,11 @@ def to_seconds(window: Any, argument: str = "window") -> float:
 
 
 def check_name(name: Any, argument: str = "metric_name") -> str:
-    """Return ``name`` if it is a non-empty str, else raise naming ``argument``."""
+    """Return ``name`` if it is a non-empty str that files can hold, else raise naming ``argument``."""
     if type(name) is str and name:
-        return name
+        return name if name.isascii() else check_text(name, argument)
     if isinstance(name, str) and name:
-        return str(name)
+        return check_text(str(name), argument)
     if isinstance(name, str):
         raise ValueError(f"{argument} must be a non-empty string, got ''")  # noqa: TRY004 - right type, bad value
     raise TypeError(f"{argument} must be a non-empty string, got {type(name).__name__} {name!r:.80}")
@@ -45,6 +91,10 @@ def check_value(value: Any, argument: str = "value") -> float:
         raise TypeError(f"{argument} must be a finite number, got {type(value).__name__} {value!r:.80}")
     try:
         number = float(value)
+    except OverflowError:  # an int past float's range (10**400)
+        digits = len(str(abs(value))) if isinstance(value, int) else None
+        shown = f"an int of {digits} digits" if digits else f"{type(value).__name__} {value!r:.80}"
+        raise ValueError(f"{argument} must be a finite number, got {shown}") from None
     except (TypeError, ValueError):
         raise TypeError(f"{argument} must be a finite number, got {type(value).__name__} {value!r:.80}") from None
     if not math.isfinite(number):
@@ -85,14 +135,25 @@ def check_metadata(metadata: Any, clock_now: float, argument: str = "metadata") 
     """Validate and copy ``metadata``; return the point's time and the metadata to store.
 
     A ``timestamp`` key sets the point's time and is removed from the copy.
+    Keys must be text; values plain scalars (ASCII text costs one flag
+    check, an int one range check) or anything JSON-serialisable.
     """
     if type(metadata) is not dict and not isinstance(metadata, dict):
         raise TypeError(f"{argument} must be a dict or None, got {type(metadata).__name__}")
     meta = dict(metadata)
-    scalars = _SCALARS
+    plain = _PLAIN
     for key, item in meta.items():
-        if type(key) is not str or key in RESERVED_METADATA_KEYS or type(item) not in scalars:
-            _check_entry(key, item, argument)
+        if type(key) is not str or not key.isascii() or key in RESERVED_METADATA_KEYS:
+            _check_key(key, argument)
+        kind = type(item)
+        if kind is str:
+            if not item.isascii():
+                check_text(item, f"{argument}[{key!r}]")
+        elif kind is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                _int_out_of_range(item, f"{argument}[{key!r}]")
+        elif kind not in plain and key != "timestamp":
+            _check_json(item, f"{argument}[{key!r}]")
     if "timestamp" in meta:
         stamp = meta.pop("timestamp")
         when = clock_now if stamp is None else to_epoch(stamp, f"{argument}['timestamp']")
@@ -100,16 +161,47 @@ def check_metadata(metadata: Any, clock_now: float, argument: str = "metadata") 
     return clock_now, meta or None
 
 
-def _check_entry(key: Any, item: Any, argument: str) -> None:
+def check_json_data(data: dict[str, Any], argument: str) -> None:
+    """Raise naming ``argument[key]`` if a value of ``data`` (log data, extra keywords) cannot be written.
+
+    The log sinks write any object (``str()`` of what JSON cannot hold), so
+    only what fails even then is refused: a cycle, a lone surrogate, an
+    integer past 64 bits, an object whose ``str()`` raises.
+    """
+    plain = _PLAIN
+    for key, item in data.items():
+        if not key.isascii():
+            check_text(key, f"{argument} key")
+        kind = type(item)
+        if kind is str:
+            if not item.isascii():
+                check_text(item, f"{argument}[{key!r}]")
+        elif kind is int:
+            if not -(2**64) < item < 2**64:
+                _int_out_of_range(item, f"{argument}[{key!r}]")
+        elif kind not in plain:
+            _check_json(item, f"{argument}[{key!r}]", default=str)
+
+
+def _check_key(key: Any, argument: str) -> None:
     if type(key) is not str:
         raise TypeError(f"{argument} keys must be strings, got {type(key).__name__} {key!r:.80}")
     if key in RESERVED_METADATA_KEYS:
         raise ValueError(f"{argument} key {key!r} is reserved (it names the point's {key})")
-    if key == "timestamp":
-        return  # checked by to_epoch
+    check_text(key, f"{argument} key")
+
+
+def _int_out_of_range(item: int, argument: str) -> None:
+    raise ValueError(
+        f"{argument} must be an integer that fits in 64 bits (files and Parquet hold int64), "
+        f"got one of {len(str(abs(item)))} digits; record it as text or a float"
+    )
+
+
+def _check_json(item: Any, argument: str, default: Any = None) -> None:
     try:
-        orjson.dumps(item, option=orjson.OPT_SERIALIZE_NUMPY)
-    except TypeError:
+        orjson.dumps(item, option=JSON_OPTIONS, default=default)
+    except (TypeError, ValueError, RecursionError) as error:
         raise TypeError(
-            f"{argument}[{key!r}] must be JSON-serialisable, got {type(item).__name__} {item!r:.80}"
+            f"{argument} must be JSON-serialisable ({error}), got {type(item).__name__} {safe_text(repr(item))[:80]}"
         ) from None

@@ -133,7 +133,7 @@ def test_a_full_handler_backlog_is_counted_and_logged(make_monitor) -> None:
         monitor.record_metric("x", float(i))
         assert monitor.sync_store(10)  # one batch per record
     stats = monitor.stats()
-    assert stats["handler_dropped"] == {"slow": 2} and stats["handler_errors"]["slow"] >= 1
+    assert stats["sinks"]["slow"]["dropped"] == {"backlog_full": 2} and stats["handler_errors"]["slow"] >= 1
     slow.release()
     assert monitor.flush(10)
     assert any("backlog full" in m for m in logs.messages("error"))

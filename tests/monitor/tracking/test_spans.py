@@ -14,6 +14,7 @@ import pytest
 from genmon import GenerationMonitor
 from genmon.handlers.base import SpanHandler
 from genmon.handlers.spans_file import FileSpanHandler
+from genmon.errors import RecordsDropped
 from genmon.monitor.engine.delivery import deliver_spans
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.records.spans import SpanRecord, new_call_id
@@ -137,11 +138,12 @@ def test_a_raising_span_handler_is_counted_and_isolated(make_monitor: Make) -> N
 
 
 def test_deliver_spans_keeps_going_after_a_bad_span() -> None:
-    """Per-span delivery calls the handler for every span and raises the first error afterwards."""
+    """Per-span delivery calls the handler for every span, then reports the failed ones as dropped."""
     sink = SpanSink(fail_on="bad")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RecordsDropped) as raised:
         deliver_spans(sink, [span("a"), span("bad"), span("c")])
     assert [s.name for s in sink.spans] == ["a", "c"]
+    assert raised.value.counts == {"handler_error": 1} and "RuntimeError" in str(raised.value)
 
 
 def test_get_spans_filters(make_monitor: Make, clock: ManualClock) -> None:

@@ -1,11 +1,58 @@
-"""How batches reach handlers: batch calls where offered, else afterimage's per-record calls (metrics, logs, spans)."""
+"""How batches reach handlers: batch calls where offered, else afterimage's per-record calls (metrics, logs, spans).
+
+One bad record never takes its batch with it. A batch method
+(``handle_batch``, ``handle_span_batch``) that fails with an encoding error
+(``TypeError``, ``ValueError``, ``OverflowError``, ``RecursionError``) is
+called again record by record, so it should be all-or-nothing; per-record
+methods (``handle_metric``, ``handle_log``, ``handle_span``) are called for
+every record whatever the others do. What still fails is reported as
+``RecordsDropped`` with its count, so every record is accounted for.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from genmon.errors import RecordsDropped
 from genmon.records.spans import SpanRecord
 from genmon.records.timefmt import IsoFormatter
+from genmon.records.validation import ENCODING_ERRORS
+
+
+def call_batch(method: Callable[[list[Any]], Any], records: list[Any]) -> None:
+    """``method(records)``; on an encoding error, again record by record, counting what still fails."""
+    try:
+        method(records)
+        return
+    except RecordsDropped:
+        raise
+    except ENCODING_ERRORS:
+        if len(records) == 1:
+            raise
+    each_record((lambda record: method([record])), records, "unserialisable")
+
+
+def each_record(call: Callable[[Any], Any], records: Iterable[Any], reason: str = "handler_error") -> None:
+    """``call(record)`` for every record; the failures are raised at the end as one ``RecordsDropped``."""
+    counts: dict[str, int] = {}
+    first: BaseException | None = None
+    total = 0
+    for record in records:
+        total += 1
+        try:
+            call(record)
+        except RecordsDropped as error:
+            for key, n in error.counts.items():
+                counts[key] = counts.get(key, 0) + n
+            first = first or error
+        except Exception as error:  # noqa: BLE001 - one bad record must not hide the others
+            key = reason if isinstance(error, ENCODING_ERRORS) or reason == "handler_error" else "handler_error"
+            counts[key] = counts.get(key, 0) + 1
+            first = first or error
+    if first is not None:
+        dropped = sum(counts.values())
+        raise RecordsDropped(f"{dropped} of {total} records failed: {type(first).__name__}: {first}", counts)
 
 
 class LogRecords:
@@ -24,12 +71,10 @@ class LogRecords:
 def deliver_logs(handler: Any, records: list[dict[str, Any]]) -> None:
     batch = getattr(handler, "handle_batch", None)
     if batch is not None:
-        batch(records)
+        call_batch(batch, records)
         return
-    for record in records:
-        # Each record is its own call so one bad record cannot hide the others;
-        # a copy, because handlers (afterimage's included) may mutate it.
-        handler.handle_log(message=dict(record))
+    # A copy per call, because handlers (afterimage's included) may mutate it.
+    each_record(lambda record: handler.handle_log(message=dict(record)), records)
 
 
 class MetricDelivery:
@@ -41,19 +86,17 @@ class MetricDelivery:
     def __call__(self, handler: Any, points: list[tuple[str, float, float, dict[str, Any] | None]]) -> None:
         batch = getattr(handler, "handle_batch", None)
         if batch is not None:
-            batch(points)
+            call_batch(batch, points)
             return
         iso = self._iso
-        first_error = None
-        for name, value, ts, meta in points:
+
+        def one(point: tuple[str, float, float, dict[str, Any] | None]) -> None:
+            name, value, ts, meta = point
             metadata = dict(meta) if meta else {}
             metadata["timestamp"] = iso(ts)
-            try:
-                handler.handle_metric(metric_name=name, value=value, metadata=metadata)
-            except Exception as error:  # noqa: BLE001 - keep delivering the rest of the batch
-                first_error = first_error or error
-        if first_error is not None:
-            raise first_error
+            handler.handle_metric(metric_name=name, value=value, metadata=metadata)
+
+        each_record(one, points)
 
 
 def has_span_method(handler: Any) -> bool:
@@ -65,16 +108,9 @@ def deliver_spans(handler: Any, spans: list[SpanRecord]) -> None:
     """Send a batch to a handler: ``handle_span_batch`` when it has one, else ``handle_span`` per span."""
     batch = getattr(handler, "handle_span_batch", None)
     if batch is not None:
-        batch(spans)
+        call_batch(batch, spans)
         return
-    first_error = None
-    for span in spans:
-        try:
-            handler.handle_span(span)
-        except Exception as error:  # noqa: BLE001 - one bad span must not hide the rest of the batch
-            first_error = first_error or error
-    if first_error is not None:
-        raise first_error
+    each_record(handler.handle_span, spans)
 
 
 def make_span_deliver() -> Any:

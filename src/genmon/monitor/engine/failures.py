@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from genmon.errors import RecordsDropped
+
 THREAD_PREFIX = "genmon-"
 
 
@@ -20,11 +22,12 @@ class HandlerErrors:
         self._last_report: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def record(self, handler_name: str, error: BaseException) -> None:
+    def record(self, handler_name: str, error: BaseException, report: bool = False) -> None:
+        """Count a failure; log it unless one of ``handler_name`` was logged in the last 10 s (or ``report``)."""
         now = time.monotonic()
         with self._lock:
             count = self.counts[handler_name] = self.counts.get(handler_name, 0) + 1
-            due = now - self._last_report.get(handler_name, -1e18) >= self._interval_s
+            due = report or now - self._last_report.get(handler_name, -1e18) >= self._interval_s
             if due:
                 self._last_report[handler_name] = now
         if due:
@@ -49,3 +52,51 @@ def handler_name(handler: Any, taken: set[str]) -> str:
         name = f"{base}#{n}"
     taken.add(name)
     return name
+
+
+class SinkAccount:
+    """What one sink (a handler, a file) was given and what became of it: delivered, or dropped by reason.
+
+    ``received == delivered + sum(dropped) + pending`` at any quiet moment,
+    where ``pending`` is what waits on the sink's lane. A sink that raises
+    ``RecordsDropped`` had part of its batch dropped; any other exception
+    drops the whole batch as ``handler_error``. Either way the failure is
+    counted in ``HandlerErrors`` and logged, and the caller never sees it.
+    """
+
+    def __init__(self, name: str, errors: HandlerErrors) -> None:
+        self.name = name
+        self.received = 0
+        self.delivered = 0
+        self.dropped: dict[str, int] = {}
+        self._errors = errors
+        self._lock = threading.Lock()
+
+    def deliver(self, deliver: Callable[[Any, list[Any]], None], handler: Any, records: list[Any]) -> None:
+        """Hand ``records`` to ``handler`` through ``deliver`` and count what came of them; never raises."""
+        n = len(records)
+        try:
+            deliver(handler, records)
+        except RecordsDropped as error:
+            counted = 0
+            for reason, count in error.counts.items():
+                count = min(max(count, 0), n - counted)
+                self.drop(reason, count)
+                counted += count
+            self.delivered += n - counted
+            self._errors.record(self.name, error, report=error.report)
+        except Exception as error:  # noqa: BLE001 - a sink's failure is counted, never raised into a worker
+            self.drop("handler_error", n)
+            self._errors.record(self.name, error)
+        else:
+            self.delivered += n
+
+    def drop(self, reason: str, count: int) -> None:
+        if count:
+            with self._lock:
+                self.dropped[reason] = self.dropped.get(reason, 0) + count
+
+    def stats(self, pending: int = 0) -> dict[str, Any]:
+        with self._lock:
+            dropped = dict(self.dropped)
+        return {"received": self.received, "delivered": self.delivered, "dropped": dropped, "pending": pending}

@@ -170,6 +170,12 @@ class IsolatedLane:
         """Calls waiting (the running one not included)."""
         return len(self._pending)
 
+    def pending_weight(self) -> int:
+        """Records held by the calls waiting and the one running."""
+        with self._cond:
+            running = self.current.weight if self.current is not None else 0
+            return running + sum(call.weight for call in self._pending)
+
     def wait_idle(self, deadline: float) -> bool:
         """Wait until every call submitted so far has an outcome, by ``deadline`` (monotonic)."""
         with self._cond:
@@ -182,7 +188,7 @@ class IsolatedLane:
             self._closing = True
             self._cond.notify_all()
 
-    def close(self, deadline: float, message: str = "not made before shutdown") -> list[Call]:
+    def close(self, deadline: float, message: str = "not made before shutdown", report: bool = True) -> list[Call]:
         """Run what is queued, then stop, by ``deadline`` (monotonic) whatever the callable does.
 
         Returns the calls given up on: those still waiting (skipped) and the
@@ -213,7 +219,7 @@ class IsolatedLane:
                 self._cond.notify_all()
             # Hung threads are left to end when their call returns (Python cannot stop them).
             threads = [t for t in self._threads if t not in self._hung and t is not threading.current_thread()]
-        if given_up:
+        if given_up and report:
             self._report(HandlerSkippedError(f"{self.name}: {len(given_up)} calls {message}"))
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0.0))

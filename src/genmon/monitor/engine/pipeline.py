@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from genmon.monitor.engine.failures import HandlerErrors, handler_name
+from genmon.monitor.engine.failures import HandlerErrors, SinkAccount, handler_name
 from genmon.monitor.engine.queueing import BoundedQueue, Control, remaining_s
 from genmon.monitor.engine.workers import BatchWorker, HandlerLane
 
@@ -49,12 +49,12 @@ class Pipeline:
         self._make_deliver = make_deliver
         self._taken_names = taken_names
         self._errors = errors
-        self.inline: list[tuple[str, Any]] = []
+        self.inline: list[tuple[str, Any, SinkAccount]] = []
         self.lanes: list[HandlerLane] = []
         for handler in handlers:
             name = handler_name(handler, taken_names)
             if getattr(handler, "runs_inline", False):
-                self.inline.append((name, handler))
+                self.inline.append((name, handler, SinkAccount(name, errors)))
             else:
                 self.lanes.append(HandlerLane(handler, name, make_deliver(), errors))
         self.worker = BatchWorker(kind, source, self._process, self._flush_sinks, self._stop_sinks)
@@ -64,16 +64,14 @@ class Pipeline:
         if self._store is not None:
             self._store(batch)
         records = self._prepare(batch)
-        for name, handler in self.inline:
-            try:
-                self._deliver(handler, records)
-            except Exception as error:  # noqa: BLE001 - a full disk degrades one sink only
-                self._errors.record(name, error)
+        for _, handler, account in self.inline:
+            account.received += len(records)
+            account.deliver(self._deliver, handler, records)  # a full disk degrades one sink only
         for lane in self.lanes:
             lane.send(records)
 
     def _lifecycle(self, method: str, deadline: float | None) -> None:
-        for name, handler in self.inline:
+        for name, handler, _ in self.inline:
             fn = getattr(handler, method, None)
             if callable(fn):
                 try:
@@ -131,8 +129,14 @@ class Pipeline:
             "processed": processed,
             "dropped": dropped,
             "queue_depth": depth,
-            "handler_dropped": {lane.name: lane.dropped for lane in self.lanes if lane.dropped},
+            "sinks": self.sink_stats(),
         }
+
+    def sink_stats(self) -> dict[str, dict[str, Any]]:
+        """Per sink: received, delivered, dropped by reason, and (lanes) pending."""
+        out = {name: account.stats() for name, _, account in self.inline}
+        out.update({lane.name: lane.stats() for lane in self.lanes})
+        return out
 
 
 def wait_marker(marker: Control, deadline: float) -> bool:

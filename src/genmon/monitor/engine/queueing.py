@@ -203,6 +203,7 @@ def fast_record_metric(
             metadata is None
             and type(metric_name) is str
             and metric_name
+            and metric_name.isascii()  # an O(1) flag: other text takes the full path's surrogate check
             and type(value) is float
             and value - value == 0.0  # finite
             and depth() < queue.limit

@@ -14,7 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from genmon.monitor.engine.failures import THREAD_PREFIX, HandlerErrors
+from genmon.errors import RecordsDropped
+from genmon.monitor.engine.failures import THREAD_PREFIX, HandlerErrors, SinkAccount
 from genmon.monitor.engine.isolation import Call, IsolatedLane
 from genmon.monitor.engine.queueing import BoundedQueue, Control, remaining_s
 
@@ -153,23 +154,27 @@ class HandlerLane:
     ) -> None:
         self.handler = handler
         self.name = name
-        self.dropped = 0
-        self.delivered = 0
+        self.account = SinkAccount(name, errors)
         self._deliver = deliver
         self._errors = errors
         self._timeout_s = lifecycle_timeout_s
         self._lane = IsolatedLane(name, errors, kind="lane", max_pending=max_batches)
 
+    @property
+    def dropped(self) -> int:
+        """Records this handler never got or could not take, whatever the reason."""
+        return sum(self.account.stats()["dropped"].values())
+
     def send(self, batch: list[Any]) -> None:
-        """Queue a batch (called from one worker thread only, so the count is exact)."""
+        """Queue a batch (called from one worker thread only, so ``received`` is exact)."""
         # The batch list is shared by every lane: handlers must not mutate it.
+        self.account.received += len(batch)
         call = self._lane.submit(self._deliver_batch, batch, weight=len(batch))
         if call.outcome == "skipped":
-            self.dropped += len(batch)
+            self.account.drop("backlog_full", len(batch))
 
     def _deliver_batch(self, batch: list[Any]) -> None:
-        self._deliver(self.handler, batch)
-        self.delivered += len(batch)
+        self.account.deliver(self._deliver, self.handler, batch)
 
     def control(self, kind: str, deadline: float | None = None) -> Call:
         """Queue the handler's ``flush`` (kind "flush") or ``close`` behind the batches; ``done`` tells when it ran."""
@@ -181,10 +186,25 @@ class HandlerLane:
         self._lane.request_close()
 
     def wait_stopped(self, deadline: float) -> bool:
-        """Wait for the lane to run what it holds, by ``deadline``; what is left then is dropped and counted."""
-        given_up = self._lane.close(deadline)
-        self.dropped += sum(call.weight for call in given_up)
+        """Wait for the lane to run what it holds, by ``deadline``; what is left then is dropped and counted.
+
+        The handler is called no more after that: a batch it was still
+        working on counts as dropped too, since genmon cannot know whether
+        it got through.
+        """
+        given_up = self._lane.close(deadline, report=False)  # counted and reported in records below
+        left = sum(call.weight for call in given_up)
+        if left:
+            self.account.drop("close_timeout", left)
+            self._errors.record(
+                self.name,
+                RecordsDropped(f"{self.name}: {left} records not delivered by the close deadline", {"close_timeout": left}),
+                report=True,
+            )
         return not given_up
+
+    def stats(self) -> dict[str, Any]:
+        return self.account.stats(pending=self._lane.pending_weight())
 
     def _call_lifecycle(self, method: str, deadline: float | None) -> None:
         fn = getattr(self.handler, method, None)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from genmon.records.validation import check_metadata, check_value, to_epoch
+from genmon.records.validation import (
+    INT64_MAX,
+    INT64_MIN,
+    check_json_data,
+    check_metadata,
+    check_name,
+    check_text,
+    check_value,
+    safe_text,
+    to_epoch,
+)
 
 TOKEN_METRICS = ("prompt_token_count", "completion_token_count", "total_token_count")
 GENERATION_COUNTS = (*TOKEN_METRICS, "conversation_length")
@@ -19,11 +29,11 @@ Point = tuple[str, float, float, "dict[str, Any] | None"]
 
 def _number(raw: Any, argument: str) -> float:
     kind = type(raw)
-    if kind is int:
+    if kind is int and -(2**53) <= raw <= 2**53:
         return float(raw)
     if kind is float and raw - raw == 0.0:  # finite
         return raw  # type: ignore[no-any-return]
-    return check_value(raw, argument)
+    return check_value(raw, argument)  # also ints past float's range: a ValueError naming the argument
 
 
 def call_metadata(kwargs: dict[str, Any], now: float) -> tuple[float, dict[str, Any] | None]:
@@ -31,7 +41,9 @@ def call_metadata(kwargs: dict[str, Any], now: float) -> tuple[float, dict[str, 
 
     Scalar keyword arguments (model_name, finish_reason, operation,
     component, ...) and the items of a ``metadata=`` dict become metadata;
-    a ``timestamp`` keyword or metadata key sets the time.
+    a ``timestamp`` keyword or metadata key sets the time. Every keyword is
+    checked here, in the caller's thread: the others go to the log record,
+    so they must be writable too.
     """
     ts = now
     extra = kwargs.get("metadata")
@@ -39,7 +51,7 @@ def call_metadata(kwargs: dict[str, Any], now: float) -> tuple[float, dict[str, 
     if extra is not None:
         if type(extra) is dict:
             for key, value in extra.items():
-                if type(key) is not str or type(value) not in _SCALAR_TYPES or key in _CHECKED_KEYS:
+                if type(key) is not str or key in _CHECKED_KEYS or not _plain_scalar(value) or not key.isascii():
                     break  # anything but plain scalars takes the full check below
                 meta[key] = value
             else:
@@ -47,18 +59,43 @@ def call_metadata(kwargs: dict[str, Any], now: float) -> tuple[float, dict[str, 
         if extra is not None:
             ts, checked = check_metadata(extra, now)
             meta = checked or {}
+    others = None
     for key, value in kwargs.items():
-        if type(value) in _SCALAR_TYPES and key not in _NOT_METADATA:
+        if key in _NOT_METADATA:
+            continue
+        if _plain_scalar(value) and key.isascii():
             meta[key] = value
+        elif type(value) in _SCALAR_TYPES:  # text with a lone surrogate, an int past 64 bits
+            _, checked = check_metadata({key: value}, now, "keyword")
+            meta.update(checked or {})
+        else:
+            others = others or {}
+            others[key] = value
+    error = kwargs.get("error")
+    if error is not None and not isinstance(error, BaseException):
+        others = others or {}
+        others["error"] = error
+    if others:
+        check_json_data(others, "keyword")  # written to the log record only
     stamp = kwargs.get("timestamp")
     if stamp is not None:
         ts = to_epoch(stamp, "timestamp")
     return ts, meta or None
 
 
+def _plain_scalar(value: Any) -> bool:
+    """A value every sink writes as it is: ASCII text, an int64, a float or a bool."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii()  # type: ignore[no-any-return]
+    if kind is int:
+        return INT64_MIN <= value <= INT64_MAX  # type: ignore[no-any-return]
+    return kind is float or kind is bool
+
+
 def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: float) -> tuple[float, list[Point]]:
     """Validate a track_generation call and return its time and points."""
-    duration = float(duration) if type(duration) is int else _number(duration, "duration")
+    duration = _number(duration, "duration")
     ts, meta = call_metadata(kwargs, now)
     failed = 0.0 if success else 1.0
     # afterimage recorded error_rate only when an `error` keyword was given,
@@ -80,7 +117,7 @@ def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: 
     for key in GENERATION_COUNTS:
         raw = kwargs.get(key)
         if raw is not None:
-            append((key, float(raw) if type(raw) is int else _number(raw, key), ts, meta))
+            append((key, _number(raw, key), ts, meta))
     return ts, points
 
 
@@ -105,6 +142,7 @@ def evaluation_points(
     duration = check_value(duration, "duration")
     if not isinstance(evaluator_type, str) or not evaluator_type:
         raise TypeError(f"evaluator_type must be a non-empty string, got {evaluator_type!r:.80}")
+    check_text(evaluator_type, "evaluator_type")
     if not isinstance(scores, dict):
         raise TypeError(
             f"scores must be a dict of name to number (or {{'score', 'feedback'}}), got {type(scores).__name__}"
@@ -115,8 +153,12 @@ def evaluation_points(
     for score_name, score in scores.items():
         feedback = score.get("feedback") if isinstance(score, dict) else None
         value = score.get("score", 0) if isinstance(score, dict) else score
+        if feedback is not None:
+            _, checked = check_metadata({"feedback": feedback}, ts, f"scores[{score_name!r}]")
+            feedback = (checked or {}).get("feedback")
         score_meta = dict(base, feedback=feedback) if feedback is not None else base
-        points.append((f"evaluation_score_{score_name}", check_value(value, f"scores[{score_name!r}]"), ts, score_meta))
+        name = check_name(f"evaluation_score_{score_name}", f"scores key {score_name!r}")
+        points.append((name, check_value(value, f"scores[{score_name!r}]"), ts, score_meta))
     error_rate = 1.0 if (not success or kwargs.get("error")) else 0.0
     points.append(("evaluation_error_rate", error_rate, ts, base))
     for key in TOKEN_METRICS:
@@ -131,6 +173,30 @@ def log_data(kwargs: dict[str, Any], duration: float, success: Any, **fields: An
     data = {"duration": duration, "success": success, **fields, **kwargs}
     error = kwargs.get("error")
     if error is not None and isinstance(error, BaseException):
-        data["error"] = str(error)
+        data["error"] = error_text(error)
         data["error_type"] = type(error).__name__
     return data
+
+
+def error_text(error: BaseException, limit: int = 2000) -> str:
+    """An exception's text as any file can hold it: never raising, lone surrogates escaped, at most ``limit`` characters."""
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the original error
+        text = f"<unprintable {type(error).__name__}>"
+    text = safe_text(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def check_log_record(level: Any, message: Any, data: dict[str, Any]) -> None:
+    """Refuse, naming the argument, a log record that the log files could not hold."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r:.40}")
+    if not isinstance(message, str):
+        raise TypeError(f"message must be a string, got {type(message).__name__}")
+    check_text(message, "message")
+    if data:
+        check_json_data(data, "data")

@@ -13,7 +13,7 @@ from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
 from genmon.monitor.tracking.usage import read_usage
-from genmon.records.validation import check_metadata, check_value
+from genmon.records.validation import check_metadata, check_text, check_value
 
 
 class SpanTemplate(Protocol):
@@ -140,7 +140,7 @@ class Span:
     def set_model(self, model_name: str) -> None:
         if not isinstance(model_name, str) or not model_name:
             raise TypeError(f"model_name must be a non-empty string, got {model_name!r:.80}")
-        self.model_name = model_name
+        self.model_name = check_text(model_name, "model_name")
 
     def set_metadata(self, **items: Any) -> None:
         """Add JSON-serialisable metadata to this span (and to its points)."""

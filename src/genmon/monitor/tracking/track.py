@@ -23,11 +23,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from genmon.errors import MonitorClosedError
-from genmon.monitor.tracking.generation import generation_points
+from genmon.monitor.tracking.generation import error_text, generation_points
 from genmon.monitor.tracking.span import CURRENT, RESERVED_KEYS, Span, current_span
 from genmon.monitor.tracking.usage import PriceTable
 from genmon.records.spans import SpanRecord, check_span_type, new_call_id
-from genmon.records.validation import check_metadata
+from genmon.records.validation import check_metadata, check_text
 
 if TYPE_CHECKING:
     from genmon.monitor.engine.queueing import BoundedQueue
@@ -187,9 +187,12 @@ class SpanRecorder:
             return self.tracker(operation.__qualname__, span_type, model_name, component, metadata)(operation)
         if not isinstance(operation, str) or not operation:
             raise TypeError(f"operation must be a non-empty string, got {operation!r:.80}")
+        check_text(operation, "operation")
         for argument, value in (("model_name", model_name), ("component", component)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise TypeError(f"{argument} must be a non-empty string or None, got {value!r:.80}")
+            if value is not None:
+                check_text(value, argument)
         checked = None
         if metadata:
             _, checked = check_metadata(metadata, 0.0)
@@ -260,7 +263,7 @@ class SpanRecorder:
         error_type = error_message = None
         if exc is not None:
             error_type = type(exc).__name__
-            error_message = _message(exc)
+            error_message = error_text(exc, MAX_EXCEPTION_MESSAGE)
             kwargs["error_type"] = error_type
         ts, points = generation_points(duration, exc is None, kwargs, self._clock())
         cost = span.cost_usd
@@ -306,11 +309,3 @@ class SpanRecorder:
             "start": span.start,
         }
         self._events.emit("generation_start", data)
-
-
-def _message(exc: BaseException) -> str:
-    try:
-        text = str(exc)
-    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the original error
-        text = f"<unprintable {type(exc).__name__}>"
-    return text if len(text) <= MAX_EXCEPTION_MESSAGE else text[:MAX_EXCEPTION_MESSAGE] + "..."

@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from genmon.records.validation import safe_text
+
 # Response types that never carry usage: answered without any attribute lookup.
 _PLAIN = frozenset({type(None), str, bytes, int, float, bool, list, tuple})
 _PROMPT_KEYS = ("prompt_tokens", "input_tokens", "prompt_token_count")
@@ -40,7 +42,8 @@ def _count(obj: Any, keys: tuple[str, ...]) -> int | None:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    # A response is not the caller's argument: odd text is escaped, never refused.
+    return safe_text(value) if isinstance(value, str) and value else None
 
 
 def read_usage(response: Any) -> Usage:
