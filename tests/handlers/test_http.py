@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from genmon import Alert, GenerationMonitor
-from genmon.handlers._batching import RetryableError, backoff_delay, close_timeout
+from genmon.handlers._retry import RetryableError, backoff_delay, close_timeout
 from genmon.handlers.http import HttpHandler, redact_url
 from genmon.testing import ManualClock
 
@@ -140,7 +140,7 @@ def test_client_errors_reject_the_batch_without_retrying(http_server: RecordingS
     sink.handle_batch(_points(6))
     assert sink.flush(30)
     assert len(http_server.requests) == 1
-    assert sink.stats()["dropped"] == {"buffer_full": 0, "retries_exhausted": 0, "rejected": 6, "close_timeout": 0}
+    assert sink.stats()["dropped"] == {"buffer_full": 0, "retries_exhausted": 0, "rejected": 6, "close_timeout": 0, "unserialisable": 0}
     assert sink.close(30)
 
 

@@ -77,7 +77,10 @@ def test_interpreter_exit_drains_without_close(tmp_path: Path) -> None:
 
 
 def test_raising_and_blocking_handlers_do_not_stop_the_others(tmp_path: Path) -> None:
-    """A raising and a blocked handler: files and other handlers get everything; flush is False; close is bounded."""
+    """A raising and a blocked handler: files and other handlers get everything; flush is False; close is bounded.
+
+    The blocked handler's points left at the close deadline are counted as close_timeout, and it is fed no more.
+    """
     raising, blocking, capturing = RaisingHandler(), BlockingHandler("stuck"), CapturingMetricHandler()
     logs = CapturingLogHandler()
     monitor = GenerationMonitor(
@@ -103,12 +106,15 @@ def test_raising_and_blocking_handlers_do_not_stop_the_others(tmp_path: Path) ->
         # Bounded by shutdown_timeout; the margin absorbs a loaded machine, not a fixed wait.
         assert time.monotonic() - started < 0.2 + 3
         assert any("RaisingHandler" in m for m in logs.messages("error"))
+        stuck = monitor.stats()["sinks"]["stuck"]
+        assert stuck["received"] == 1000 and stuck["delivered"] == 0 and stuck["dropped"] == {"close_timeout": 1000}
+        assert any("stuck: 1000 records not delivered by the close deadline" in m for m in logs.messages("error"))
     finally:
         blocking.release()
     for thread in threading.enumerate():
         if thread.name == "genmon-lane-stuck":
             thread.join(10)
-    assert blocking.values("x") == list(map(float, range(1000)))
+    assert blocking.values("x") == [0.0]  # the call in progress at the deadline ended; no other was made
 
 
 def _default_file(tmp_path: Path):

@@ -30,14 +30,17 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from genmon.handlers._retry import RetryableError, _check_positive, backoff_delay
 from genmon.monitor.engine.failures import THREAD_PREFIX
 
 logger = logging.getLogger("genmon.handlers")
 
-Send = Callable[[list[Any], "float | None"], None]
+# send(batch, budget_s) delivers a batch or raises; it may return how many records it had to
+# leave out because they could not be encoded (counted as dropped, "unserialisable").
+Send = Callable[[list[Any], "float | None"], "int | None"]
 ErrorReport = Callable[[BaseException], None]
 
-DROP_REASONS: tuple[str, ...] = ("buffer_full", "retries_exhausted", "rejected", "close_timeout")
+DROP_REASONS: tuple[str, ...] = ("buffer_full", "retries_exhausted", "rejected", "close_timeout", "unserialisable")
 
 
 class Task:
@@ -49,59 +52,8 @@ class Task:
         self.payload = payload
 
 
-def close_timeout(context: Any, timeout_s: float | None) -> float | None:
-    """The time a handler's close may take: its own ``timeout_s``, or more while its monitor's close allows.
-
-    ``context`` is the ``HandlerContext`` the handler was bound to (or None).
-    The monitor's lanes already pass the time left of ``monitor.close(timeout)``;
-    this also covers a sink closed directly while its monitor is closing. The
-    monitor still returns at its deadline whatever the sink does.
-    """
-    deadline = None if context is None else context.close_deadline()
-    if deadline is None or timeout_s is None:
-        return timeout_s
-    return max(timeout_s, deadline - time.monotonic())
-
-
 def count_records(batch: list[Any]) -> int:
     return sum(1 for item in batch if not isinstance(item, Task))
-
-
-class RetryableError(Exception):
-    """A failure worth retrying: connection refused or reset, timeout, HTTP 429 or 5xx.
-
-    Args:
-        message: what failed; must never contain a secret (no headers, no credentials).
-        retry_after_s: the server's ``Retry-After``, used as the least delay before the next try.
-    """
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-def backoff_delay(
-    attempt: int, base_s: float, cap_s: float, rng: random.Random, retry_after_s: float | None = None
-) -> float:
-    """Seconds to wait before retry number ``attempt`` (1-based): exponential, capped, jittered.
-
-    "Equal jitter": half the capped exponential delay plus a random part of
-    the other half, so many clients failing together spread out but none
-    hammers a recovering server with near-zero delays.
-    """
-    ceiling = min(cap_s, base_s * (2 ** (attempt - 1)))
-    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
-    if retry_after_s is not None:
-        delay = max(delay, min(retry_after_s, cap_s))
-    return delay
-
-
-def _check_positive(value: Any, argument: str, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{argument} must be a number, got {type(value).__name__}")
-    if not (value >= 0 if allow_zero else value > 0):
-        raise ValueError(f"{argument} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return float(value)
 
 
 class BatchSender:
@@ -164,6 +116,7 @@ class BatchSender:
         self._deadline: float | None = None  # the running close's deadline (monotonic)
         self._abandoned = False
         self._in_flight = 0
+        self._left_out = 0
         self.received = 0
         self.sent = 0
         self.batches_sent = 0
@@ -305,7 +258,10 @@ class BatchSender:
             with self._cond:
                 self._in_flight = 0
                 if outcome == "sent":
-                    self.sent += count_records(batch)
+                    # A send that had to leave records out (they could not be encoded) says how many.
+                    left_out = min(max(self._left_out, 0), count_records(batch))
+                    self.sent += count_records(batch) - left_out
+                    self.dropped["unserialisable"] += left_out
                     self.batches_sent += 1
                     self._resolved += len(batch)
                 else:
@@ -346,7 +302,8 @@ class BatchSender:
             if self._abandoned or (budget is not None and budget <= 0):
                 return "close_timeout", None
             try:
-                self._send(batch, budget)
+                left_out = self._send(batch, budget)
+                self._left_out = left_out if isinstance(left_out, int) else 0
                 return "sent", None
             except RetryableError as error:
                 self._note_failure(error)

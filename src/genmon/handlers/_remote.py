@@ -28,7 +28,7 @@ class RemoteSink:
     def _start_sender(
         self,
         kind: str,
-        send: Callable[[list[Any], float | None], None],
+        send: Callable[[list[Any], float | None], int | None],
         *,
         batch_size: int,
         flush_interval: float,

@@ -34,9 +34,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from genmon.handlers._batching import RetryableError, close_timeout
 from genmon.handlers._remote import RemoteSink
+from genmon.handlers._retry import RetryableError, close_timeout
 from genmon.records.timefmt import IsoFormatter
+from genmon.records.validation import ENCODING_ERRORS
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 # 408 and 425 are "try again", 429 is rate limiting, 5xx is the server's trouble.
@@ -190,34 +191,35 @@ class HttpHandler(RemoteSink):
     # -- the sender thread ---------------------------------------------------------------
     def payload(self, batch: list[Any]) -> bytes:
         """The JSON body for a batch of buffered records (see the module docstring)."""
-        iso = self._iso
-        metrics: list[dict[str, Any]] = []
-        logs: list[Any] = []
-        spans: list[dict[str, Any]] = []
-        alerts: list[dict[str, Any]] = []
-        for record in batch:
-            kind = type(record)
-            if kind is tuple:  # a metric point (name, value, ts, metadata)
-                name, value, ts, meta = record
-                metrics.append({"metric": name, "value": value, "timestamp": iso(ts), "metadata": meta or {}})
-            elif kind is dict:
-                logs.append(record)
-            elif kind is _IsoPoint:
-                name, value, stamp, meta = record
-                metrics.append({"metric": name, "value": value, "timestamp": stamp, "metadata": meta or {}})
-            elif kind is _AlertItem:
-                alerts.append(_alert_dict(record.alert))
-            else:  # a SpanRecord
-                entry = record.to_dict()
-                entry["timestamp"] = iso(record.start)
-                spans.append(entry)
-        body = {"source": self._source, "sent_at": iso(time.time()), "metrics": metrics, "logs": logs}
-        body["spans"] = spans
-        body["alerts"] = alerts
-        return orjson.dumps(body, option=_JSON_OPTIONS, default=str)
+        return self._encode_body(batch)[0]
 
-    def _post(self, batch: list[Any], budget_s: float | None) -> None:
-        body = self.payload(batch)
+    def _encode_body(self, batch: list[Any]) -> tuple[bytes, int]:
+        """The body, and how many records had to be left out because they could not be encoded."""
+        iso = self._iso
+        lists: dict[str, list[Any]] = {"metrics": [], "logs": [], "spans": [], "alerts": []}
+        for record in batch:
+            kind, entry = _entry(record, iso)
+            lists[kind].append(entry)
+        body = {"source": self._source, "sent_at": iso(time.time()), **lists}
+        try:
+            return orjson.dumps(body, option=_JSON_OPTIONS, default=str), 0
+        except ENCODING_ERRORS:
+            pass
+        # One record cannot be encoded: send the others rather than lose the batch.
+        left_out = 0
+        for kind, entries in lists.items():
+            good = []
+            for entry in entries:
+                try:
+                    orjson.dumps(entry, option=_JSON_OPTIONS, default=str)
+                    good.append(entry)
+                except ENCODING_ERRORS:
+                    left_out += 1
+            body[kind] = good
+        return orjson.dumps(body, option=_JSON_OPTIONS, default=str), left_out
+
+    def _post(self, batch: list[Any], budget_s: float | None) -> int:
+        body, left_out = self._encode_body(batch)
         timeout = self.timeout if budget_s is None else max(min(self.timeout, budget_s), 0.001)
         reused = self._connection is not None
         try:
@@ -236,7 +238,7 @@ class HttpHandler(RemoteSink):
             self._drop_connection()
             raise RetryableError(f"POST {self.endpoint}: {type(error).__name__}: {error}") from None
         if 200 <= status < 300:
-            return
+            return left_out
         message = f"POST {self.endpoint}: HTTP {status} {reason}"
         if status in _RETRY_STATUSES:
             raise RetryableError(message, retry_after)
@@ -289,6 +291,24 @@ def _retry_after(value: str | None) -> float | None:
         return max(float(value), 0.0)
     except ValueError:
         return None  # an HTTP date: rare from collectors; the backoff applies instead
+
+
+def _entry(record: Any, iso: IsoFormatter) -> tuple[str, Any]:
+    """Which list of the body a buffered record goes to, and its JSON-ready form."""
+    kind = type(record)
+    if kind is tuple:  # a metric point (name, value, ts, metadata)
+        name, value, ts, meta = record
+        return "metrics", {"metric": name, "value": value, "timestamp": iso(ts), "metadata": meta or {}}
+    if kind is dict:
+        return "logs", record
+    if kind is _IsoPoint:
+        name, value, stamp, meta = record
+        return "metrics", {"metric": name, "value": value, "timestamp": stamp, "metadata": meta or {}}
+    if kind is _AlertItem:
+        return "alerts", _alert_dict(record.alert)
+    entry = record.to_dict()  # a SpanRecord
+    entry["timestamp"] = iso(record.start)
+    return "spans", entry
 
 
 def _alert_dict(alert: Any) -> dict[str, Any]:

@@ -33,10 +33,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genmon.handlers._batching import RetryableError, Task, close_timeout
+from genmon.handlers._batching import Task
 from genmon.handlers._extras import import_extra
 from genmon.handlers._mlflow_traces import SpanTrees, Tree, trace_entities
 from genmon.handlers._remote import RemoteSink
+from genmon.handlers._retry import RetryableError, close_timeout
 
 MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 _INVALID_KEY_CHARS = re.compile(r"[^a-zA-Z0-9_\-./: ]")

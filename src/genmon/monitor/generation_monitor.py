@@ -385,7 +385,8 @@ class GenerationMonitor:
             return self._rt.stopped()
         self._closed = True
         lifecycle.unregister(self)
-        return self._rt.close(deadline_in(self.shutdown_timeout if timeout is None else timeout))
+        # Without a timeout, sinks with a close budget of their own (MLflow) may use it.
+        return self._rt.close(deadline_in(self.shutdown_timeout if timeout is None else timeout), timeout is None)
 
     def shutdown(self) -> None:
         """afterimage's name for ``close()`` bounded by ``shutdown_timeout``."""

@@ -175,25 +175,49 @@ class Runtime:
     def stopped(self) -> bool:
         return all(not p.worker.thread.is_alive() for p in self.pipelines())
 
-    def close(self, deadline: float) -> bool:
+    def close(self, deadline: float, sink_budgets: bool = False) -> bool:
+        """Drain and stop everything by ``deadline`` (monotonic); True when everything was delivered.
+
+        Metric and span sinks get the first 80% of the time, so the log
+        sinks still have time to write what the others lost. With
+        ``sink_budgets`` (a close with the default timeout), a handler with a
+        ``close_budget_s`` of its own (MLflow: set-up and uploads) may use
+        until that long after the close started, when that is later.
+        """
+        now = time.monotonic()
         self.close_deadline = deadline  # sinks closing on a lane may use this much time (handlers._batching)
+        records_deadline = now + 0.8 * max(deadline - now, 0.0)
+
+        def budget_until(handler: Any, default: float) -> float:
+            budget = getattr(handler, "close_budget_s", None) if sink_budgets else None
+            if isinstance(budget, (int, float)) and not isinstance(budget, bool) and budget > 0:
+                return max(default, now + float(budget))
+            return default
+
+        def record_lane(handler: Any) -> float:
+            return budget_until(handler, records_deadline)
+
         if self.sampler is not None:
             self.sampler.stop(max(deadline - time.monotonic(), 0.0))
         # Alert and token threads before the pipelines, so what they report while stopping reaches the log.
-        ok = self.alerts.close(deadline)
+        ok = self.alerts.close(records_deadline)
         with self._lifecycle_lock:
             self.closed = True
-            self.metrics.request_stop(deadline)
-            self.spans.request_stop(deadline)
-        # The metric and span workers may still log (drops, handler errors):
-        # the log pipeline stops once they are done, and only then does
-        # anyone wait for lanes, so a stuck lane of one pipeline cannot use up
-        # the time the others need to drain.
+            self.metrics.request_stop(deadline, record_lane)
+            self.spans.request_stop(deadline, record_lane)
+        # The metric and span workers and their lanes report what they lose
+        # (drops, close_timeout) to the log, so the log pipeline stops after
+        # them. Its worker drains all along: only its stop marker waits.
         for pipeline in (self.metrics, self.spans):
-            pipeline.worker.thread.join(max(deadline - time.monotonic(), 0.0))
-        self.logs.request_stop(deadline)
-        for pipeline in self.pipelines():
-            ok = pipeline.wait_stopped(deadline) and ok
+            ok = pipeline.wait_stopped(deadline, record_lane) and ok
+        # A budget that ran past the deadline leaves the log sinks their share after it.
+        logs_deadline = max(deadline, time.monotonic() + 0.2 * max(deadline - now, 0.0))
+
+        def log_lane(handler: Any) -> float:
+            return budget_until(handler, logs_deadline)
+
+        self.logs.request_stop(logs_deadline, log_lane)
+        ok = self.logs.wait_stopped(logs_deadline, log_lane) and ok
         for service in self.services:  # after the pipelines, so a final push has every point
             ok = service.stop(max(deadline - time.monotonic(), 0.1)) and ok
         # Everything is persisted: "close" callbacks can read the files and the store.

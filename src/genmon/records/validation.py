@@ -64,6 +64,42 @@ def safe_text(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def safe_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` itself when every reader can write it, else a copy whose bad entries are text.
+
+    The record calls refuse what cannot be written; this guards what
+    reached a store some other way (a file read back, a direct append), so
+    that one bad entry never breaks an export, a DataFrame or a chart.
+    """
+    bad = False
+    for key, item in meta.items():
+        kind = type(item)
+        if type(key) is not str or not key.isascii() or (kind is str and not item.isascii()):
+            bad = True
+            break
+        if kind not in _PLAIN and kind is not str and (kind is not int or not INT64_MIN <= item <= INT64_MAX):
+            bad = True
+            break
+    if not bad:
+        return meta
+    clean: dict[str, Any] = {}
+    for key, item in meta.items():
+        name = safe_text(key if isinstance(key, str) else str(key))
+        if isinstance(item, str):
+            clean[name] = safe_text(item)
+        elif type(item) is int and not INT64_MIN <= item <= INT64_MAX:
+            clean[name] = str(item)
+        elif type(item) in _PLAIN or type(item) is int:
+            clean[name] = item
+        else:
+            try:
+                orjson.dumps(item, option=JSON_OPTIONS)
+                clean[name] = item
+            except (TypeError, ValueError, RecursionError):
+                clean[name] = safe_text(repr(item))
+    return clean
+
+
 def to_seconds(window: Any, argument: str = "window") -> float:
     """Seconds from a timedelta or a number of seconds; negative values are refused."""
     seconds = window.total_seconds() if isinstance(window, timedelta) else window

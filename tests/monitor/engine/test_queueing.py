@@ -50,7 +50,7 @@ def test_drop_policies_count_every_drop_exactly(make_monitor, policy: str) -> No
     assert data.values.tolist() == list(map(float, expected))
     stats = monitor.stats()
     assert stats["processed"] == 101
-    assert stats["recorded"] == (101 if policy == "drop_newest" else 251)
+    assert stats["recorded"] == 251  # every accepted point, whichever one the policy dropped
     drop_logs = [r for r in logs.records if r["message"].startswith("Queue full")]
     assert len(drop_logs) == 1 and drop_logs[0]["reason"] == policy  # logged once per interval
 
@@ -137,3 +137,25 @@ def test_a_full_handler_backlog_is_counted_and_logged(make_monitor) -> None:
     slow.release()
     assert monitor.flush(10)
     assert any("backlog full" in m for m in logs.messages("error"))
+
+
+@pytest.mark.parametrize("policy", ["block", "drop_newest", "drop_oldest"])
+def test_recorded_is_processed_plus_dropped_plus_queued_under_every_policy(make_monitor, policy: str) -> None:
+    """recorded counts every accepted point under each on_full policy, and equals processed + dropped + queued."""
+    monitor, blocker, _ = stall_worker(make_monitor, max_queue_size=10, on_full=policy, block_timeout=0.01)
+    accepted = 1  # "first"
+    for i in range(12):
+        monitor.record_metric("x", float(i))
+        accepted += 1
+        monitor.track_generation(0.1, True, model_name="m", prompt_token_count=3)  # one item of 5 points
+        accepted += 5
+    stats = monitor.stats()
+    assert stats["recorded"] == accepted
+    assert stats["processed"] + sum(stats["dropped"].values()) + stats["queued"] == accepted
+    assert sum(stats["dropped"].values()) > 0 and stats["queued"] > 0
+    blocker.released.set()
+    assert monitor.flush(10)
+    stats = monitor.stats()
+    assert stats["queued"] == 0 and stats["recorded"] == accepted
+    assert stats["processed"] == monitor.store.count()  # no retention: the store holds what was processed
+    assert stats["processed"] + sum(stats["dropped"].values()) == accepted

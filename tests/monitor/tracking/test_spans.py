@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from genmon import GenerationMonitor
+from genmon.errors import RecordsDropped
 from genmon.handlers.base import SpanHandler
 from genmon.handlers.spans_file import FileSpanHandler
-from genmon.errors import RecordsDropped
 from genmon.monitor.engine.delivery import deliver_spans
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.records.spans import SpanRecord, new_call_id

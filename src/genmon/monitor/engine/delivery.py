@@ -11,7 +11,7 @@ every record whatever the others do. What still fails is reported as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from genmon.errors import RecordsDropped
@@ -19,8 +19,10 @@ from genmon.records.spans import SpanRecord
 from genmon.records.timefmt import IsoFormatter
 from genmon.records.validation import ENCODING_ERRORS
 
+Stop = Callable[[], bool] | None
 
-def call_batch(method: Callable[[list[Any]], Any], records: list[Any]) -> None:
+
+def call_batch(method: Callable[[list[Any]], Any], records: list[Any], stop: Stop = None) -> None:
     """``method(records)``; on an encoding error, again record by record, counting what still fails."""
     try:
         method(records)
@@ -30,16 +32,25 @@ def call_batch(method: Callable[[list[Any]], Any], records: list[Any]) -> None:
     except ENCODING_ERRORS:
         if len(records) == 1:
             raise
-    each_record((lambda record: method([record])), records, "unserialisable")
+    each_record((lambda record: method([record])), records, "unserialisable", stop)
 
 
-def each_record(call: Callable[[Any], Any], records: Iterable[Any], reason: str = "handler_error") -> None:
-    """``call(record)`` for every record; the failures are raised at the end as one ``RecordsDropped``."""
+def each_record(
+    call: Callable[[Any], Any], records: list[Any], reason: str = "handler_error", stop: Stop = None
+) -> None:
+    """``call(record)`` for every record; the failures are raised at the end as one ``RecordsDropped``.
+
+    ``stop()`` turning true (a lane given up at the close deadline) ends the
+    loop: the handler is called no more.
+    """
     counts: dict[str, int] = {}
     first: BaseException | None = None
-    total = 0
-    for record in records:
-        total += 1
+    total = len(records)
+    for index, record in enumerate(records):
+        if stop is not None and stop():
+            counts["close_timeout"] = total - index
+            first = first or TimeoutError("the close deadline passed")
+            break
         try:
             call(record)
         except RecordsDropped as error:
@@ -68,13 +79,13 @@ class LogRecords:
         ]
 
 
-def deliver_logs(handler: Any, records: list[dict[str, Any]]) -> None:
+def deliver_logs(handler: Any, records: list[dict[str, Any]], stop: Stop = None) -> None:
     batch = getattr(handler, "handle_batch", None)
     if batch is not None:
-        call_batch(batch, records)
+        call_batch(batch, records, stop)
         return
     # A copy per call, because handlers (afterimage's included) may mutate it.
-    each_record(lambda record: handler.handle_log(message=dict(record)), records)
+    each_record(lambda record: handler.handle_log(message=dict(record)), records, stop=stop)
 
 
 class MetricDelivery:
@@ -83,10 +94,12 @@ class MetricDelivery:
     def __init__(self) -> None:
         self._iso = IsoFormatter()
 
-    def __call__(self, handler: Any, points: list[tuple[str, float, float, dict[str, Any] | None]]) -> None:
+    def __call__(
+        self, handler: Any, points: list[tuple[str, float, float, dict[str, Any] | None]], stop: Stop = None
+    ) -> None:
         batch = getattr(handler, "handle_batch", None)
         if batch is not None:
-            call_batch(batch, points)
+            call_batch(batch, points, stop)
             return
         iso = self._iso
 
@@ -96,7 +109,7 @@ class MetricDelivery:
             metadata["timestamp"] = iso(ts)
             handler.handle_metric(metric_name=name, value=value, metadata=metadata)
 
-        each_record(one, points)
+        each_record(one, points, stop=stop)
 
 
 def has_span_method(handler: Any) -> bool:
@@ -104,13 +117,13 @@ def has_span_method(handler: Any) -> bool:
     return callable(getattr(handler, "handle_span", None)) or callable(getattr(handler, "handle_span_batch", None))
 
 
-def deliver_spans(handler: Any, spans: list[SpanRecord]) -> None:
+def deliver_spans(handler: Any, spans: list[SpanRecord], stop: Stop = None) -> None:
     """Send a batch to a handler: ``handle_span_batch`` when it has one, else ``handle_span`` per span."""
     batch = getattr(handler, "handle_span_batch", None)
     if batch is not None:
-        call_batch(batch, spans)
+        call_batch(batch, spans, stop)
         return
-    each_record(handler.handle_span, spans)
+    each_record(handler.handle_span, spans, stop=stop)
 
 
 def make_span_deliver() -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from genmon.errors import RecordsDropped
 
@@ -54,6 +54,15 @@ def handler_name(handler: Any, taken: set[str]) -> str:
     return name
 
 
+class Attempt(NamedTuple):
+    """What one delivery came to: records delivered, records dropped by reason, the error to report."""
+
+    delivered: int
+    dropped: dict[str, int]
+    error: BaseException | None
+    report: bool
+
+
 class SinkAccount:
     """What one sink (a handler, a file) was given and what became of it: delivered, or dropped by reason.
 
@@ -72,24 +81,38 @@ class SinkAccount:
         self._errors = errors
         self._lock = threading.Lock()
 
-    def deliver(self, deliver: Callable[[Any, list[Any]], None], handler: Any, records: list[Any]) -> None:
+    def deliver(self, deliver: Callable[..., None], handler: Any, records: list[Any]) -> None:
         """Hand ``records`` to ``handler`` through ``deliver`` and count what came of them; never raises."""
+        self.apply(self.attempt(deliver, handler, records))
+
+    def attempt(
+        self, deliver: Callable[..., None], handler: Any, records: list[Any], stop: Callable[[], bool] | None = None
+    ) -> Attempt:
+        """Deliver without counting yet: the outcome is counted by ``apply`` (a lane may write it off first)."""
         n = len(records)
         try:
-            deliver(handler, records)
+            if stop is None:
+                deliver(handler, records)
+            else:
+                deliver(handler, records, stop=stop)
         except RecordsDropped as error:
+            counts: dict[str, int] = {}
             counted = 0
             for reason, count in error.counts.items():
                 count = min(max(count, 0), n - counted)
-                self.drop(reason, count)
+                counts[reason] = counts.get(reason, 0) + count
                 counted += count
-            self.delivered += n - counted
-            self._errors.record(self.name, error, report=error.report)
+            return Attempt(n - counted, counts, error, error.report)
         except Exception as error:  # noqa: BLE001 - a sink's failure is counted, never raised into a worker
-            self.drop("handler_error", n)
-            self._errors.record(self.name, error)
-        else:
-            self.delivered += n
+            return Attempt(0, {"handler_error": n}, error, False)
+        return Attempt(n, {}, None, False)
+
+    def apply(self, attempt: Attempt) -> None:
+        self.delivered += attempt.delivered
+        for reason, count in attempt.dropped.items():
+            self.drop(reason, count)
+        if attempt.error is not None:
+            self._errors.record(self.name, attempt.error, report=attempt.report)
 
     def drop(self, reason: str, count: int) -> None:
         if count:

@@ -10,8 +10,9 @@ from genmon.monitor.engine.failures import HandlerErrors, SinkAccount, handler_n
 from genmon.monitor.engine.queueing import BoundedQueue, Control, remaining_s
 from genmon.monitor.engine.workers import BatchWorker, HandlerLane
 
-Deliver = Callable[[Any, list[Any]], None]
+Deliver = Callable[..., None]
 DeliverFactory = Callable[[], Deliver]
+LaneDeadline = Callable[[Any], float]  # the close deadline of a handler's lane
 
 
 class Pipeline:
@@ -57,12 +58,16 @@ class Pipeline:
                 self.inline.append((name, handler, SinkAccount(name, errors)))
             else:
                 self.lanes.append(HandlerLane(handler, name, make_deliver(), errors))
+        self._lane_deadline: LaneDeadline = lambda handler: 1e18  # set by request_stop
         self.worker = BatchWorker(kind, source, self._process, self._flush_sinks, self._stop_sinks)
         self.worker.start()
 
     def _process(self, batch: list[Any]) -> None:
         if self._store is not None:
-            self._store(batch)
+            try:
+                self._store(batch)
+            except Exception as error:  # noqa: BLE001 - a store bug must not cost the files their batch
+                self._errors.record(f"{self.kind}-store", error, report=True)
         records = self._prepare(batch)
         for _, handler, account in self.inline:
             account.received += len(records)
@@ -86,7 +91,7 @@ class Pipeline:
     def _stop_sinks(self, deadline: float | None) -> None:
         self._lifecycle("close", deadline)
         for lane in self.lanes:
-            lane.request_stop(deadline)
+            lane.request_stop(deadline if deadline is None else self._lane_deadline(lane.handler))
 
     # -- called by the monitor ------------------------------------------------
     def add_handler(self, handler: Any) -> str:
@@ -106,29 +111,41 @@ class Pipeline:
         self.source.put_control(marker)
         return marker
 
-    def request_stop(self, deadline: float | None = None) -> Control:
+    def request_stop(self, deadline: float | None = None, lane_deadline: LaneDeadline | None = None) -> Control:
+        """Refuse new records and stop the worker after the queued ones; lanes stop by ``lane_deadline(handler)``."""
+        if lane_deadline is not None:
+            self._lane_deadline = lane_deadline
         self.source.close()
         marker = Control("stop", deadline)
         self.source.put_control(marker)
         return marker
 
-    def wait_stopped(self, deadline: float) -> bool:
-        """Join the worker and the lanes by ``deadline`` (a monotonic time)."""
+    def wait_stopped(self, deadline: float, lane_deadline: LaneDeadline | None = None) -> bool:
+        """Join the worker by ``deadline`` and each lane by its own (a monotonic time); what lanes hold then is counted."""
         self.worker.thread.join(max(deadline - time.monotonic(), 0.0))
         worker_done = not self.worker.thread.is_alive()
+        lane_deadline = lane_deadline or self._lane_deadline
         # A stuck worker never asked its lanes to stop: they give up now and count what they hold.
-        lanes_done = all([lane.wait_stopped(deadline) for lane in self.lanes])  # noqa: C419 - wait on every lane
+        lanes_done = all([lane.wait_stopped(lane_deadline(lane.handler)) for lane in self.lanes])  # noqa: C419 - every lane
         return worker_done and lanes_done
 
     def stats(self) -> dict[str, Any]:
+        """recorded = processed + dropped + queued, in records, under every ``on_full`` policy.
+
+        ``recorded`` is every record a call accepted (its validation passed);
+        ``dropped`` those the full queue refused, by reason; ``processed``
+        those the worker took (the store has them, and each sink's own
+        account in ``sinks`` says what became of them there).
+        """
         dropped = dict(self.source.dropped)
         processed = self.worker.processed
-        depth = self.source.qsize()
+        queued = self.source.queued_points()
         return {
-            "recorded": processed + depth + dropped.get("drop_oldest", 0),
+            "recorded": processed + sum(dropped.values()) + queued,
             "processed": processed,
             "dropped": dropped,
-            "queue_depth": depth,
+            "queued": queued,
+            "queue_depth": self.source.qsize(),
             "sinks": self.sink_stats(),
         }
 

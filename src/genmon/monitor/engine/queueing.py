@@ -49,6 +49,10 @@ class Control:
 class BoundedQueue:
     """A multi-producer queue with a size bound, exact drop counts and a close switch.
 
+    The bound counts queue items; a call that records several points at once
+    (``track_generation``) puts them as one item. ``queued_points()`` counts
+    points, so ``processed + dropped + queued`` is every point accepted.
+
     Args:
         maxsize: items held at most before ``on_full`` applies.
         on_full: ``"block"`` waits up to ``block_timeout_s`` for room, then drops
@@ -90,7 +94,12 @@ class BoundedQueue:
         self.depth = self._qsize = self._queue.qsize
         self.enqueue = self._put = self._queue.put
         self._drop_lock = threading.Lock()
-        self._room = threading.Condition(threading.Lock())
+        # Points beyond one per queued item (a list of n points is one item), minus one
+        # per queued marker: queued points = qsize() + _extra. Lists are rare (not the
+        # hot record_metric call), so one lock acquisition per list is cheap.
+        self._extra = 0
+        # Re-entrant: a signal handler that drains the monitor may run in the middle of a put.
+        self._room = threading.Condition(threading.RLock())
         self._waiters = 0
         self.closed = False
         self.get = self._queue.get
@@ -100,12 +109,15 @@ class BoundedQueue:
         """Queue ``item``, applying the full-queue policy; raise if closed."""
         if self._qsize() < self.limit:
             self._put(item)
+            if type(item) is list:
+                self._adjust(len(item) - 1)
         else:
             self._put_slow(item)
 
     def put_control(self, marker: Control) -> None:
         """Queue a marker regardless of the bound (markers are never dropped)."""
         self._put(marker)
+        self._adjust(-1)
 
     def put_internal(self, item: Any) -> None:
         """Queue a record from inside the monitor (drop and error reports), never blocking.
@@ -118,6 +130,24 @@ class BoundedQueue:
 
     def qsize(self) -> int:
         return self._qsize()
+
+    def queued_points(self) -> int:
+        """Points waiting in the queue (markers not counted)."""
+        return max(self._qsize() + self._extra, 0)
+
+    def taken(self, extra: int) -> None:
+        """The consumer took items holding ``extra`` points beyond one per item (markers: -1 each)."""
+        if extra:
+            self._adjust(-extra)
+
+    def _adjust(self, delta: int) -> None:
+        with self._drop_lock:
+            self._extra += delta
+
+    def _enqueue(self, item: Any) -> None:
+        self._put(item)
+        if type(item) is list:
+            self._adjust(len(item) - 1)
 
     def close(self) -> None:
         """Refuse every later put with ``MonitorClosedError``."""
@@ -135,7 +165,7 @@ class BoundedQueue:
         if self.closed:
             raise MonitorClosedError(f"the monitor is closed: nothing more can be recorded ({self.name})")
         if self._qsize() < self.maxsize:  # room appeared since the fast check
-            self._put(item)
+            self._enqueue(item)
         elif self.on_full == "drop_newest":
             self._count_drop("drop_newest", _records_in(item))
         elif self.on_full == "drop_oldest":
@@ -151,8 +181,10 @@ class BoundedQueue:
         if isinstance(oldest, Control):
             self._put(oldest)  # markers keep their promise; the item below may overshoot by one
         elif oldest is not None:
+            if type(oldest) is list:
+                self._adjust(1 - len(oldest))
             self._count_drop("drop_oldest", _records_in(oldest))
-        self._put(item)
+        self._enqueue(item)
 
     def _block_then_put(self, item: Any) -> None:
         deadline = time.monotonic() + self.block_timeout_s
@@ -170,7 +202,7 @@ class BoundedQueue:
         if self.closed:
             raise MonitorClosedError(f"the monitor is closed: nothing more can be recorded ({self.name})")
         if self._qsize() < self.maxsize:
-            self._put(item)
+            self._enqueue(item)
         else:
             self._count_drop("block_timeout", _records_in(item))
 

@@ -63,6 +63,7 @@ class BatchWorker:
                     batch.append(get_nowait())
             except queue.Empty:
                 pass
+            self._taken(batch)
             if self._handle(batch):
                 break
         # Producers that passed the closed check just before close() may still
@@ -73,6 +74,7 @@ class BatchWorker:
                 leftovers.append(get_nowait())
         except queue.Empty:
             pass
+        self._taken(leftovers)
         self._handle([x for x in leftovers if not isinstance(x, Control)])
         for marker in leftovers:
             if isinstance(marker, Control):
@@ -81,6 +83,17 @@ class BatchWorker:
             self._on_stop(self._stop_deadline)
         except Exception:  # noqa: BLE001 - on_stop isolates handlers itself; this guards the thread
             self.failures += 1
+
+    def _taken(self, items: list[Any]) -> None:
+        """Tell the queue how many points left it with ``items`` (lists hold several, markers none)."""
+        extra = 0
+        for item in items:
+            kind = type(item)
+            if kind is list:
+                extra += len(item) - 1
+            elif kind is Control:
+                extra -= 1
+        self.source.taken(extra)
 
     def _handle(self, batch: list[Any]) -> bool:
         """Process a batch that may contain markers; True when a stop marker was seen."""
@@ -113,11 +126,11 @@ class BatchWorker:
                 records.extend(item)
             else:
                 records.append(item)
+        self.processed += len(records)  # taken from the queue: from now on the store and the sinks account for them
         try:
             self._process(records)
         except Exception:  # noqa: BLE001 - a bug in processing must not kill the worker
             self.failures += 1
-        self.processed += len(records)
         self.source.notify_room()
 
     def _flush(self, marker: Control) -> None:
@@ -159,6 +172,12 @@ class HandlerLane:
         self._errors = errors
         self._timeout_s = lifecycle_timeout_s
         self._lane = IsolatedLane(name, errors, kind="lane", max_pending=max_batches)
+        # Given up at the close deadline: the handler gets no more records, and what it
+        # still held is counted as close_timeout once, by the closer (see wait_stopped).
+        self._stop = threading.Event()
+        self._accounting = threading.Lock()
+        self._in_flight: list[Any] | None = None
+        self._written_off = False
 
     @property
     def dropped(self) -> int:
@@ -174,7 +193,16 @@ class HandlerLane:
             self.account.drop("backlog_full", len(batch))
 
     def _deliver_batch(self, batch: list[Any]) -> None:
-        self.account.deliver(self._deliver, self.handler, batch)
+        with self._accounting:
+            if self._written_off:
+                return
+            self._in_flight = batch
+        attempt = self.account.attempt(self._deliver, self.handler, batch, stop=self._stop.is_set)
+        with self._accounting:
+            if self._written_off:
+                return  # the closer gave up on this batch and counted it
+            self._in_flight = None
+            self.account.apply(attempt)
 
     def control(self, kind: str, deadline: float | None = None) -> Call:
         """Queue the handler's ``flush`` (kind "flush") or ``close`` behind the batches; ``done`` tells when it ran."""
@@ -193,7 +221,14 @@ class HandlerLane:
         it got through.
         """
         given_up = self._lane.close(deadline, report=False)  # counted and reported in records below
-        left = sum(call.weight for call in given_up)
+        if not given_up:
+            return True
+        self._stop.set()  # a per-record delivery in progress stops at its next record
+        with self._accounting:
+            self._written_off = True
+            left = sum(call.weight for call in given_up if call.outcome == "skipped")  # never started
+            if self._in_flight is not None:
+                left += len(self._in_flight)
         if left:
             self.account.drop("close_timeout", left)
             self._errors.record(
@@ -201,7 +236,7 @@ class HandlerLane:
                 RecordsDropped(f"{self.name}: {left} records not delivered by the close deadline", {"close_timeout": left}),
                 report=True,
             )
-        return not given_up
+        return False
 
     def stats(self) -> dict[str, Any]:
         return self.account.stats(pending=self._lane.pending_weight())

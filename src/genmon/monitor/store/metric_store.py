@@ -101,7 +101,7 @@ class MetricStore:
                 return None
             ts, values, codes = series.copy_range(start, end)
             table = tuple(series.meta_table)
-        return SeriesData(name, ts, values, codes, table)
+        return SeriesData(series.name, ts, values, codes, table)
 
     def snapshot(
         self, start: float | None = None, end: float | None = None, names: Iterable[str] | None = None

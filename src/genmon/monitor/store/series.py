@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from genmon.records.validation import safe_metadata, safe_text
+
 BLOCK_SIZE = 16384
 _FIRST_TAIL_CAPACITY = 64
 
@@ -49,7 +51,7 @@ class Series:
     """One metric's points. All methods are called with the store's lock held."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
+        self.name = safe_text(name)  # what readers see: always valid UTF-8, whatever reached the store
         self.blocks: list[Block] = []
         self.block_starts: list[float] = []
         self.tail_ts = np.empty(_FIRST_TAIL_CAPACITY)
@@ -71,11 +73,11 @@ class Series:
                 key: Any = tuple(meta.items())
                 hash(key)
             except TypeError:  # unhashable values (lists, dicts): fall back to canonical JSON
-                key = orjson.dumps(meta, option=orjson.OPT_SORT_KEYS, default=str)
+                key = _canonical(meta)
             code = index.get(key)
             if code is None:
                 code = index[key] = len(table)
-                table.append(meta)
+                table.append(safe_metadata(meta))
             codes[i] = code
         return codes
 
@@ -265,3 +267,10 @@ def _remap_block(block: Block, remap: np.ndarray) -> Block:
             setattr(new, slot, getattr(block, slot))
     new.codes = remap[block.codes]
     return new
+
+
+def _canonical(meta: dict[str, Any]) -> Any:
+    try:
+        return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS, default=str)
+    except (TypeError, ValueError, RecursionError):  # nothing the record calls let through; never fail the store
+        return repr(meta)
