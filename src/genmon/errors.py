@@ -10,8 +10,8 @@ class MonitorClosedError(RuntimeError):
 class MissingExtraError(ImportError):
     """Raised when an optional dependency is missing; names the extra to install."""
 
-    def __init__(self, package: str, extra: str) -> None:
-        super().__init__(f"{package} is not installed: pip install 'genmon[{extra}]'")
+    def __init__(self, package: str, extra: str, message: str | None = None) -> None:
+        super().__init__(message or f"{package} is not installed: pip install 'genmon[{extra}]'")
         self.package = package
         self.extra = extra
 

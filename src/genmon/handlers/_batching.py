@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from genmon.errors import RecordsDropped
 from genmon.handlers._retry import RetryableError, _check_positive, backoff_delay
 from genmon.monitor.engine.failures import THREAD_PREFIX
 
@@ -213,11 +214,19 @@ class BatchSender:
         with self._cond:
             if thread is not None and thread.is_alive():
                 self._abandoned = True
+                left = count_records(list(self._buffer))
+                in_flight = self._in_flight
                 self._drop_locked(list(self._buffer), 0, "close_timeout")
                 self._buffer.clear()
                 self._cond.notify_all()
-                return False
-            return self._resolved == self._accepted
+            else:
+                return self._resolved == self._accepted
+        # Outside the lock: the report may log.
+        message = f"{self.name}: {left} buffered records dropped at the close deadline"
+        if in_flight:
+            message += f" ({in_flight} more in a request still in flight, counted by its outcome)"
+        self._report(RecordsDropped(message, {"close_timeout": left}, report=True), "close_timeout", left)
+        return False
 
     def join(self, timeout_s: float | None = None) -> bool:
         """Wait for the sender thread to end (after a close); True if it has."""

@@ -49,8 +49,21 @@ class RemoteSink:
             on_error=self._record_error,
         )
 
+    _context: Any = None
+    close_budget_s: float | None = None
+
+    def bind_monitor(self, context: Any) -> None:
+        """Report given-up batches in the monitor's handler errors and log (called by the monitor)."""
+        self._context = context
+
     def _record_error(self, error: BaseException) -> None:
-        raise NotImplementedError
+        if self._context is not None:
+            self._context.errors.record(self.name, error, report=bool(getattr(error, "report", False)))
+
+    def loss_stats(self) -> dict[str, Any]:
+        """What became of the records this sink accepted: sent, dropped by reason, still buffered or in flight."""
+        stats = self._sender.stats()
+        return {key: stats[key] for key in ("received", "sent", "dropped", "buffered", "in_flight")}
 
     def for_shard(self, shard: str) -> Any:
         """A fresh sink for a forked child process: the same keywords, its own buffer and thread."""

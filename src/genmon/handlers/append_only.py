@@ -80,7 +80,9 @@ class JsonLinesSink:
             self._file = AppendOnlyFile(self.path)
         self._file.write(data)
 
-    def _write_batch(self, records: list[Any], encode: Callable[[list[Any]], bytes], label: Callable[[Any], str]) -> None:
+    def _write_batch(
+        self, records: list[Any], encode: Callable[[list[Any]], bytes], label: Callable[[Any], str]
+    ) -> None:
         """Encode and append ``records`` with one write; drop and report what cannot be (see the class docstring)."""
         bad: list[tuple[Any, BaseException]] = []
         try:

@@ -119,7 +119,6 @@ class HttpHandler(RemoteSink):
         self._connection: http.client.HTTPConnection | None = None
         self._iso = IsoFormatter()
         self._source = {"service": "genmon", "host": socket.gethostname(), "pid": os.getpid()}
-        self._context: Any = None
         self._start_sender(
             "http",
             self._post,
@@ -134,10 +133,6 @@ class HttpHandler(RemoteSink):
     def __repr__(self) -> str:
         # Header names only: their values are secrets.
         return f"HttpHandler(endpoint={self.endpoint!r}, headers={sorted(self._headers)!r}, timeout={self.timeout})"
-
-    def bind_monitor(self, context: Any) -> None:
-        """Report given-up batches in the monitor's handler errors (called by the monitor)."""
-        self._context = context
 
     # -- records in (any thread; never blocks) ------------------------------------------
     def handle_batch(self, records: list[Any]) -> None:
@@ -265,10 +260,6 @@ class HttpHandler(RemoteSink):
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
-
-    def _record_error(self, error: BaseException) -> None:
-        if self._context is not None:
-            self._context.errors.record(self.name, error)
 
 
 class _IsoPoint(tuple):  # type: ignore[type-arg]

@@ -27,36 +27,29 @@ deadline either way.
 
 from __future__ import annotations
 
-import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from genmon.handlers._batching import Task
 from genmon.handlers._extras import import_extra
+from genmon.handlers._mlflow_support import (
+    RETRY_CODES,
+    check_store_supported,
+    is_requests_network_error,
+    mlflow_metric_key,
+)
 from genmon.handlers._mlflow_traces import SpanTrees, Tree, trace_entities
 from genmon.handlers._remote import RemoteSink
 from genmon.handlers._retry import RetryableError, close_timeout
 
 MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
-_INVALID_KEY_CHARS = re.compile(r"[^a-zA-Z0-9_\-./: ]")
-# MLflow error codes worth retrying; anything else (bad parameter, not found) is not.
-_RETRY_CODES = frozenset(
-    {
-        "TEMPORARILY_UNAVAILABLE",
-        "INTERNAL_ERROR",
-        "REQUEST_LIMIT_EXCEEDED",
-        "RESOURCE_EXHAUSTED",
-        "ABORTED",
-        "DEADLINE_EXCEEDED",
-    }
-)
-
-
-def mlflow_metric_key(name: str) -> str:
-    """A metric name MLflow accepts: other characters become ``_``, at most 250 characters."""
-    return (_INVALID_KEY_CHARS.sub("_", name) or "_")[:250]
+# A new sqlite store takes 10-15 s to create on a loaded 2-core machine, and artifacts
+# take their time to upload: a default close waits this long for this sink.
+DEFAULT_CLOSE_BUDGET_S = 60.0
+KILL_TIMEOUT_S = 2.0
 
 
 class _StepError(Exception):
@@ -108,9 +101,15 @@ class MlflowHandler(RemoteSink):
         backoff: float = 0.5,
         max_backoff: float = 10.0,
         name: str = "MlflowHandler",
+        close_budget: float | None = DEFAULT_CLOSE_BUDGET_S,
     ) -> None:
         self._keep_config(locals())
         self._mlflow = import_extra("mlflow", "mlflow-skinny", "mlflow")
+        check_store_supported(tracking_uri)
+        if close_budget is not None and (isinstance(close_budget, bool) or not close_budget > 0):
+            raise ValueError(f"close_budget must be seconds > 0 or None, got {close_budget!r}")
+        self.close_budget_s = close_budget
+        self._killed = False
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
         self.run_name = run_name
@@ -129,7 +128,6 @@ class MlflowHandler(RemoteSink):
         self._tracing: Any = None
         self._steps: dict[str, int] = {}
         self._trees = SpanTrees()
-        self._context: Any = None
         self._closes_expected = 1
         self._closes = 0
         self._artifacts_done = False
@@ -155,7 +153,7 @@ class MlflowHandler(RemoteSink):
 
     def bind_monitor(self, context: Any) -> None:
         """Called by the monitor: its store feeds the artifacts; its lanes tell which close is the last."""
-        self._context = context
+        super().bind_monitor(context)
         self._closes_expected = max(context.lanes_of(self), 1)
 
     # -- records in (the monitor's lanes; never blocks) ----------------------------------------
@@ -185,8 +183,28 @@ class MlflowHandler(RemoteSink):
         (or, called by a lane, the monitor's close deadline when that is later).
         """
         self._closes += 1
-        self._sender.put_task("finish" if self._closes >= self._closes_expected else "finish-lane")
-        return self._sender.close(close_timeout(self._context, timeout_s))
+        final = self._closes >= self._closes_expected
+        self._sender.put_task("finish" if final else "finish-lane")
+        ok = self._sender.close(close_timeout(self._context, timeout_s))
+        if not ok and final:
+            self._give_up()
+        return ok
+
+    def _give_up(self) -> None:
+        """The close deadline passed: mark the run KILLED, now or as soon as the set-up still running makes it."""
+        self._killed = True
+        if self.run_id is None or self._client is None:
+            return  # _send marks it when (if ever) the set-up still in flight creates it
+        # Bounded: a second call on a store that is hanging must not hold the close for long.
+        marker = threading.Thread(target=self._mark_killed, name=f"genmon-mlflow-kill-{self.name}", daemon=True)
+        marker.start()
+        marker.join(KILL_TIMEOUT_S)
+
+    def _mark_killed(self) -> None:
+        try:
+            self._client.set_terminated(self.run_id, "KILLED")
+        except Exception as error:  # noqa: BLE001 - reported; the run may stay RUNNING only if MLflow itself is down
+            self._record_error(error)
 
     def stats(self) -> dict[str, Any]:
         """The sender's counts plus metrics_logged, spans_logged, traces_logged, spans_waiting, artifacts."""
@@ -207,6 +225,9 @@ class MlflowHandler(RemoteSink):
             self._ensure_run()
         except Exception as error:  # noqa: BLE001 - classified below
             raise self._classify(error, 0) from None
+        if self._killed:  # the close gave up while the run was being set up: never leave it RUNNING
+            self._mark_killed()
+            return
         if self._plan_for is not batch:
             # Planned once per batch: a retry resumes at the failed step, so nothing is logged twice.
             self._plan_for, self._plan, self._plan_done = batch, self._make_plan(batch), 0
@@ -339,24 +360,8 @@ class MlflowHandler(RemoteSink):
         text = f"MLflow {type(error).__name__}: {str(error)[:500]}"
         code = getattr(error, "error_code", None)
         transient = (
-            isinstance(error, (OSError, TimeoutError)) or code in _RETRY_CODES or _is_requests_network_error(error)
+            isinstance(error, (OSError, TimeoutError)) or code in RETRY_CODES or is_requests_network_error(error)
         )
         out: Exception = RetryableError(text) if transient else _StepError(text, delivered)
         out.delivered = delivered  # type: ignore[attr-defined]
         return out
-
-    def _record_error(self, error: BaseException) -> None:
-        if self._context is not None:
-            self._context.errors.record(self.name, error)
-
-
-def _is_requests_network_error(error: BaseException) -> bool:
-    module = type(error).__module__
-    return module.startswith(("requests", "urllib3")) and type(error).__name__ in (
-        "ConnectionError",
-        "Timeout",
-        "ReadTimeout",
-        "ConnectTimeout",
-        "ProtocolError",
-        "MaxRetryError",
-    )

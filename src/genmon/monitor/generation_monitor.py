@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Self
 
-from genmon.errors import MonitorClosedError
 from genmon.handlers.base import LogHandler, MetricHandler
 from genmon.monitor import lifecycle, services
 from genmon.monitor.alerts.manager import AlertManager, threshold_decorator
@@ -24,13 +23,6 @@ from genmon.monitor.store.metric_store import MetricStore
 from genmon.monitor.store.window import WindowStats
 from genmon.monitor.tracking.attach import attach as attach_generator
 from genmon.monitor.tracking.events import Event
-from genmon.monitor.tracking.generation import (
-    check_log_record,
-    error_text,
-    evaluation_points,
-    generation_points,
-    log_data,
-)
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import token_usage
 from genmon.monitor.tracking.track import Span, Tracker, current_span
@@ -98,6 +90,7 @@ class GenerationMonitor:
         callback_timeout: float = 5.0,
         log_to_logging: bool = False,
         shard: bool | str = False,
+        handle_signals: bool = True,
     ) -> None:
         settings = Settings.from_keywords(locals())
         self._settings = settings
@@ -114,6 +107,7 @@ class GenerationMonitor:
         self._clock = clock
         self._closed = False
         self._install(Runtime(settings, self.record_metrics))
+        self.handles_signals = bool(handle_signals)  # drained on SIGTERM (see genmon.monitor.lifecycle)
         lifecycle.register(self)
         if settings.sampler_interval_s is not None:
             self.sample_resources(settings.sampler_interval_s)
@@ -184,34 +178,21 @@ class GenerationMonitor:
 
     def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None = None) -> None:
         """Queue several points at one time with shared metadata; all or nothing."""
-        if not isinstance(metrics, Mapping):
-            raise TypeError(f"metrics must be a mapping of name to value, got {type(metrics).__name__}")
-        checked = [(check_name(n, "metrics key"), check_value(v, f"metrics[{n!r}]")) for n, v in metrics.items()]
-        ts, meta = (self._clock(), None) if metadata is None else check_metadata(metadata, self._clock())
-        self._put_metric([(name, value, ts, meta) for name, value in checked])
+        self._rt.recorder.record_metrics(metrics, metadata)
 
     def track_generation(self, duration: float, success: bool, **kwargs: Any) -> None:
         """Record one generation call: time, success and error rates, model, finish reason, tokens."""
-        ts, points = generation_points(duration, success, kwargs, self._clock())
-        self._put_metric(points)  # one queue item; the worker expands it
-        self._put_log((ts, "info", "Generation metrics", {"data": log_data(kwargs, duration, success)}))
-        events = self._rt.events
-        if events.subscribers["generation_end"] or events.subscribers["generation_error"]:
-            events.emit_generation(duration, success, kwargs)
+        self._rt.recorder.track_generation(duration, success, kwargs)
 
     def track_evaluation(
         self, duration: float, success: bool, evaluator_type: str, scores: dict[str, Any], **kwargs: Any
     ) -> None:
         """Record one evaluation: its time, each score, its error rate and token usage."""
-        ts, points = evaluation_points(duration, success, evaluator_type, scores, kwargs, self._clock())
-        self._put_metric(points)
-        data = log_data(kwargs, duration, success, evaluator_type=evaluator_type, scores=scores)
-        self._put_log((ts, "info", "Evaluation metrics", {"data": data}))
+        self._rt.recorder.track_evaluation(duration, success, evaluator_type, scores, kwargs)
 
     def log(self, level: str, message: str, timestamp: float | None = None, /, **data: Any) -> None:
         """Queue a log record at ``level`` (debug, info, warning, error, critical), stamped now or at ``timestamp``."""
-        check_log_record(level, message, data)
-        self._put_log((self._clock() if timestamp is None else timestamp, level, message, data))
+        self._rt.recorder.log(level, message, timestamp, data)
 
     def log_info(self, message: str, **data: Any) -> None:
         """Queue an info log record."""
@@ -223,9 +204,7 @@ class GenerationMonitor:
 
     def log_error(self, message: str, error: BaseException | None = None, **data: Any) -> None:
         """Queue an error log record; ``error`` adds its text and type."""
-        if error is not None:
-            data = {"error": error_text(error), "error_type": type(error).__name__, **data}
-        self.log("error", message, None, **data)
+        self._rt.recorder.log("error", message, None, data, error)
 
     # -- readers (the store, genmon.exporters, genmon.plots) ----------------------------
     def get_metrics(self, metric_name: str, window: timedelta | float = timedelta(minutes=5)) -> WindowStats:
@@ -328,10 +307,7 @@ class GenerationMonitor:
         span_type: str | None = None,
     ) -> list[SpanRecord]:
         """The last finished spans matching every filter given (``parent_call_id=None``: root spans)."""
-        if name is not None and operation is not None and name != operation:
-            raise ValueError("name and operation are the same filter: give one")
-        start = None if window is None else self._clock() - to_seconds(window)
-        return self.span_store.query(name or operation, parent_call_id, span_type, start, limit)
+        return self._rt.query_spans(name, operation, parent_call_id, window, limit, span_type)
 
     def attach(self, generator: Any, *, methods: list[str] | None = None, span_type: str | None = None) -> Any:
         """Monitor ``generator`` in one line and return it (see ``genmon.monitor.tracking.attach``)."""
@@ -342,16 +318,10 @@ class GenerationMonitor:
         """Call ``callback(event)`` (sync or async, isolated) on each ``event``; without a callback, a decorator."""
         if callback is None:
             return lambda fn: self.on(event, fn)
-        events = self._rt.events
-        events.on(event, callback)
-        if event == "alert" and events.emit_alert not in self.alert_handlers:
-            self.alert_handlers.append(events.emit_alert)
-        return callback
+        return self._rt.subscribe(event, callback, self.alert_handlers)
 
     def sample_resources(self, interval: float = DEFAULT_INTERVAL_S) -> ResourceSampler:
         """Record ``process/*`` and ``system/*`` metrics every ``interval`` seconds until ``close()``; replaces a running sampler."""
-        if self._closed:
-            raise MonitorClosedError("the monitor is closed: nothing more can be sampled")
         return self._rt.start_sampler(self.record_metrics, interval)
 
     def profile(self, name: str) -> ProfileScope:

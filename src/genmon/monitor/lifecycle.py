@@ -1,21 +1,37 @@
-"""Monitors that outlive their ``with`` block: closed at interpreter exit, restarted as a shard in a forked child.
+"""Monitors that outlive their ``with`` block: drained at exit and on SIGTERM, restarted as a shard after fork.
 
 Worker threads are daemons, so without the exit hook whatever is still
-queued when the interpreter exits would be lost. A process forked from a
-monitoring one has the parent's objects but none of its threads: each open
-monitor starts over there as a new shard (its own queues and files).
+queued when the interpreter exits would be lost. SIGTERM (``docker stop``,
+Kubernetes, systemd) kills Python without running exit hooks, so genmon
+catches it: open monitors drain (bounded by their ``shutdown_timeout``),
+then the signal does what it would have done. An application's own
+handler is never replaced: when one is set, the monitors are flushed (not
+closed, since the application may go on recording) and the handler is
+called. SIGINT is handled only where it would kill the process outright;
+Python's usual ``KeyboardInterrupt`` already ends in the exit hook.
+
+A process forked from a monitoring one has the parent's objects but none of
+its threads: each open monitor starts over there as a new shard (its own
+queues and files).
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import signal
+import threading
 import weakref
+from types import FrameType
 from typing import Any, Protocol
 
 
 class Closeable(Protocol):
+    handles_signals: bool
+
     def close(self, timeout: float | None = None) -> bool: ...
+
+    def flush(self, timeout: float | None = None) -> bool: ...
 
     def _restart_as_shard(self) -> None: ...
 
@@ -24,8 +40,11 @@ _LIVE: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def register(monitor: Closeable) -> None:
-    """Close ``monitor`` at interpreter exit, and restart it as a shard in forked children, while it is open."""
+    """Close ``monitor`` at interpreter exit (and drain it on SIGTERM when it handles signals), and restart it
+    as a shard in forked children, while it is open."""
     _LIVE.add(monitor)
+    if monitor.handles_signals:
+        install_signal_handlers()
 
 
 def unregister(monitor: Closeable) -> None:
@@ -61,3 +80,42 @@ def close_at_process_exit(monitor: Closeable) -> None:
 
     finalize(monitor)
     util.register_after_fork(monitor, finalize)
+
+
+_PREVIOUS: dict[int, Any] = {}  # signal number -> the handler that was there before genmon's
+
+
+def install_signal_handlers() -> bool:
+    """Drain open monitors on SIGTERM (and on SIGINT where it would kill the process); True if installed.
+
+    Only the main thread may set signal handlers; from any other thread
+    this does nothing. Installed once per process, whatever the number of monitors.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        if signum in _PREVIOUS:
+            continue
+        previous = signal.getsignal(signum)
+        if signum == signal.SIGINT and previous is not signal.SIG_DFL:
+            continue  # Python's KeyboardInterrupt (or the application's handler) ends in the exit hook
+        if previous is signal.SIG_IGN or previous is None:
+            continue  # ignored, or set outside Python: not genmon's to change
+        _PREVIOUS[signum] = previous
+        signal.signal(signum, _on_signal)
+    return True
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    previous = _PREVIOUS.get(signum, signal.SIG_DFL)
+    monitors = [m for m in list(_LIVE) if getattr(m, "handles_signals", True)]
+    if callable(previous):
+        for monitor in monitors:
+            monitor.flush(getattr(monitor, "shutdown_timeout", 5.0))
+        previous(signum, frame)
+        return
+    for monitor in monitors:
+        monitor.close()
+    # What the signal would have done without genmon: end the process by that signal.
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from genmon.errors import MonitorClosedError
 from genmon.handlers.append_only import JsonLinesSink
 from genmon.handlers.base import bind_handlers
 from genmon.handlers.metrics_file import FileMetricHandler
@@ -24,16 +25,19 @@ from genmon.monitor.engine import delivery
 from genmon.monitor.engine.failures import HandlerErrors
 from genmon.monitor.engine.pipeline import Pipeline, wait_marker
 from genmon.monitor.engine.queueing import BoundedQueue, deadline_in
+from genmon.monitor.recorder import Recorder
 from genmon.monitor.resources.profiler import Profiler
 from genmon.monitor.resources.sampler import ResourceSampler
 from genmon.monitor.settings import Settings
 from genmon.monitor.store.metric_store import MetricStore
 from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.view import window_snapshot
-from genmon.monitor.tracking.events import EventBus
+from genmon.monitor.tracking.events import Event, EventBus
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import TokenTotals
 from genmon.monitor.tracking.track import SpanRecorder
+from genmon.records.spans import SpanRecord
+from genmon.records.validation import to_seconds
 
 
 def for_shard(handler: Any, shard: str | None, forked: bool) -> Any:
@@ -125,6 +129,7 @@ class Runtime:
         self.tracking = SpanRecorder(
             self.metric_queue.put, queues["spans"], self.put_log, s.clock, self.events, s.prices
         )
+        self.recorder = Recorder(self.metric_queue, self.put_log, s.clock, self.events)
         self.profiler = Profiler(record_metrics)
         self.sampler: ResourceSampler | None = None
         self.services: list[Any] = []  # Prometheus servers and pushers, stopped by close()
@@ -134,11 +139,29 @@ class Runtime:
 
     def start_sampler(self, record: Callable[[Mapping[str, float]], None], interval_s: float) -> ResourceSampler:
         """Start the psutil sampler (replacing a running one); ``close()`` stops it."""
+        if self.closed:
+            raise MonitorClosedError("the monitor is closed: nothing more can be sampled")
         sampler = ResourceSampler(record, interval_s, lambda e: self.errors.record("resource_sampler", e))
         if self.sampler is not None:
             self.sampler.stop()
         self.sampler = sampler.start()
         return sampler
+
+    def query_spans(
+        self, name: Any, operation: Any, parent_call_id: Any, window: Any, limit: Any, span_type: Any
+    ) -> list[SpanRecord]:
+        """``get_spans``: the recent spans matching every filter given."""
+        if name is not None and operation is not None and name != operation:
+            raise ValueError("name and operation are the same filter: give one")
+        start = None if window is None else self.settings.clock() - to_seconds(window)
+        return self.span_store.query(name or operation, parent_call_id, span_type, start, limit)
+
+    def subscribe(self, event: str, callback: Callable[[Event], Any], alert_handlers: list[Any]) -> Any:
+        """``monitor.on``: the callback on its own lane; alert events come through the alert handlers."""
+        self.events.on(event, callback)
+        if event == "alert" and self.events.emit_alert not in alert_handlers:
+            alert_handlers.append(self.events.emit_alert)
+        return callback
 
     def _span_handlers(self) -> list[Any]:
         s = self.settings

@@ -233,13 +233,23 @@ class HandlerLane:
             self.account.drop("close_timeout", left)
             self._errors.record(
                 self.name,
-                RecordsDropped(f"{self.name}: {left} records not delivered by the close deadline", {"close_timeout": left}),
+                RecordsDropped(
+                    f"{self.name}: {left} records not delivered by the close deadline", {"close_timeout": left}
+                ),
                 report=True,
             )
         return False
 
     def stats(self) -> dict[str, Any]:
-        return self.account.stats(pending=self._lane.pending_weight())
+        out = self.account.stats(pending=self._lane.pending_weight())
+        # A remote sink (HTTP, MLflow) says what became of the records it accepted: sent, dropped, buffered.
+        remote = getattr(self.handler, "loss_stats", None)
+        if callable(remote):
+            try:
+                out["remote"] = remote()
+            except Exception as error:  # noqa: BLE001 - stats() never fails because of a sink
+                out["remote"] = {"error": f"{type(error).__name__}: {error}"}
+        return out
 
     def _call_lifecycle(self, method: str, deadline: float | None) -> None:
         fn = getattr(self.handler, method, None)

@@ -1,0 +1,80 @@
+"""The record calls beyond ``record_metric``: validate in the caller's thread, then one put, no I/O, no lock.
+
+``GenerationMonitor.record_metrics``, ``track_generation``,
+``track_evaluation`` and the log calls delegate here. Each validates its
+whole call first (a bad argument raises, naming it, and nothing is
+recorded), then puts one item on its queue: a call's several points travel
+as one list the worker expands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from genmon.monitor.engine.queueing import BoundedQueue
+from genmon.monitor.tracking.events import EventBus
+from genmon.monitor.tracking.generation import (
+    check_log_record,
+    error_text,
+    evaluation_points,
+    generation_points,
+    log_data,
+)
+from genmon.records.validation import check_metadata, check_name, check_value
+
+
+class Recorder:
+    """One monitor's multi-point and log record calls.
+
+    Args:
+        metric_queue: where points go.
+        put_log: queues a log tuple ``(ts, level, message, data)``.
+        clock: epoch seconds.
+        events: the event bus (``track_generation`` fires generation events).
+    """
+
+    def __init__(
+        self, metric_queue: BoundedQueue, put_log: Callable[[Any], None], clock: Callable[[], float], events: EventBus
+    ) -> None:
+        self._put_metric = metric_queue.put
+        self._put_log = put_log
+        self._clock = clock
+        self._events = events
+
+    def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None) -> None:
+        if not isinstance(metrics, Mapping):
+            raise TypeError(f"metrics must be a mapping of name to value, got {type(metrics).__name__}")
+        checked = [(check_name(n, "metrics key"), check_value(v, f"metrics[{n!r}]")) for n, v in metrics.items()]
+        ts, meta = (self._clock(), None) if metadata is None else check_metadata(metadata, self._clock())
+        self._put_metric([(name, value, ts, meta) for name, value in checked])
+
+    def track_generation(self, duration: Any, success: Any, kwargs: dict[str, Any]) -> None:
+        ts, points = generation_points(duration, success, kwargs, self._clock())
+        self._put_metric(points)  # one queue item; the worker expands it
+        self._put_log((ts, "info", "Generation metrics", {"data": log_data(kwargs, duration, success)}))
+        subscribers = self._events.subscribers
+        if subscribers["generation_end"] or subscribers["generation_error"]:
+            self._events.emit_generation(duration, success, kwargs)
+
+    def track_evaluation(
+        self, duration: Any, success: Any, evaluator_type: Any, scores: Any, kwargs: dict[str, Any]
+    ) -> None:
+        ts, points = evaluation_points(duration, success, evaluator_type, scores, kwargs, self._clock())
+        self._put_metric(points)
+        data = log_data(kwargs, duration, success, evaluator_type=evaluator_type, scores=scores)
+        self._put_log((ts, "info", "Evaluation metrics", {"data": data}))
+
+    def log(
+        self,
+        level: str,
+        message: str,
+        timestamp: float | None,
+        data: dict[str, Any],
+        error: BaseException | None = None,
+    ) -> None:
+        """Queue a log record; ``error`` adds its text and type."""
+        if error is not None:
+            data = {"error": error_text(error), "error_type": type(error).__name__, **data}
+        check_log_record(level, message, data)
+        self._put_log((self._clock() if timestamp is None else timestamp, level, message, data))
