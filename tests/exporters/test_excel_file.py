@@ -45,7 +45,8 @@ def test_each_metric_sheet_reads_back_with_local_times_values_and_metadata(recor
     assert recorded.monitor.export_metrics(path, format="excel") == [path]
     sheets = sheets_of(path)
     assert next(iter(sheets)) == "summary"
-    mapping = {row["metric"]: row["sheet"] for row in summary_rows(sheets["summary"])}
+    # The summary's sheet column is formula-guarded like any text; sheet names never start with "'".
+    mapping = {row["metric"]: row["sheet"].removeprefix("'") for row in summary_rows(sheets["summary"])}
     assert list(mapping) == [cell(name) for name in recorded.points]
     for name, points in recorded.points.items():
         rows = sheets[mapping[cell(name)]]
@@ -72,7 +73,7 @@ def test_sheet_names_are_valid_unique_and_mapped_in_the_summary(recorded: Record
     for name in names:
         assert 1 <= len(name) <= 31 and not re.search(r"[:/\\?*\[\]]", name) and not name.endswith("'")
     summary = summary_rows(sheets["summary"])
-    assert [row["sheet"] for row in summary] == names
+    assert [row["sheet"] for row in summary] == [cell(name) for name in names]
     assert [row["points"] for row in summary] == [len(p) for p in recorded.points.values()]
 
 
@@ -192,3 +193,25 @@ def test_metadata_keys_that_look_like_formulas_are_guarded_in_headers(tmp_path: 
     store.append_batch([("m", 1.0, 1.7e9, {"+cmd": "x"})])
     ExcelExporter().export(store.snapshot(), tmp_path / "run.xlsx")
     assert sheets_of(tmp_path / "run.xlsx")["m"][0] == ("timestamp", "value", "'+cmd")
+
+
+def test_names_with_characters_xml_cannot_hold_give_a_workbook_that_opens(tmp_path: Path) -> None:
+    """A metric named with U+FFFE or U+FFFF gets a sheet name openpyxl can read; its summary row still maps it."""
+    store = MetricStore()
+    store.append_batch([("bad\ufffename", 1.0, 1_800_000_000.0, None), ("also\uffff", 2.0, 1_800_000_001.0, None)])
+    path = tmp_path / "odd.xlsx"
+    ExcelExporter().export(store.snapshot(), path)
+    sheets = sheets_of(path)
+    rows = summary_rows(sheets["summary"])
+    assert [r["sheet"] for r in rows] == ["bad_name", "also_"]
+    assert set(sheets) == {"summary", "bad_name", "also_"}
+
+
+def test_the_summary_sheet_column_is_formula_guarded(tmp_path: Path) -> None:
+    """A metric named like a formula: its sheet name cell in the summary gets the leading quote too."""
+    store = MetricStore()
+    store.append_batch([("=1+1", 1.0, 1_800_000_000.0, None)])
+    path = tmp_path / "formula.xlsx"
+    ExcelExporter().export(store.snapshot(), path)
+    (row,) = summary_rows(sheets_of(path)["summary"])
+    assert row["metric"] == "'=1+1" and row["sheet"] == "'=1+1"

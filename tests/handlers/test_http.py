@@ -315,3 +315,49 @@ def test_a_lane_close_may_use_the_monitor_close_deadline() -> None:
     assert close_timeout(None, 5.0) == 5.0
     Closing.deadline = time.monotonic() - 1  # a past close: the handler's own timeout applies
     assert close_timeout(Closing(), 5.0) == 5.0
+
+
+def test_a_header_value_with_cr_or_lf_is_refused_at_construction() -> None:
+    """A token read from a file keeps its newline: refused when the handler is built, naming the header, not the value."""
+    with pytest.raises(ValueError, match="'Authorization' has a CR or LF") as info:
+        HttpHandler("http://127.0.0.1:1/x", headers={"Authorization": f"Bearer {SECRET}\n"})
+    assert SECRET not in str(info.value)
+
+
+def test_error_texts_are_redacted_whatever_raised_them(
+    closed_port: int, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL query with a space and an exception quoting a header reach no stats, log line or warning unredacted."""
+    caplog.set_level(logging.DEBUG)
+    spaced = HttpHandler(f"http://127.0.0.1:{closed_port}/x?token={SECRET} more", max_retries=0, name="spaced")
+    quoting = HttpHandler(
+        f"http://127.0.0.1:{closed_port}/y", headers={"X-Api-Key": SECRET}, max_retries=0, name="quoting"
+    )
+
+    def request(self: HttpHandler, body: bytes, timeout: float) -> Any:
+        raise ValueError(f"Invalid header value {('Key ' + SECRET).encode()!r} for X-Api-Key")
+
+    monkeypatch.setattr(quoting, "_request", request.__get__(quoting))
+    with GenerationMonitor(log_dir=tmp_path, metric_handlers=[spaced, quoting], metrics_interval=0) as monitor:
+        monitor.record_metric("latency", 1.0)
+        assert monitor.flush(30)
+        stats = monitor.stats()
+    texts = [str(spaced.stats()), str(quoting.stats()), caplog.text, (tmp_path / "genmon.log").read_text(), str(stats)]
+    assert spaced.stats()["dropped_total"] == 1 and quoting.stats()["dropped_total"] == 1
+    assert "<redacted>" in str(quoting.stats()["last_error"])
+    for text in texts:
+        assert SECRET not in text
+
+
+def test_pushgateway_credentials_stay_out_of_repr_and_errors(closed_port: int) -> None:
+    """A PrometheusPusher shows its gateway without user:password@, and its push errors are redacted."""
+    pytest.importorskip("prometheus_client")
+    from prometheus_client import CollectorRegistry
+
+    from genmon.handlers.prometheus_export import PrometheusPusher
+
+    pusher = PrometheusPusher(
+        CollectorRegistry(), f"http://user:{SECRET}@127.0.0.1:{closed_port}", interval_s=None, timeout_s=2
+    )
+    assert pusher.push() is False
+    assert SECRET not in repr(pusher) and SECRET not in str(pusher.stats())

@@ -207,7 +207,7 @@ def _summary_cells(part: SheetPart, row: int) -> list[str]:
     }
     cells = [
         xlsx.text_cell(f"A{row}", neutralise_text(part.series.name)[:EXCEL_MAX_TEXT]),
-        xlsx.text_cell(f"B{row}", part.sheet),
+        xlsx.text_cell(f"B{row}", neutralise_text(part.sheet)),
     ]
     for letter, (number, style) in numbers_by_column.items():
         styled = f' s="{style}"' if style else ""

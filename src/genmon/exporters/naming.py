@@ -14,7 +14,9 @@ import re
 SHEET_NAME_LIMIT = 31  # Excel's limit
 FILE_PART_LIMIT = 100
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
-_UNSAFE_SHEET_CHARS = re.compile(r"[:/\\?*\[\]\x00-\x1f]")
+# Excel's forbidden sheet-name characters, and what XML 1.0 cannot carry at all (the name
+# is an attribute of workbook.xml: one U+FFFE there and no reader opens the file).
+_UNSAFE_SHEET_CHARS = re.compile("[:/\\\\?*\\[\\]\x00-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 class NameAllocator:

@@ -44,6 +44,14 @@ ErrorReport = Callable[[BaseException], None]
 DROP_REASONS: tuple[str, ...] = ("buffer_full", "retries_exhausted", "rejected", "close_timeout", "unserialisable")
 
 
+class SendAbandoned(Exception):
+    """Raised by a sink's ``send`` that was given up on by a close: its batch counts as ``close_timeout``."""
+
+
+class SinkError(Exception):
+    """What a sink reports about a batch it gave up on: the original error's type and its redacted text."""
+
+
 class Task:
     """A control item (set up, finish) run by the sink in order with the records, never counted as one."""
 
@@ -86,6 +94,7 @@ class BatchSender:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         on_error: ErrorReport | None = None,
+        redact: Callable[[str], str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -103,6 +112,7 @@ class BatchSender:
         self.max_backoff_s = _check_positive(max_backoff_s, "max_backoff", allow_zero=True)
         self._send = send
         self._on_error = on_error
+        self._redact = redact or (lambda text: text)
         self._rng = rng or random.Random()
         self._cond = threading.Condition(threading.Lock())
         self._buffer: deque[Any] = deque()
@@ -314,6 +324,8 @@ class BatchSender:
                 left_out = self._send(batch, budget)
                 self._left_out = left_out if isinstance(left_out, int) else 0
                 return "sent", None
+            except SendAbandoned as error:
+                return "close_timeout", error
             except RetryableError as error:
                 self._note_failure(error)
                 attempt += 1
@@ -342,9 +354,10 @@ class BatchSender:
                 self._cond.wait(limit - now)
 
     def _note_failure(self, error: BaseException) -> None:
+        text = self._redact(f"{type(error).__name__}: {error}")
         with self._cond:
             self.failed_attempts += 1
-            self.last_error = f"{type(error).__name__}: {error}"
+            self.last_error = text
 
     def _drop_locked(self, items: list[Any], delivered: int, reason: str) -> None:
         """Resolve ``items``: ``delivered`` of their records count as sent, the other records as dropped."""
@@ -355,12 +368,16 @@ class BatchSender:
         self._resolved += len(items)
 
     def _report(self, error: BaseException, reason: str, count: int) -> None:
+        text = self._redact(str(error))
+        if not isinstance(error, RecordsDropped):
+            # Whatever raised it, the text may quote a header or a URL: only the redacted text travels on.
+            error = SinkError(f"{type(error).__name__}: {text}")
         if self._on_error is not None:
             try:
                 self._on_error(error)
-            except Exception:  # reporting must never kill the sender
-                logger.debug("%s: error report failed", self.name, exc_info=True)
+            except Exception:  # noqa: BLE001 - reporting must never kill the sender
+                logger.debug("%s: error report failed", self.name)
         now = time.monotonic()
         if now - self._last_log >= 10.0:  # at most one warning per 10 s per sink
             self._last_log = now
-            logger.warning("%s dropped %d records (%s): %s: %s", self.name, count, reason, type(error).__name__, error)
+            logger.warning("%s dropped %d records (%s): %s", self.name, count, reason, self._redact(str(error)))

@@ -47,10 +47,14 @@ class RemoteSink:
             backoff_s=backoff,
             max_backoff_s=max_backoff,
             on_error=self._record_error,
+            redact=self._redactor,
         )
 
     _context: Any = None
     close_budget_s: float | None = None
+
+    # Error texts the sink stores or logs pass through this; a sink with secrets sets a Redactor.
+    _redactor: Callable[[str], str] = staticmethod(lambda text: text)
 
     def bind_monitor(self, context: Any) -> None:
         """Report given-up batches in the monitor's handler errors and log (called by the monitor)."""

@@ -36,6 +36,7 @@ import orjson
 
 from genmon.handlers._remote import RemoteSink
 from genmon.handlers._retry import RetryableError, close_timeout
+from genmon.handlers._secrets import Redactor, check_header_values, redact_url
 from genmon.records.timefmt import IsoFormatter
 from genmon.records.validation import ENCODING_ERRORS
 
@@ -45,14 +46,6 @@ _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Errors that mean a reused keep-alive connection was closed by the server
 # before our request reached it: retried at once on a fresh connection.
 _STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-
-
-def redact_url(url: str) -> str:
-    """``scheme://host:port/path`` without credentials, query or fragment (they may hold tokens)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 class HttpHandler(RemoteSink):
@@ -109,6 +102,7 @@ class HttpHandler(RemoteSink):
         self._target = parts.path or "/"
         if parts.query:
             self._target += "?" + parts.query
+        check_header_values(dict(headers or {}))
         self._headers = {"Content-Type": "application/json", "User-Agent": "genmon", **dict(headers or {})}
         if parts.username is not None:
             # Credentials in the URL become a Basic header and are never shown again.
@@ -116,6 +110,7 @@ class HttpHandler(RemoteSink):
 
             token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
             self._headers.setdefault("Authorization", f"Basic {token}")
+        self._redactor = Redactor([*dict(headers or {}).values(), self._headers.get("Authorization", "")], [endpoint])
         self._connection: http.client.HTTPConnection | None = None
         self._iso = IsoFormatter()
         self._source = {"service": "genmon", "host": socket.gethostname(), "pid": os.getpid()}

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genmon.handlers._batching import Task
+from genmon.handlers._batching import SendAbandoned, Task
 from genmon.handlers._extras import import_extra
 from genmon.handlers._mlflow_support import (
     RETRY_CODES,
@@ -227,7 +227,7 @@ class MlflowHandler(RemoteSink):
             raise self._classify(error, 0) from None
         if self._killed:  # the close gave up while the run was being set up: never leave it RUNNING
             self._mark_killed()
-            return
+            raise SendAbandoned("the close deadline passed while the run was being set up: run marked KILLED")
         if self._plan_for is not batch:
             # Planned once per batch: a retry resumes at the failed step, so nothing is logged twice.
             self._plan_for, self._plan, self._plan_done = batch, self._make_plan(batch), 0

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from genmon.handlers._extras import import_extra
+from genmon.handlers._secrets import Redactor, check_header_values, redact_url
 
 
 class PrometheusServer:
@@ -77,7 +78,9 @@ class PrometheusPusher:
         self.grouping_key = dict(grouping_key or {})
         self.interval_s = interval_s
         self.timeout_s = float(timeout_s)
+        check_header_values(dict(headers or {}))
         self._headers = list((headers or {}).items())
+        self._redact = Redactor((headers or {}).values(), [gateway])
         self.pushes = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -90,7 +93,8 @@ class PrometheusPusher:
 
     def __repr__(self) -> str:
         return (
-            f"PrometheusPusher(gateway={self.gateway!r}, job={self.job!r}, headers={[k for k, _ in self._headers]!r})"
+            f"PrometheusPusher(gateway={redact_url(self.gateway)!r}, job={self.job!r}, "
+            f"headers={[k for k, _ in self._headers]!r})"
         )
 
     def _handler(
@@ -118,7 +122,7 @@ class PrometheusPusher:
                 )
             except Exception as error:  # noqa: BLE001 - a push failure is counted; the next push supersedes it
                 self.failures += 1
-                self.last_error = f"{type(error).__name__}: {error}"
+                self.last_error = self._redact(f"{type(error).__name__}: {error}")
                 return False
             self.pushes += 1
             return True

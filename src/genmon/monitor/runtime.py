@@ -182,8 +182,12 @@ class Runtime:
         with self._lifecycle_lock:
             if self.closed:
                 return self.stopped()
-            markers = [p.request_flush(deadline) for p in self.pipelines()]
+            markers = [self.metrics.request_flush(deadline), self.spans.request_flush(deadline)]
         ok = all([wait_marker(m, deadline) for m in markers])  # noqa: C419 - wait on every marker
+        # The log last: what the metric and span sinks reported meanwhile (drops, errors) is written too.
+        with self._lifecycle_lock:
+            log_marker = None if self.closed else self.logs.request_flush(deadline)
+        ok = (log_marker is not None and wait_marker(log_marker, deadline)) and ok
         self.events.emit("flush", {"ok": ok})
         # Callbacks of events emitted before (this flush's included) have run or timed out.
         return self.events.wait_idle(deadline) and ok

@@ -178,6 +178,7 @@ class HandlerLane:
         self._accounting = threading.Lock()
         self._in_flight: list[Any] | None = None
         self._written_off = False
+        self._close_call: Call | None = None
 
     @property
     def dropped(self) -> int:
@@ -210,7 +211,7 @@ class HandlerLane:
 
     def request_stop(self, deadline: float | None) -> None:
         """Queue the handler's ``close`` behind its batches and take nothing more."""
-        self.control("close", deadline)
+        self._close_call = self.control("close", deadline)
         self._lane.request_close()
 
     def wait_stopped(self, deadline: float) -> bool:
@@ -238,7 +239,44 @@ class HandlerLane:
                 ),
                 report=True,
             )
+        self._report_remote_loss()
+        if self._close_call is None or self._close_call.outcome == "skipped":
+            self._abort()
         return False
+
+    def _report_remote_loss(self) -> None:
+        """A remote sink cut off by the deadline: log how many records it still held (its stats() settle the rest)."""
+        remote = getattr(self.handler, "loss_stats", None)
+        if not callable(remote):
+            return
+        try:
+            held = remote()
+            count = int(held.get("buffered", 0)) + int(held.get("in_flight", 0))
+        except Exception:  # noqa: BLE001 - a report must never fail the close
+            return
+        if count:
+            message = f"{self.name}: {count} records still buffered or in flight at the close deadline (not sent)"
+            self._errors.record(self.name, RecordsDropped(message, {}), report=True)
+
+    def _abort(self) -> None:
+        """The handler's ``close`` never ran: call it with no time left, so a sink can stop its own threads.
+
+        On a thread of its own, joined briefly: a handler hung for good does
+        not hold the monitor's close (MLflow marks its run KILLED there).
+        """
+        closer = getattr(self.handler, "close", None)
+        if not callable(closer):
+            return
+
+        def close_now() -> None:
+            try:
+                closer(0.0)
+            except Exception as error:  # noqa: BLE001 - isolate the handler
+                self._errors.record(self.name, error)
+
+        thread = threading.Thread(target=close_now, name=f"{THREAD_PREFIX}abort-{self.name}", daemon=True)
+        thread.start()
+        thread.join(0.5)
 
     def stats(self) -> dict[str, Any]:
         out = self.account.stats(pending=self._lane.pending_weight())

@@ -1,0 +1,138 @@
+"""One bad record never takes its batch with it: metrics.jsonl, genmon.log, spans.jsonl and batch handlers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from genmon import GenerationMonitor
+from genmon.handlers.append_only import AppendOnlyFile
+from genmon.records.spans import SpanRecord, new_call_id
+from genmon.testing import CapturingLogHandler
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_a_poisoned_point_costs_only_itself_in_metrics_jsonl(make_monitor) -> None:
+    """A point that slipped past validation is dropped, counted and logged once by name; its batch-mates land in order."""
+    logs = CapturingLogHandler()
+    monitor: GenerationMonitor = make_monitor(log_handlers=[logs])
+    now = time.time()
+    # Put straight on the queue, as if validation had missed them: one batch, 100 good points around 2 bad ones.
+    queue = monitor._rt.metric_queue
+    for i in range(100):
+        queue.put(("good", float(i), now, None))
+        if i in (10, 60):
+            queue.put(("bad\ud800", 1.0, now, {"i": i}))
+    assert monitor.flush(10)
+    written = lines(monitor.log_dir / "metrics.jsonl")
+    assert [r["value"] for r in written] == [float(i) for i in range(100)]
+    sink = monitor.stats()["sinks"]["FileMetricHandler"]
+    assert sink["received"] == 102 and sink["delivered"] == 100 and sink["dropped"] == {"unserialisable": 2}
+    reports = [m for m in logs.messages("error") if "could not be encoded" in m]
+    assert len(reports) == 1 and "bad\\ud800" in reports[0]
+    # The store keeps every point, so stats tell "in the store" from "in the file".
+    assert monitor.stats()["stored_points"] == 102
+
+
+def test_a_poisoned_log_record_and_span_cost_only_themselves(make_monitor) -> None:
+    """genmon.log and spans.jsonl drop only the record that cannot be encoded."""
+    monitor: GenerationMonitor = make_monitor()
+    now = time.time()
+    put_log = monitor._rt.put_log
+    put_log((now, "info", "before", {}))
+    put_log((now, "info", "bad", {"x": "\udcff"}))
+    put_log((now, "info", "after", {}))
+    spans = monitor._rt.spans.source
+    for name in ("a", "b\ud800", "c"):
+        spans.put(SpanRecord(new_call_id(), None, name, "LLM", now, 0.1, True))
+    assert monitor.flush(10)
+    assert [
+        r["message"] for r in lines(monitor.log_dir / "genmon.log") if r["message"] in ("before", "bad", "after")
+    ] == [
+        "before",
+        "after",
+    ]
+    assert [r["name"] for r in lines(monitor.log_dir / "spans.jsonl")] == ["a", "c"]
+    stats = monitor.stats()
+    assert stats["logs"]["sinks"]["FileLogHandler"]["dropped"] == {"unserialisable": 1}
+    assert stats["spans"]["sinks"]["spans.jsonl"]["dropped"] == {"unserialisable": 1}
+
+
+def test_a_full_disk_is_counted_per_file_and_the_store_keeps_the_points(make_monitor, monkeypatch) -> None:
+    """Batches the disk refuses are counted as write_failed on metrics.jsonl; the store still has every point."""
+    failing = {"on": False}
+    real_write = AppendOnlyFile.write
+
+    def write(self: AppendOnlyFile, data: bytes) -> None:
+        if failing["on"] and b'"metric"' in data:
+            raise OSError(28, "No space left on device")
+        real_write(self, data)
+
+    monkeypatch.setattr(AppendOnlyFile, "write", write)
+    monitor: GenerationMonitor = make_monitor()
+    monitor.record_metric("x", 1.0)
+    assert monitor.flush(10)
+    failing["on"] = True
+    for i in range(500):
+        monitor.record_metric("x", float(i))
+    assert monitor.flush(10)
+    failing["on"] = False
+    monitor.record_metric("x", 2.0)
+    assert monitor.flush(10)
+    stats = monitor.stats()
+    sink = stats["sinks"]["FileMetricHandler"]
+    assert sink["dropped"] == {"write_failed": 500} and sink["delivered"] == 2
+    assert stats["stored_points"] == 502 and len(lines(monitor.log_dir / "metrics.jsonl")) == 2
+
+
+class OrjsonBatchHandler:
+    """A user handler whose handle_batch encodes the whole batch at once (and fails on one bad point)."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+
+    def handle_batch(self, points: list[Any]) -> None:
+        orjson.dumps([p[0] for p in points])  # raises on a lone surrogate
+        self.received.extend(p[0] for p in points)
+
+
+def test_a_batch_handler_that_fails_to_encode_gets_the_batch_again_record_by_record(make_monitor) -> None:
+    """A handle_batch failing with an encoding error is retried per record: the good records reach it."""
+    handler = OrjsonBatchHandler()
+    monitor: GenerationMonitor = make_monitor(metric_handlers=[handler])
+    now = time.time()
+    for name in ("a", "b\ud800", "c"):
+        monitor._rt.metric_queue.put((name, 1.0, now, None))
+    assert monitor.flush(10)
+    assert handler.received == ["a", "c"]
+    assert monitor.stats()["sinks"]["OrjsonBatchHandler"]["dropped"] == {"unserialisable": 1}
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_per_record_handlers_lose_only_the_records_that_raise(make_monitor, count: int) -> None:
+    """afterimage's handle_metric is called for every point; those that raise are counted as handler_error."""
+
+    class Picky:
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def handle_metric(self, metric_name: str, value: float, metadata: dict[str, Any]) -> None:
+            if value < count:
+                raise ValueError("too small")
+            self.seen.append(value)
+
+    picky = Picky()
+    monitor: GenerationMonitor = make_monitor(metric_handlers=[picky])
+    for i in range(10):
+        monitor.record_metric("x", float(i))
+    assert monitor.flush(10)
+    assert picky.seen == [float(i) for i in range(count, 10)]
+    sink = monitor.stats()["sinks"]["Picky"]
+    assert sink["delivered"] == 10 - count and sink["dropped"] == {"handler_error": count}
