@@ -49,14 +49,14 @@ CHILD = textwrap.dedent(
 )
 
 
-def run_until_sigterm(tmp_path: Path, mode: str) -> tuple[int, int, int]:
-    """(exit code, points queued when SIGTERM was sent, lines in metrics.jsonl)."""
+def run_until_sigterm(tmp_path: Path, mode: str, signum: int = signal.SIGTERM) -> tuple[int, int, int]:
+    """(exit code, points queued when the signal was sent, lines in metrics.jsonl)."""
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     child = subprocess.Popen([sys.executable, str(script), str(tmp_path), mode], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     queued = int(child.stdout.readline())
-    child.send_signal(signal.SIGTERM)
+    child.send_signal(signum)
     code = child.wait(120)
     child.stdout.close()
     metrics = tmp_path / "metrics.jsonl"
@@ -119,3 +119,11 @@ def test_an_ignored_signal_stays_ignored(tmp_path: Path, handler: object) -> Non
         timeout=120,
     ).returncode
     assert code == 0
+
+
+def test_ctrl_c_drains_through_the_exit_hook(tmp_path: Path) -> None:
+    """SIGINT keeps Python's KeyboardInterrupt: the program unwinds, the exit hook drains, the queue reaches the file."""
+    code, queued, lines = run_until_sigterm(tmp_path, "default", signal.SIGINT)
+    assert queued > 100_000
+    assert lines == 200_001
+    assert code == -signal.SIGINT  # Python re-raises SIGINT after its clean-up
