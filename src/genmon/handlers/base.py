@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from genmon.records.types import MetricPoint
+from genmon.records.types import MetricPoint, RunInfo
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -120,6 +120,11 @@ class HandlerContext(Protocol):
     @property
     def log_dir(self) -> Path:
         """The run directory."""
+        ...
+
+    @property
+    def run(self) -> RunInfo:
+        """The run's name, tags and config (``GenerationMonitor(run_name=, tags=, config=)``)."""
         ...
 
     def close_deadline(self) -> float | None:

@@ -27,7 +27,7 @@ from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import token_usage
 from genmon.monitor.tracking.track import Span, Tracker, current_span
 from genmon.records.spans import ANY, SpanRecord
-from genmon.records.types import Alert, TokenUsageReport
+from genmon.records.types import Alert, RunInfo, TokenUsageReport
 from genmon.records.validation import check_metadata, check_name, check_value, to_seconds
 
 
@@ -91,6 +91,9 @@ class GenerationMonitor:
         log_to_logging: bool = False,
         shard: bool | str = False,
         handle_signals: bool = True,
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
         settings = Settings.from_keywords(locals())
         self._settings = settings
@@ -152,6 +155,11 @@ class GenerationMonitor:
     def alerts(self) -> AlertManager:
         """The rules, their firing state and the alert handlers' lanes."""
         return self._rt.alerts
+
+    @property
+    def run(self) -> RunInfo:
+        """The run's name, tags and config (also in ``log_dir/run.json``)."""
+        return self._settings.run
 
     @property
     def shard(self) -> str | None:

@@ -28,7 +28,7 @@ from genmon.monitor.engine.queueing import BoundedQueue, deadline_in
 from genmon.monitor.recorder import Recorder
 from genmon.monitor.resources.profiler import Profiler
 from genmon.monitor.resources.sampler import ResourceSampler
-from genmon.monitor.settings import Settings
+from genmon.monitor.settings import Settings, write_run_file
 from genmon.monitor.store.metric_store import MetricStore
 from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.view import window_snapshot
@@ -37,6 +37,7 @@ from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import TokenTotals
 from genmon.monitor.tracking.track import SpanRecorder
 from genmon.records.spans import SpanRecord
+from genmon.records.timefmt import IsoFormatter
 from genmon.records.validation import to_seconds
 
 
@@ -134,6 +135,7 @@ class Runtime:
         self.sampler: ResourceSampler | None = None
         self.services: list[Any] = []  # Prometheus servers and pushers, stopped by close()
         self.view = MonitorView(self)
+        write_run_file(s.log_dir, s.run, IsoFormatter()(s.clock()))
         self.alerts.start()
         bind_handlers(HandlerHost(self), [*self.metric_handlers, *self.log_handlers, *s.alert_handlers])
 
@@ -317,6 +319,7 @@ class HandlerHost:
         self._runtime = runtime
         self.errors = runtime.errors
         self.log_dir = runtime.settings.log_dir
+        self.run = runtime.settings.run
 
     def close_deadline(self) -> float | None:
         return self._runtime.close_deadline

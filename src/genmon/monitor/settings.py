@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,10 @@ from typing import Any
 from genmon.handlers.log_file import FileLogHandler
 from genmon.handlers.metrics_file import FileMetricHandler
 from genmon.monitor.resources.sampler import DEFAULT_INTERVAL_S
-from genmon.records.validation import to_seconds
+from genmon.records.types import RunInfo
+from genmon.records.validation import check_run_info, to_seconds
 
+RUN_FILE = "run.json"
 # afterimage's threshold keywords of the built-in alert rules.
 ALERT_THRESHOLD_KEYWORDS = (
     "alert_min_success_rate",
@@ -89,6 +91,7 @@ class Settings:
     prices: Mapping[str, Any] | None
     callback_timeout_s: float
     sampler_interval_s: float | None
+    run: RunInfo = field(default_factory=RunInfo)
     shard: str | None = None
 
     @classmethod
@@ -110,6 +113,7 @@ class Settings:
         }
         retention_s = None if retention is None else to_seconds(retention, "retention")
         sampler_interval_s = resource_interval(k["sample_resources"])
+        run = RunInfo(*check_run_info(k["run_name"], k["tags"], k["config"]))
         log_dir = Path(k["log_dir"]) if k["log_dir"] is not None else default_log_dir()
         log_dir.mkdir(parents=True, exist_ok=True)
         metric_handlers = [FileMetricHandler(log_dir)] if k["metric_handlers"] is None else list(k["metric_handlers"])
@@ -142,4 +146,27 @@ class Settings:
             callback_timeout_s=seconds["callback_timeout"],
             retention_s=retention_s,
             sampler_interval_s=sampler_interval_s,
+            run=run,
         )
+
+
+def write_run_file(log_dir: Path, run: RunInfo, started_at: str) -> Path | None:
+    """``log_dir/run.json``: the run's name, tags, config and start, written once (the first shard writes it).
+
+    Created exclusively, so processes sharing a run directory never write it
+    twice; a run with no name, tags or config writes none.
+    """
+    if run.run_name is None and not run.tags and not run.config:
+        return None
+    path = log_dir / RUN_FILE
+    import orjson
+
+    from genmon._version import __version__
+
+    body = {**run.to_dict(), "started_at": started_at, "genmon_version": __version__}
+    try:
+        with open(path, "xb") as file:  # exclusive: one writer per run directory
+            file.write(orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    except FileExistsError:
+        return path
+    return path

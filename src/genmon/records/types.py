@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Alert", "MetricPoint", "ModelTokenUsage", "TokenUsageReport"]
+__all__ = ["Alert", "MetricPoint", "ModelTokenUsage", "RunInfo", "TokenUsageReport"]
 
 # A metric point as it travels from the record call to the store and the handlers:
 # (metric_name, value, timestamp as epoch seconds, metadata or None).
@@ -42,3 +42,20 @@ class TokenUsageReport:
     total_prompt_tokens: int = 0
     total_completion_tokens: int = 0
     total_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run is: its name, tags and configuration, as given to ``GenerationMonitor``.
+
+    Written to ``run.json`` in the run directory, shown in reports and
+    ``genmon tail``, and sent to the sinks that have a place for it (MLflow
+    run name, tags and params; OTLP resource attributes; the HTTP envelope).
+    """
+
+    run_name: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_name": self.run_name, "tags": dict(self.tags), "config": dict(self.config)}

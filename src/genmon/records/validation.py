@@ -7,6 +7,7 @@ a bad call fails where it was made and nothing is recorded.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "check_json_data",
     "check_metadata",
     "check_name",
+    "check_run_info",
     "check_text",
     "check_value",
     "safe_text",
@@ -217,6 +219,37 @@ def check_json_data(data: dict[str, Any], argument: str) -> None:
                 _int_out_of_range(item, f"{argument}[{key!r}]")
         elif kind not in plain:
             _check_json(item, f"{argument}[{key!r}]", default=str)
+
+
+def check_run_info(run_name: Any, tags: Any, config: Any) -> tuple[str | None, dict[str, str], dict[str, Any]]:
+    """Validate ``GenerationMonitor``'s ``run_name``, ``tags`` and ``config``; return them as plain copies.
+
+    Tags are text to text (as MLflow and Prometheus want them); config is any
+    JSON-serialisable mapping with text keys (nested values are fine).
+    """
+    if run_name is not None:
+        if not isinstance(run_name, str) or not run_name:
+            raise TypeError(f"run_name must be a non-empty string or None, got {run_name!r:.80}")
+        check_text(run_name, "run_name")
+    clean_tags: dict[str, str] = {}
+    if tags is not None:
+        if not isinstance(tags, Mapping):
+            raise TypeError(f"tags must be a mapping of text to text, got {type(tags).__name__}")
+        for key, value in tags.items():
+            if not isinstance(key, str) or not key or not isinstance(value, str):
+                raise TypeError(f"tags must map non-empty text to text, got {key!r:.40}: {value!r:.40}")
+            clean_tags[check_text(key, "tags key")] = check_text(value, f"tags[{key!r}]")
+    clean_config: dict[str, Any] = {}
+    if config is not None:
+        if not isinstance(config, Mapping):
+            raise TypeError(f"config must be a mapping, got {type(config).__name__}")
+        for key, value in config.items():
+            if not isinstance(key, str) or not key:
+                raise TypeError(f"config keys must be non-empty text, got {key!r:.40}")
+            check_text(key, "config key")
+            _check_json(value, f"config[{key!r}]")
+            clean_config[key] = value
+    return run_name, clean_tags, clean_config
 
 
 def _check_key(key: Any, argument: str) -> None:
