@@ -128,7 +128,6 @@ class MlflowHandler(RemoteSink):
         self._tracing: Any = None
         self._steps: dict[str, int] = {}
         self._trees = SpanTrees()
-        self._closes_expected = 1
         self._closes = 0
         self._artifacts_done = False
         self._plan_for: list[Any] | None = None  # the batch whose steps are in _plan
@@ -150,11 +149,6 @@ class MlflowHandler(RemoteSink):
 
     def __repr__(self) -> str:
         return f"MlflowHandler(experiment_name={self.experiment_name!r}, run_id={self.run_id!r})"
-
-    def bind_monitor(self, context: Any) -> None:
-        """Called by the monitor: its store feeds the artifacts; its lanes tell which close is the last."""
-        super().bind_monitor(context)
-        self._closes_expected = max(context.lanes_of(self), 1)
 
     # -- records in (the monitor's lanes; never blocks) ----------------------------------------
     def handle_batch(self, points: list[Any]) -> None:
@@ -183,7 +177,9 @@ class MlflowHandler(RemoteSink):
         (or, called by a lane, the monitor's close deadline when that is later).
         """
         self._closes += 1
-        final = self._closes >= self._closes_expected
+        # Closed once per pipeline feeding it (metrics, spans): the last close finishes the run.
+        expected = self._context.lanes_of(self) if self._context is not None else 1
+        final = self._closes >= max(expected, 1)
         self._sender.put_task("finish" if final else "finish-lane")
         ok = self._sender.close(close_timeout(self._context, timeout_s))
         if not ok and final:

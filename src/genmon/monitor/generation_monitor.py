@@ -18,7 +18,7 @@ from genmon.monitor.engine.queueing import deadline_in, fast_record_metric
 from genmon.monitor.resources.profiler import ProfileScope
 from genmon.monitor.resources.sampler import DEFAULT_INTERVAL_S, ResourceSampler
 from genmon.monitor.runtime import Runtime
-from genmon.monitor.settings import Settings, shard_id
+from genmon.monitor.settings import Settings, live_list, shard_id
 from genmon.monitor.store.metric_store import MetricStore
 from genmon.monitor.store.window import WindowStats
 from genmon.monitor.tracking.attach import attach as attach_generator
@@ -54,9 +54,6 @@ class GenerationMonitor:
     """
 
     log_dir: Path
-    metric_handlers: list[Any]
-    log_handlers: list[Any]
-    alert_handlers: list[Callable[[Alert], Any]]
 
     def __init__(
         self,
@@ -94,14 +91,12 @@ class GenerationMonitor:
         run_name: str | None = None,
         tags: Mapping[str, str] | None = None,
         config: Mapping[str, Any] | None = None,
+        send_resolved: bool = True,
     ) -> None:
         settings = Settings.from_keywords(locals())
         self._settings = settings
-        # afterimage's public attributes; the runtime shares these very lists.
+        # afterimage's public attributes; the handler lists are live properties (below).
         self.log_dir = settings.log_dir
-        self.metric_handlers = settings.metric_handlers
-        self.log_handlers = settings.log_handlers
-        self.alert_handlers = settings.alert_handlers
         self.alert_thresholds = settings.alert_thresholds
         self.metrics_interval = metrics_interval
         self.shutdown_timeout = settings.shutdown_timeout_s
@@ -134,6 +129,31 @@ class GenerationMonitor:
         self._install(Runtime(self._settings, self.record_metrics, forked=True))
         self._rt.adopt(previous)
         lifecycle.close_at_process_exit(self)
+
+    # -- afterimage's handler lists: live, as there (assigning or mutating one takes effect at the next batch) --
+    @property
+    def metric_handlers(self) -> list[Any]:
+        return self._settings.metric_handlers
+
+    @metric_handlers.setter
+    def metric_handlers(self, handlers: list[Any]) -> None:
+        self._settings.metric_handlers = live_list(handlers, "metric_handlers")
+
+    @property
+    def log_handlers(self) -> list[Any]:
+        return self._settings.log_handlers
+
+    @log_handlers.setter
+    def log_handlers(self, handlers: list[Any]) -> None:
+        self._settings.log_handlers = live_list(handlers, "log_handlers")
+
+    @property
+    def alert_handlers(self) -> list[Callable[[Alert], Any]]:
+        return self._settings.alert_handlers
+
+    @alert_handlers.setter
+    def alert_handlers(self, handlers: list[Callable[[Alert], Any]]) -> None:
+        self._settings.alert_handlers = live_list(handlers, "alert_handlers")
 
     # -- the runtime's parts -------------------------------------------------------
     @property
@@ -279,7 +299,7 @@ class GenerationMonitor:
     def check_alerts(self, timeout: float | None = None) -> list[Alert]:
         """Run the rules over every point recorded before the call; return the alerts fired or resolved."""
         self.sync_store(timeout)
-        return self.alerts.run()
+        return self.alerts.run(wait=True)
 
     def add_rule(self, rule: Rule) -> Rule:
         """Add an alert rule (a ``ThresholdRule``, ``NoDataRule`` or any ``Rule``); same name replaces."""
@@ -326,7 +346,7 @@ class GenerationMonitor:
         """Call ``callback(event)`` (sync or async, isolated) on each ``event``; without a callback, a decorator."""
         if callback is None:
             return lambda fn: self.on(event, fn)
-        return self._rt.subscribe(event, callback, self.alert_handlers)
+        return self._rt.subscribe(event, callback)
 
     def sample_resources(self, interval: float = DEFAULT_INTERVAL_S) -> ResourceSampler:
         """Record ``process/*`` and ``system/*`` metrics every ``interval`` seconds until ``close()``; replaces a running sampler."""

@@ -17,7 +17,6 @@ from typing import Any
 
 from genmon.errors import MonitorClosedError
 from genmon.handlers.append_only import JsonLinesSink
-from genmon.handlers.base import bind_handlers
 from genmon.handlers.metrics_file import FileMetricHandler
 from genmon.handlers.spans_file import FileSpanHandler
 from genmon.monitor.alerts.manager import AlertManager
@@ -66,8 +65,14 @@ class Runtime:
         # before the stop markers or sees the monitor closed: never after them.
         self._lifecycle_lock = threading.Lock()
         self.close_deadline: float | None = None
-        self.metric_handlers = [for_shard(h, s.shard, forked) for h in s.metric_handlers]
-        self.log_handlers = [for_shard(h, s.shard, forked) for h in s.log_handlers]
+        self._forked = forked
+        self._shard_copies: dict[int, tuple[Any, Any]] = {}
+        self.extra_metric_handlers: list[Any] = []  # the Prometheus collector serve/push adds
+        self.extra_log_handlers: list[Any] = []
+        if s.log_to_logging:  # beside the user's list, never in it
+            from genmon.handlers.logging_bridge import StdlibLoggerSink
+
+            self.extra_log_handlers.append(StdlibLoggerSink())
         self.store = MetricStore(s.retention_s, s.max_points_per_metric)
         self.token_totals = TokenTotals()
         self.errors = HandlerErrors(self.report_handler_error)
@@ -76,9 +81,11 @@ class Runtime:
         self.alerts = AlertManager(
             self.store,
             s.clock,
-            s.alert_handlers,
+            lambda: s.alert_handlers,
             self.errors,
             lambda record: self.logs.source.put_internal(record),
+            on_alert=lambda alert: self.events.emit_alert(alert),
+            send_resolved=s.send_resolved,
             window_s=s.alert_window_s,
             cooldown_s=s.alert_cooldown_s,
             thresholds=s.alert_thresholds,
@@ -94,37 +101,22 @@ class Runtime:
             for kind in ("metrics", "logs", "spans")
         }
         names: set[str] = set()
+        self.host = HandlerHost(self)
+        bind = self.host.bind
         self.logs = Pipeline(
-            "logs",
-            queues["logs"],
-            delivery.LogRecords(),
-            None,
-            self.log_handlers,
-            lambda: delivery.deliver_logs,
-            self.errors,
-            names,
-        )
+            "logs", queues["logs"], delivery.LogRecords(), None, self.log_handlers,
+            lambda: delivery.deliver_logs, self.errors, names, bind,
+        )  # fmt: skip
         self.metrics = Pipeline(
-            "metrics",
-            queues["metrics"],
-            list,
-            self._store_batch,
-            self.metric_handlers,
-            delivery.MetricDelivery,
-            self.errors,
-            names,
-        )
+            "metrics", queues["metrics"], list, self._store_batch, self.metric_handlers,
+            delivery.MetricDelivery, self.errors, names, bind,
+        )  # fmt: skip
         self.span_store = SpanStore()
+        self._span_files = self._span_files_sink()
         self.spans = Pipeline(
-            "spans",
-            queues["spans"],
-            list,
-            self.span_store.append_batch,
-            self._span_handlers(),
-            delivery.make_span_deliver,
-            self.errors,
-            names,
-        )
+            "spans", queues["spans"], list, self.span_store.append_batch, self.span_handlers,
+            delivery.make_span_deliver, self.errors, names, bind,
+        )  # fmt: skip
         self.metric_queue = queues["metrics"]
         self.put_log = queues["logs"].put
         self.tracking = SpanRecorder(
@@ -137,7 +129,8 @@ class Runtime:
         self.view = MonitorView(self)
         write_run_file(s.log_dir, s.run, IsoFormatter()(s.clock()))
         self.alerts.start()
-        bind_handlers(HandlerHost(self), [*self.metric_handlers, *self.log_handlers, *s.alert_handlers])
+        for handler in s.alert_handlers:
+            bind(handler)
 
     def start_sampler(self, record: Callable[[Mapping[str, float]], None], interval_s: float) -> ResourceSampler:
         """Start the psutil sampler (replacing a running one); ``close()`` stops it."""
@@ -158,18 +151,42 @@ class Runtime:
         start = None if window is None else self.settings.clock() - to_seconds(window)
         return self.span_store.query(name or operation, parent_call_id, span_type, start, limit)
 
-    def subscribe(self, event: str, callback: Callable[[Event], Any], alert_handlers: list[Any]) -> Any:
-        """``monitor.on``: the callback on its own lane; alert events come through the alert handlers."""
+    def subscribe(self, event: str, callback: Callable[[Event], Any]) -> Any:
+        """``monitor.on``: the callback on its own lane (alert events come from the alert manager itself)."""
         self.events.on(event, callback)
-        if event == "alert" and self.events.emit_alert not in alert_handlers:
-            alert_handlers.append(self.events.emit_alert)
         return callback
 
-    def _span_handlers(self) -> list[Any]:
+    # -- the live handler lists (read by the workers once per batch) -------------------------
+    def metric_handlers(self) -> list[Any]:
+        return [self._for_shard(h) for h in (*self.settings.metric_handlers, *self.extra_metric_handlers)]
+
+    def log_handlers(self) -> list[Any]:
+        return [self._for_shard(h) for h in (*self.settings.log_handlers, *self.extra_log_handlers)]
+
+    def span_handlers(self) -> list[Any]:
+        fixed = [self._span_files] if self._span_files is not None else []
+        return fixed + [h for h in self.metric_handlers() if delivery.has_span_method(h)]
+
+    def _for_shard(self, handler: Any) -> Any:
+        shard = self.settings.shard
+        if shard is None:
+            return handler
+        entry = self._shard_copies.get(id(handler))
+        if entry is None or entry[0] is not handler:  # the entry keeps the handler alive: ids never reused
+            entry = self._shard_copies[id(handler)] = (handler, for_shard(handler, shard, self._forked))
+        return entry[1]
+
+    def _span_files_sink(self) -> Any:
         s = self.settings
-        files = s.default_metric_files or any(isinstance(h, FileMetricHandler) for h in self.metric_handlers)
-        spans_file = for_shard(FileSpanHandler(s.log_dir), s.shard, False)
-        return ([spans_file] if files else []) + [h for h in self.metric_handlers if delivery.has_span_method(h)]
+        files = s.default_metric_files or any(isinstance(h, FileMetricHandler) for h in s.metric_handlers)
+        return for_shard(FileSpanHandler(s.log_dir), s.shard, False) if files else None
+
+    def add_metric_handler(self, handler: Any) -> None:
+        """Feed ``handler`` too (beside the user's list), from the next batch on."""
+        if self.closed:
+            raise MonitorClosedError("the monitor is closed: no handler can be added")
+        self.extra_metric_handlers.append(handler)
+        self.metrics.sinks.sync()
 
     def _store_batch(self, batch: list[Any]) -> None:
         self.store.append_batch(batch, self.settings.clock())
@@ -320,16 +337,30 @@ class HandlerHost:
         self.errors = runtime.errors
         self.log_dir = runtime.settings.log_dir
         self.run = runtime.settings.run
+        self._bound: dict[int, Any] = {}
+        self._lock = threading.Lock()
 
     def close_deadline(self) -> float | None:
         return self._runtime.close_deadline
 
     def lanes_of(self, handler: Any) -> int:
-        count = 0
-        for pipeline in self._runtime.pipelines():
-            count += sum(1 for lane in pipeline.lanes if lane.handler is handler)
-            count += sum(1 for _, inline, _ in pipeline.inline if inline is handler)
-        return count
+        return sum(
+            sum(1 for fed in pipeline.sinks.handlers() if fed is handler) for pipeline in self._runtime.pipelines()
+        )
+
+    def bind(self, handler: Any) -> None:
+        """``handler.bind_monitor(self)``, once per handler object (and never failing the caller)."""
+        bind = getattr(handler, "bind_monitor", None)
+        if not callable(bind):
+            return
+        with self._lock:
+            if id(handler) in self._bound:
+                return
+            self._bound[id(handler)] = handler
+        try:
+            bind(self)
+        except Exception as error:  # noqa: BLE001 - a handler's bug must not fail the monitor
+            self.errors.record(getattr(handler, "name", None) or type(handler).__name__, error)
 
     def stored_snapshot(self) -> list[SeriesData]:
         runtime = self._runtime

@@ -26,14 +26,11 @@ def monitor_collector(runtime: Runtime, **options: Any) -> PrometheusCollector:
     """
     from genmon.handlers.prometheus import PrometheusCollector  # its module is loaded only by those who serve
 
-    for handler in runtime.metric_handlers:
+    for handler in runtime.metric_handlers():
         if isinstance(handler, PrometheusCollector):
             return handler
-    for lane in runtime.metrics.lanes:
-        if isinstance(lane.handler, PrometheusCollector):
-            return lane.handler
     collector = PrometheusCollector(**options)
-    runtime.metrics.add_handler(collector)
+    runtime.add_metric_handler(collector)
     return collector
 
 

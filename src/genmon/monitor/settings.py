@@ -92,6 +92,8 @@ class Settings:
     callback_timeout_s: float
     sampler_interval_s: float | None
     run: RunInfo = field(default_factory=RunInfo)
+    send_resolved: bool = True
+    log_to_logging: bool = False
     shard: str | None = None
 
     @classmethod
@@ -116,18 +118,19 @@ class Settings:
         run = RunInfo(*check_run_info(k["run_name"], k["tags"], k["config"]))
         log_dir = Path(k["log_dir"]) if k["log_dir"] is not None else default_log_dir()
         log_dir.mkdir(parents=True, exist_ok=True)
-        metric_handlers = [FileMetricHandler(log_dir)] if k["metric_handlers"] is None else list(k["metric_handlers"])
-        log_handlers = [FileLogHandler(log_dir)] if k["log_handlers"] is None else list(k["log_handlers"])
-        if k["log_to_logging"]:
-            from genmon.handlers.logging_bridge import StdlibLoggerSink
-
-            log_handlers.append(StdlibLoggerSink())
+        # The lists given are kept as they are (not copied): afterimage users append to them later.
+        given_metrics, given_logs = k["metric_handlers"], k["log_handlers"]
+        metric_handlers = (
+            [FileMetricHandler(log_dir)] if given_metrics is None else live_list(given_metrics, "metric_handlers")
+        )
+        log_handlers = [FileLogHandler(log_dir)] if given_logs is None else live_list(given_logs, "log_handlers")
         return cls(
             log_dir=log_dir,
             metrics_interval=k["metrics_interval"],
             metric_handlers=metric_handlers,
             log_handlers=log_handlers,
-            alert_handlers=list(k["alert_handlers"] or []),
+            alert_handlers=live_list(k["alert_handlers"], "alert_handlers"),
+            log_to_logging=bool(k["log_to_logging"]),
             default_metric_files=k["metric_handlers"] is None,
             alert_thresholds={name: k[name] for name in ALERT_THRESHOLD_KEYWORDS},
             token_usage_callback=k["token_usage_callback"],
@@ -147,6 +150,7 @@ class Settings:
             retention_s=retention_s,
             sampler_interval_s=sampler_interval_s,
             run=run,
+            send_resolved=bool(k["send_resolved"]),
         )
 
 
@@ -170,3 +174,14 @@ def write_run_file(log_dir: Path, run: RunInfo, started_at: str) -> Path | None:
     except FileExistsError:
         return path
     return path
+
+
+def live_list(handlers: Any, argument: str) -> list[Any]:
+    """A handler list assigned to the monitor: kept as the very list given (so later appends count), None as empty."""
+    if handlers is None:
+        return []
+    if isinstance(handlers, list):
+        return handlers
+    if isinstance(handlers, (str, bytes)) or not hasattr(handlers, "__iter__"):
+        raise TypeError(f"{argument} must be a list of handlers, got {type(handlers).__name__}")
+    return list(handlers)

@@ -20,7 +20,7 @@ from genmon.monitor.alerts.rules import Rule, ThresholdRule, builtin_rules
 from genmon.monitor.alerts.state import AlertRules
 from genmon.monitor.engine.callbacks import CallbackRunner
 from genmon.monitor.engine.failures import HandlerErrors, handler_name
-from genmon.monitor.engine.isolation import is_coroutine_function
+from genmon.monitor.engine.isolation import Call, is_coroutine_function
 from genmon.monitor.engine.periodic import PeriodicTask
 from genmon.monitor.store.metric_store import MetricStore
 from genmon.records.types import Alert
@@ -28,6 +28,8 @@ from genmon.records.types import Alert
 __all__ = ["AlertManager", "threshold_decorator"]
 
 AlertHandler = Callable[[Alert], Any]
+# A call cancelled or timed out at the handler timeout settles on its lane within this.
+_SETTLE_S = 0.25
 LogSink = Callable[[tuple[float, str, str, dict[str, Any]]], None]
 
 
@@ -54,8 +56,10 @@ class AlertManager:
     Args:
         store: the monitor's store, read by the rules.
         clock: epoch seconds; windows and cooldowns are measured on it.
-        handlers: the monitor's alert handler list, read at each alert (so
-            handlers appended later receive alerts too).
+        handlers: returns the monitor's alert handler list, read at each alert
+            (so a list assigned or appended later is used).
+        on_alert: also called with each alert sent (the ``alert`` event).
+        send_resolved: send the ``resolved`` alert of a rule that stops holding.
         errors: where rule and handler failures are counted.
         log: queues a log record ``(ts, level, message, data)`` without blocking.
         window_s: default rule window; cooldown_s: seconds between reminders.
@@ -73,10 +77,12 @@ class AlertManager:
         self,
         store: MetricStore,
         clock: Callable[[], float],
-        handlers: list[AlertHandler],
+        handlers: Callable[[], list[AlertHandler]],
         errors: HandlerErrors,
         log: LogSink,
         *,
+        on_alert: Callable[[Alert], None] | None = None,
+        send_resolved: bool = True,
         window_s: float,
         cooldown_s: float,
         thresholds: Mapping[str, float | None] | None = None,
@@ -93,6 +99,8 @@ class AlertManager:
         self._store = store
         self._clock = clock
         self._handlers = handlers
+        self._on_alert = on_alert
+        self.send_resolved = send_resolved
         self._errors = errors
         self._log = log
         self._names = _HandlerNames()
@@ -138,14 +146,32 @@ class AlertManager:
             )
         return tasks
 
-    def run(self) -> list[Alert]:
-        """One pass of every rule at the clock's now; returns the alerts it fired or resolved."""
-        return self.rules.evaluate(self._store, self._clock(), self._emit)
+    def run(self, wait: bool = False) -> list[Alert]:
+        """One pass of every rule at the clock's now; returns the alerts it fired or resolved.
 
-    def _emit(self, alert: Alert) -> None:
+        With ``wait`` (``check_alerts``, as afterimage called its handlers in
+        line), it returns once every handler has returned from this pass's
+        alerts, or at most ``alert_handler_timeout`` later: a hung handler
+        delays it that long, once, and is timed out on its lane as usual.
+        """
+        calls: list[Call] = []
+        alerts = self.rules.evaluate(self._store, self._clock(), lambda alert: self._emit(alert, calls))
+        if wait and calls:
+            deadline = time.monotonic() + self.runner.timeout_s + _SETTLE_S
+            for call in calls:
+                call.done.wait(max(deadline - time.monotonic(), 0.0))
+        return alerts
+
+    def _emit(self, alert: Alert, calls: list[Call]) -> None:
         self._log((self._clock(), alert.level, alert.message, {"alert": alert.name, "data": alert.data}))
-        for handler in list(self._handlers):
-            self.runner.submit(self._names(handler), handler, alert)
+        if not self.send_resolved and alert.data.get("state") == "resolved":
+            return  # afterimage never sent a recovery; its cadence with send_resolved=False
+        for handler in list(self._handlers()):
+            call = self.runner.submit(self._names(handler), handler, alert)
+            if call is not None:
+                calls.append(call)
+        if self._on_alert is not None:
+            self._on_alert(alert)
 
     def add_rule(self, rule: Rule) -> Rule:
         return self.rules.add(rule)
