@@ -66,7 +66,7 @@ def test_reassigning_the_list_swaps_the_handlers_and_closes_the_old_ones(make_mo
     assert monitor.stats()["sinks"]["old"]["delivered"] == 1  # a retired handler keeps its counts
 
 
-def FileMetricHandler_for(make_monitor: Any) -> FileMetricHandler:  # noqa: N802 - reads as the handler it builds
+def FileMetricHandler_for(make_monitor: Any) -> FileMetricHandler:
     import tempfile
     from pathlib import Path
 
