@@ -8,7 +8,7 @@ from genmon.handlers.metrics_file import FileMetricHandler
 from genmon.monitor.alerts.rules import NoDataRule, Rule, ThresholdRule
 from genmon.monitor.generation_monitor import GenerationMonitor
 from genmon.monitor.store.window import WindowStats
-from genmon.records.types import Alert, ModelTokenUsage, RunInfo, TokenUsageReport
+from genmon.records.types import Alert, LogLevel, ModelTokenUsage, RunInfo, TokenUsageReport
 
 __all__ = [
     "Alert",
@@ -16,6 +16,7 @@ __all__ = [
     "FileMetricHandler",
     "GenerationMonitor",
     "LogHandler",
+    "LogLevel",
     "MetricHandler",
     "MissingExtraError",
     "ModelTokenUsage",

@@ -5,13 +5,16 @@ from __future__ import annotations
 from genmon.exporters.naming import SHEET_NAME_LIMIT, NameAllocator, file_part, sheet_base
 
 
-def test_file_parts_keep_safe_characters_and_hash_long_names() -> None:
-    """Unsafe characters become _, and a long name is cut with a hash so that different long names differ."""
-    assert file_part("model_usage:gpt-4o") == "model_usage_gpt-4o"
-    assert file_part("a/b\\c d") == "a_b_c_d"
+def test_file_parts_keep_afterimages_names_where_the_file_system_allows() -> None:
+    """As afterimage named them: only / and NUL change (and on Windows its reserved characters); long names get a hash."""
+    assert file_part("model_usage:gpt-4o", windows=False) == "model_usage:gpt-4o"
+    assert file_part("a/b\\c d*?", windows=False) == "a_b\\c d*?"
+    assert file_part("nul\x00here", windows=False) == "nul_here"
+    assert file_part('a<b>c:d"e\\f|g?h*i.', windows=True) == "a_b_c_d_e_f_g_h_i"
     long_a, long_b = file_part("x" * 200 + "a"), file_part("x" * 200 + "b")
     assert len(long_a) == 100 and long_a != long_b
-    assert file_part("..") == "metric"
+    accented = file_part("é" * 200)
+    assert len(accented.encode()) <= 100 and accented.startswith("é")
 
 
 def test_sheet_bases_drop_excel_forbidden_characters_and_edge_apostrophes() -> None:

@@ -90,3 +90,52 @@ def test_afterimage_program_runs_unchanged_except_the_import(tmp_path: Path) -> 
     assert lines[0]["conversation_id"] == "c1"
     log = (run_dir / "genmon.log").read_text()
     assert "slow call" in log and "ValueError" in log
+
+
+def test_values_keep_their_type_in_metrics_jsonl_and_exports(tmp_path: Path) -> None:
+    """An int recorded stays an int ("value": 100) in metrics.jsonl and the JSON export; a float stays a float."""
+    from genmon import GenerationMonitor
+
+    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0) as monitor:
+        monitor.record_metric("count", 100)
+        monitor.record_metric("latency", 1.5)
+        monitor.track_generation(0.5, True, model_name="m", prompt_token_count=812, completion_token_count=164)
+        monitor.flush()
+        exported = monitor.export_metrics(tmp_path / "out.json")[0]
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    by_metric = {line["metric"]: line["value"] for line in lines}
+    assert type(by_metric["count"]) is int and by_metric["count"] == 100
+    assert type(by_metric["latency"]) is float
+    assert type(by_metric["prompt_token_count"]) is int and by_metric["prompt_token_count"] == 812
+    data = json.loads(exported.read_text())
+    assert data["count"][0]["value"] == 100 and type(data["count"][0]["value"]) is int
+    assert type(data["latency"][0]["value"]) is float
+
+
+def test_per_metric_csv_files_keep_afterimages_names(tmp_path: Path) -> None:
+    """export_metrics("run.csv", format="csv") writes run_model_usage:gpt-4o.csv, as afterimage did, and the manifest maps it."""
+    from genmon import GenerationMonitor
+
+    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0) as monitor:
+        monitor.track_generation(0.5, True, model_name="gpt-4o")
+        monitor.record_metric("a/b", 1.0)
+        written = monitor.export_metrics(tmp_path / "out" / "run.csv", format="csv")
+    names = {p.name for p in written}
+    assert "run_model_usage:gpt-4o.csv" in names and "run_a_b.csv" in names  # only "/" had to change
+    manifest = json.loads((tmp_path / "out" / "run_manifest.json").read_text())
+    assert {m["metric"]: m["file"] for m in manifest["metrics"]}["a/b"] == "run_a_b.csv"
+
+
+def test_loglevel_is_exported_and_log_records_keep_afterimages_timestamp_in_data(tmp_path: Path) -> None:
+    """genmon.monitoring.LogLevel exists; "Generation metrics" records carry data["timestamp"] as afterimage's did."""
+    from genmon.monitoring import GenerationMonitor, LogLevel
+
+    assert "warning" in LogLevel.__args__  # type: ignore[attr-defined]
+    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0) as monitor:
+        monitor.track_generation(0.5, True, model_name="m")
+        monitor.track_evaluation(0.1, True, "judge", {"score": 0.9})
+    records = [json.loads(line) for line in (tmp_path / "genmon.log").read_text().splitlines()]
+    generation = next(r for r in records if r["message"] == "Generation metrics")
+    evaluation = next(r for r in records if r["message"] == "Evaluation metrics")
+    assert generation["data"]["timestamp"].startswith(generation["timestamp"][:19])
+    assert "timestamp" in evaluation["data"] and evaluation["data"]["evaluator_type"] == "judge"

@@ -254,7 +254,11 @@ def long_table(series_list: Sequence[SeriesData], timestamps: str = "instant", n
     ends = np.cumsum(lengths)
     bounds = [(int(e - n), int(e)) for e, n in zip(ends.tolist(), lengths.tolist())]
     ts = np.concatenate([s.timestamps for s in series_list]) if series_list else np.zeros(0)
+    # Ints as recorded when every metric of the table was recorded as ints (one column has one type).
+    integral = bool(series_list) and all(s.integral for s in series_list)
     values = np.concatenate([s.values for s in series_list]) if series_list else np.zeros(0)
+    if integral:
+        values = values.astype(np.int64)
     name_array = arrow_column(names, text_only=True) if names else pa.array([], pa.string())
     if neutralise:
         name_array = neutralise_array(name_array)

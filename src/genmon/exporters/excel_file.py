@@ -132,7 +132,7 @@ def write_metric_sheet(member: IO[bytes], part: SheetPart) -> None:
         first_row = start + 2  # row 1 is the header
         rows = pc.cast(pa.array(np.arange(first_row, first_row + end - start, dtype=np.int64)), pa.string())
         stamps = pc.cast(pa.array(serials[start:end]), pa.string())
-        values = pc.cast(pa.array(series.values[part.start + start : part.start + end]), pa.string())
+        values = pc.cast(pa.array(series.typed_values()[part.start + start : part.start + end]), pa.string())
         codes = pa.array(series.codes[part.start + start : part.start + end])
         pieces: list[Any] = ['<row r="', rows, '"><c r="A', rows, f'" s="{xlsx.STYLE_DATETIME}"><v>', stamps]
         pieces += ['</v></c><c r="B', rows, '"><v>', values, "</v></c>"]

@@ -86,7 +86,7 @@ def _points_text(series: SeriesData, start: int, end: int, fragments: Any) -> me
     import pyarrow.compute as pc
 
     stamps = iso_strings(series.timestamps[start:end])
-    numbers = orjson.dumps(series.values[start:end], option=orjson.OPT_SERIALIZE_NUMPY)
+    numbers = orjson.dumps(series.typed_values()[start:end], option=orjson.OPT_SERIALIZE_NUMPY)  # ints as recorded
     values = pc.list_flatten(pc.split_pattern(pa.array([numbers[1:-1].decode()]), ","))
     metadata = fragments.take(pa.array(series.codes[start:end]))
     joined = pc.binary_join_element_wise('{"timestamp":"', stamps, '","value":', values, metadata, "},", "")

@@ -9,11 +9,13 @@ even on case-insensitive file systems and in Excel, which ignores case.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 
 SHEET_NAME_LIMIT = 31  # Excel's limit
 FILE_PART_LIMIT = 100
-_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+_POSIX_FILE_CHARS = re.compile("[/\x00]")
+_WINDOWS_FILE_CHARS = re.compile('[<>:"/\\\\|?*\x00-\x1f]')
 # Excel's forbidden sheet-name characters, and what XML 1.0 cannot carry at all (the name
 # is an attribute of workbook.xml: one U+FFFE there and no reader opens the file).
 _UNSAFE_SHEET_CHARS = re.compile("[:/\\\\?*\\[\\]\x00-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -44,12 +46,25 @@ class NameAllocator:
         return candidate
 
 
-def file_part(metric_name: str) -> str:
-    """A file-name fragment for a metric: unsafe characters become ``_``; long names get a hash."""
-    cleaned = _UNSAFE_FILE_CHARS.sub("_", metric_name).strip(".") or "metric"
-    if len(cleaned) > FILE_PART_LIMIT:
-        digest = hashlib.sha1(metric_name.encode()).hexdigest()[:8]
-        cleaned = f"{cleaned[: FILE_PART_LIMIT - 9]}-{digest}"
+def file_part(metric_name: str, windows: bool | None = None) -> str:
+    """A file-name fragment for a metric: afterimage's (the name itself) wherever the file system allows.
+
+    Only what cannot be in a file name changes to ``_``: ``/`` and NUL, and
+    on Windows also ``< > : " \\ | ? *`` and control characters. A name
+    longer than ``FILE_PART_LIMIT`` UTF-8 bytes is cut and given a hash, so
+    the whole file name stays within the usual 255-byte limit.
+    """
+    on_windows = os.name == "nt" if windows is None else windows
+    pattern = _WINDOWS_FILE_CHARS if on_windows else _POSIX_FILE_CHARS
+    cleaned = pattern.sub("_", metric_name)
+    if on_windows:
+        cleaned = cleaned.rstrip(". ")  # Windows drops a trailing dot or space
+    cleaned = cleaned or "metric"
+    encoded = cleaned.encode("utf-8", "backslashreplace")
+    if len(encoded) > FILE_PART_LIMIT:
+        digest = hashlib.sha1(metric_name.encode("utf-8", "backslashreplace")).hexdigest()[:8]
+        head = encoded[: FILE_PART_LIMIT - 9].decode("utf-8", "ignore")  # never half a character
+        cleaned = f"{head}-{digest}"
     return cleaned
 
 

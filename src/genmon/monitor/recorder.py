@@ -21,6 +21,7 @@ from genmon.monitor.tracking.generation import (
     generation_points,
     log_data,
 )
+from genmon.records.timefmt import IsoFormatter
 from genmon.records.validation import check_metadata, check_name, check_value
 
 
@@ -41,6 +42,7 @@ class Recorder:
         self._put_log = put_log
         self._clock = clock
         self._events = events
+        self._iso = IsoFormatter()  # shared by the callers' threads: its cache is one tuple, swapped whole
 
     def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None) -> None:
         if not isinstance(metrics, Mapping):
@@ -52,7 +54,8 @@ class Recorder:
     def track_generation(self, duration: Any, success: Any, kwargs: dict[str, Any]) -> None:
         ts, points = generation_points(duration, success, kwargs, self._clock())
         self._put_metric(points)  # one queue item; the worker expands it
-        self._put_log((ts, "info", "Generation metrics", {"data": log_data(kwargs, duration, success)}))
+        data = log_data(kwargs, duration, success, self._iso(ts))
+        self._put_log((ts, "info", "Generation metrics", {"data": data}))
         subscribers = self._events.subscribers
         if subscribers["generation_end"] or subscribers["generation_error"]:
             self._events.emit_generation(duration, success, kwargs)
@@ -62,7 +65,7 @@ class Recorder:
     ) -> None:
         ts, points = evaluation_points(duration, success, evaluator_type, scores, kwargs, self._clock())
         self._put_metric(points)
-        data = log_data(kwargs, duration, success, evaluator_type=evaluator_type, scores=scores)
+        data = log_data(kwargs, duration, success, self._iso(ts), evaluator_type=evaluator_type, scores=scores)
         self._put_log((ts, "info", "Evaluation metrics", {"data": data}))
 
     def log(

@@ -19,32 +19,29 @@ class IsoFormatter:
         True
     """
 
-    __slots__ = ("_offset", "_prefix", "_second")
+    __slots__ = ("_cache",)
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-        self._offset = ""
+        # (second, date-time text, offset text), replaced as one tuple: threads sharing a
+        # formatter never read one second's date with another's offset.
+        self._cache: tuple[int, str, str] = (-1, "", "")
 
     def second_prefix(self, second: int) -> tuple[str, str]:
         """The date-time text and the offset text of one whole epoch second."""
-        if second != self._second:
+        cache = self._cache
+        if second != cache[0]:
             local = time.localtime(second)
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", local)
-            self._offset = _offset_text(local.tm_gmtoff)
-            self._second = second
-        return self._prefix, self._offset
+            cache = self._cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S", local), _offset_text(local.tm_gmtoff))
+        return cache[1], cache[2]
 
     def __call__(self, ts: float) -> str:
         second = math.floor(ts)
-        if second != self._second:
+        cache = self._cache
+        if second != cache[0]:
             local = time.localtime(second)
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", local)
-            self._offset = _offset_text(local.tm_gmtoff)
-            self._second = second
-        micros = int((ts - second) * 1_000_000)
-        micros = min(micros, 999_999)
-        return f"{self._prefix}.{micros:06d}{self._offset}"
+            cache = self._cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S", local), _offset_text(local.tm_gmtoff))
+        micros = min(int((ts - second) * 1_000_000), 999_999)
+        return f"{cache[1]}.{micros:06d}{cache[2]}"
 
 
 def _offset_text(gmtoff: int) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["Alert", "MetricPoint", "ModelTokenUsage", "RunInfo", "TokenUsageReport"]
+__all__ = ["Alert", "LogLevel", "MetricPoint", "ModelTokenUsage", "RunInfo", "TokenUsageReport"]
+
+# afterimage's LogLevel was Literal["info", "warning", "error"]; genmon also logs debug and critical.
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 # A metric point as it travels from the record call to the store and the handlers:
 # (metric_name, value, timestamp as epoch seconds, metadata or None).

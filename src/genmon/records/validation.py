@@ -124,7 +124,17 @@ def check_name(name: Any, argument: str = "metric_name") -> str:
 
 
 def check_value(value: Any, argument: str = "value") -> float:
-    """Convert ``value`` to a finite float or raise naming ``argument``."""
+    """``value`` as a finite number, or raise naming ``argument``.
+
+    An int (a bool counts as 0 or 1) within float's exact range (2**53) stays
+    an int, so files write it as afterimage did (``"value": 100``); anything
+    else number-like becomes a float.
+    """
+    kind = type(value)
+    if kind is int and -_EXACT_INT <= value <= _EXACT_INT:
+        return value  # type: ignore[no-any-return]
+    if kind is bool:
+        return int(value)
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{argument} must be a finite number, got {type(value).__name__} {value!r:.80}")
     try:
@@ -139,6 +149,8 @@ def check_value(value: Any, argument: str = "value") -> float:
         raise ValueError(f"{argument} must be a finite number, got {number!r}")
     return number
 
+
+_EXACT_INT = 2**53  # the largest int every float64 column holds exactly
 
 # Epoch seconds the files can carry as ISO-8601: 1970-01-01 to 9999-12-31.
 MAX_EPOCH_S = 253402300800.0

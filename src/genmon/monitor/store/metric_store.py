@@ -65,6 +65,8 @@ class MetricStore:
                 if series is None:
                     series = self._series[name] = Series(name)
                 codes = series.encode(meta_list)
+                if series.integral and not all(type(v) is int for v in value_list):
+                    series.integral = False  # one float and the metric is written as floats from then on
                 series.append(np.array(ts_list, dtype=np.float64), np.array(value_list, dtype=np.float64), codes)
                 series.evict(cutoff, self.max_points_per_metric)
 
@@ -101,7 +103,7 @@ class MetricStore:
                 return None
             ts, values, codes = series.copy_range(start, end)
             table = tuple(series.meta_table)
-        return SeriesData(series.name, ts, values, codes, table)
+        return SeriesData(series.name, ts, values, codes, table, series.integral)
 
     def snapshot(
         self, start: float | None = None, end: float | None = None, names: Iterable[str] | None = None

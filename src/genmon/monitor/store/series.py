@@ -52,6 +52,8 @@ class Series:
 
     def __init__(self, name: str) -> None:
         self.name = safe_text(name)  # what readers see: always valid UTF-8, whatever reached the store
+        # Every value recorded was an int (token counts): files and exports write them as ints, as recorded.
+        self.integral = True
         self.blocks: list[Block] = []
         self.block_starts: list[float] = []
         self.tail_ts = np.empty(_FIRST_TAIL_CAPACITY)

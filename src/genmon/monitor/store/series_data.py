@@ -17,6 +17,11 @@ class SeriesData:
     values: np.ndarray  # float64
     codes: np.ndarray  # int32 index into metadata_table per point
     metadata_table: tuple[dict[str, Any] | None, ...]
+    integral: bool = False  # every point was recorded as an int: written as ints
+
+    def typed_values(self) -> np.ndarray:
+        """The values as recorded: int64 for a metric recorded only as ints, else float64."""
+        return self.values.astype(np.int64) if self.integral else self.values
 
     def __len__(self) -> int:
         return len(self.timestamps)

@@ -30,7 +30,7 @@ Point = tuple[str, float, float, "dict[str, Any] | None"]
 def _number(raw: Any, argument: str) -> float:
     kind = type(raw)
     if kind is int and -(2**53) <= raw <= 2**53:
-        return float(raw)
+        return raw  # type: ignore[no-any-return]  # an int stays an int, as afterimage wrote it
     if kind is float and raw - raw == 0.0:  # finite
         return raw  # type: ignore[no-any-return]
     return check_value(raw, argument)  # also ints past float's range: a ValueError naming the argument
@@ -159,7 +159,7 @@ def evaluation_points(
         score_meta = dict(base, feedback=feedback) if feedback is not None else base
         name = check_name(f"evaluation_score_{score_name}", f"scores key {score_name!r}")
         points.append((name, check_value(value, f"scores[{score_name!r}]"), ts, score_meta))
-    error_rate = 1.0 if (not success or kwargs.get("error")) else 0.0
+    error_rate = 1 if (not success or kwargs.get("error")) else 0  # an int, as afterimage recorded it
     points.append(("evaluation_error_rate", error_rate, ts, base))
     for key in TOKEN_METRICS:
         raw = kwargs.get(key)
@@ -168,9 +168,9 @@ def evaluation_points(
     return ts, points
 
 
-def log_data(kwargs: dict[str, Any], duration: float, success: Any, **fields: Any) -> dict[str, Any]:
-    """The ``data`` of the log record a tracking call writes (afterimage's shape)."""
-    data = {"duration": duration, "success": success, **fields, **kwargs}
+def log_data(kwargs: dict[str, Any], duration: float, success: Any, timestamp: str, **fields: Any) -> dict[str, Any]:
+    """The ``data`` of the log record a tracking call writes (afterimage's shape, its ``timestamp`` first)."""
+    data = {"timestamp": timestamp, "duration": duration, "success": success, **fields, **kwargs}
     error = kwargs.get("error")
     if error is not None and isinstance(error, BaseException):
         data["error"] = error_text(error)

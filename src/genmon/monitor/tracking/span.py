@@ -41,7 +41,7 @@ def _token_count(value: Any, argument: str) -> int | None:
     if isinstance(value, bool):
         raise TypeError(f"{argument} must be a count of tokens, got {value!r}")
     number = check_value(value, argument)
-    if number < 0 or not number.is_integer():
+    if number < 0 or (isinstance(number, float) and not number.is_integer()):
         raise ValueError(f"{argument} must be a whole number >= 0, got {value!r}")
     return int(number)
 
