@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
 from genmon import GenerationMonitor, MonitorClosedError
@@ -19,17 +20,20 @@ from genmon.handlers.prometheus import PrometheusCollector, default_kind, saniti
 
 from .conftest import RecordingServer
 
-VALID_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+VALID_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 VALID_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+OPENMETRICS = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
 
 
-def _families(text: str) -> dict[str, Any]:
-    return {f.name: f for f in text_string_to_metric_families(text)}
+def _families(text: str, openmetrics: bool = False) -> dict[str, Any]:
+    parse = openmetrics_families if openmetrics else text_string_to_metric_families
+    return {f.name: f for f in parse(text)}
 
 
-def _scrape(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return _families(response.read().decode())
+def _scrape(url: str, accept: str | None = None) -> dict[str, Any]:
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return _families(response.read().decode(), openmetrics=accept is not None)
 
 
 def _sample(family: Any, name: str, **labels: str) -> float:
@@ -41,47 +45,95 @@ def _sample(family: Any, name: str, **labels: str) -> float:
 
 
 def _record_mix(monitor: GenerationMonitor) -> None:
-    monitor.record_metric("generation_time", 0.3, {"model_name": "m1", "request_id": "r1"})
-    monitor.record_metric("generation_time", 2.0, {"model_name": "m2"})
-    monitor.record_metric("prompt_tokens", 120, {"model_name": "m1"})
-    for hit in (1, 0, 1):
-        monitor.record_metric("success_rate", hit)
+    gpt = {"model_name": "gpt-4o", "operation": "chat", "request_id": "r1"}
+    monitor.track_generation(0.3, True, **gpt, finish_reason="stop", prompt_token_count=120, completion_token_count=30)
+    monitor.track_generation(2.0, False, model_name="m2", total_token_count=50)
+    monitor.record_metric("cost_usd", 0.25, {"model_name": "gpt-4o"})
+    monitor.record_metric("cost_usd", 0.5, {"model_name": "gpt-4o"})
     monitor.record_metric("items_count", 2)
     monitor.record_metric("items_count", 3)
-    monitor.record_metric("cost_usd", 0.25)
-    monitor.record_metric("cost_usd", 0.5)
+    monitor.record_metric("evaluation_time", 0.04)
+    monitor.record_metric("judge_error_rate", 1)
+    monitor.record_metric("judge_error_rate", 0)
     monitor.record_metric("process/rss_bytes", 100)
     monitor.record_metric("process/rss_bytes", 200)
 
 
-def test_served_endpoint_exposes_counters_gauges_summaries_and_histograms(tmp_path: Path) -> None:
-    """serve_prometheus(0) serves every metric with the documented type, values and labels."""
+def test_served_endpoint_exposes_llm_families_and_other_metrics_by_name(tmp_path: Path) -> None:
+    """serve_prometheus(0) serves calls, latency, tokens and cost as labelled LLM families and other metrics by name."""
     with GenerationMonitor(log_dir=tmp_path, metrics_interval=0) as monitor:
         server = monitor.serve_prometheus(0)
         assert server.port > 0 and server.url.endswith(f":{server.port}/metrics")
         _record_mix(monitor)
         assert monitor.flush(10)
         families = _scrape(server.url)
-    hist = families["genmon_generation_time"]
+    calls = families["genmon_llm_calls"]
+    assert calls.type == "counter"
+    assert _sample(calls, "genmon_llm_calls_total", model="gpt-4o", outcome="success", finish_reason="stop") == 1
+    assert _sample(calls, "genmon_llm_calls_total", model="m2", outcome="error", operation="") == 1
+    hist = families["genmon_llm_operation_duration_seconds"]
     assert hist.type == "histogram"
-    assert _sample(hist, "genmon_generation_time_count", model_name="m1") == 1
-    assert _sample(hist, "genmon_generation_time_sum", model_name="m1") == 0.3
-    assert _sample(hist, "genmon_generation_time_bucket", model_name="m1", le="0.25") == 0
-    assert _sample(hist, "genmon_generation_time_bucket", model_name="m1", le="0.5") == 1
-    assert _sample(hist, "genmon_generation_time_bucket", model_name="m2", le="+Inf") == 1
+    assert _sample(hist, "genmon_llm_operation_duration_seconds_count", model="gpt-4o") == 1
+    assert _sample(hist, "genmon_llm_operation_duration_seconds_sum", model="gpt-4o") == 0.3
+    assert _sample(hist, "genmon_llm_operation_duration_seconds_bucket", model="gpt-4o", le="0.25") == 0
+    assert _sample(hist, "genmon_llm_operation_duration_seconds_bucket", model="gpt-4o", le="0.5") == 1
+    assert _sample(hist, "genmon_llm_operation_duration_seconds_bucket", model="m2", le="+Inf") == 1
     assert all("request_id" not in s.labels for s in hist.samples)  # not in the label allow-list
-    tokens = families["genmon_prompt_tokens"]
-    assert (
-        tokens.type == "histogram" and _sample(tokens, "genmon_prompt_tokens_bucket", model_name="m1", le="250.0") == 1
-    )
-    rate = families["genmon_success_rate"]
-    assert rate.type == "summary"
-    assert (_sample(rate, "genmon_success_rate_count"), _sample(rate, "genmon_success_rate_sum")) == (3, 2)
-    assert families["genmon_items_count"].type == "counter"
+    tokens = families["genmon_llm_token_usage"]
+    assert _sample(tokens, "genmon_llm_token_usage_total", model="gpt-4o", token_type="input") == 120
+    assert _sample(tokens, "genmon_llm_token_usage_total", model="gpt-4o", token_type="output") == 30
+    assert len(tokens.samples) == 2  # total_token_count is input + output: not a third series
+    assert _sample(families["genmon_llm_cost_usd"], "genmon_llm_cost_usd_total", model="gpt-4o") == 0.75
     assert _sample(families["genmon_items_count"], "genmon_items_count_total") == 5
-    assert _sample(families["genmon_cost_usd"], "genmon_cost_usd_total") == 0.75
+    evaluation = families["genmon_evaluation_time_seconds"]
+    assert evaluation.type == "histogram" and _sample(evaluation, "genmon_evaluation_time_seconds_count") == 1
+    rate = families["genmon_judge_error_rate"]
+    assert rate.type == "summary"
+    assert (_sample(rate, "genmon_judge_error_rate_count"), _sample(rate, "genmon_judge_error_rate_sum")) == (2, 1)
     gauge = families["genmon_process_rss_bytes"]
     assert gauge.type == "gauge" and _sample(gauge, "genmon_process_rss_bytes") == 200
+    # Nothing per model or per finish reason in a name, and no rate that duplicates the outcome label.
+    names = {s.name for f in families.values() for s in f.samples}
+    assert not [
+        n for n in names if ":" in n or "gpt" in n or "stop" in n or n.startswith(("genmon_success", "genmon_error"))
+    ]
+
+
+def test_text_and_openmetrics_expose_the_same_series(tmp_path: Path) -> None:
+    """The endpoint answers OpenMetrics when asked (as Prometheus does) with the same names, labels and values as text."""
+    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0) as monitor:
+        server = monitor.serve_prometheus(0)
+        _record_mix(monitor)
+        assert monitor.flush(10)
+        text, openmetrics = _scrape(server.url), _scrape(server.url, OPENMETRICS)
+
+    def series(families: dict[str, Any]) -> set[tuple[str, str, frozenset[tuple[str, str]], float]]:
+        return {(f.name, f.type, frozenset(s.labels.items()), s.value) for f in families.values() for s in f.samples}
+
+    assert series(text) == series(openmetrics) and len(series(text)) > 40
+    assert openmetrics["genmon_llm_operation_duration_seconds"].unit == "seconds"  # # UNIT: OpenMetrics only
+    assert openmetrics["genmon_process_rss_bytes"].unit == "bytes"
+
+
+def test_tracked_calls_carry_span_type_and_error_type_labels(tmp_path: Path) -> None:
+    """monitor.track calls are labelled by span type, and a failed one by its exception's class."""
+    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0, prices={"gpt-4o": (0.01, 0.03)}) as monitor:
+        server = monitor.serve_prometheus(0)
+        with monitor.track("retrieve", span_type="TOOL"):
+            pass
+        with monitor.track("chat", model_name="gpt-4o") as span:
+            span.set_usage(prompt_tokens=1000, completion_tokens=1000)
+        with pytest.raises(TimeoutError), monitor.track("chat", model_name="gpt-4o"):
+            raise TimeoutError("slow")
+        assert monitor.flush(10)
+        families = _scrape(server.url)
+    calls = families["genmon_llm_calls"]
+    assert _sample(calls, "genmon_llm_calls_total", operation="retrieve", span_type="TOOL", outcome="success") == 1
+    assert _sample(calls, "genmon_llm_calls_total", span_type="LLM", outcome="success") == 1
+    failed = _sample(calls, "genmon_llm_calls_total", span_type="LLM", outcome="error", error_type="TimeoutError")
+    assert failed == 1
+    cost = families["genmon_llm_cost_usd"]
+    assert _sample(cost, "genmon_llm_cost_usd_total", model="gpt-4o", span_type="LLM") == pytest.approx(0.04)
 
 
 def test_the_server_is_stopped_by_close(tmp_path: Path) -> None:
@@ -108,42 +160,114 @@ def test_collector_in_metric_handlers_registers_into_a_user_registry(tmp_path: P
         families = _families(generate_latest(registry).decode())
         server = monitor.serve_prometheus(0)  # reuses the same collector
         assert monitor._rt.metrics.lanes[0].handler is collector and len(monitor._rt.metrics.lanes) == 1
-        assert _sample(_scrape(server.url)["gen_items"], "gen_items_total", model_name="m") == 4
-    assert _sample(families["gen_items"], "gen_items_total", model_name="m", dataset_split="train") == 4
+        assert _sample(_scrape(server.url)["gen_items"], "gen_items_total", model="m") == 4
+    assert _sample(families["gen_items"], "gen_items_total", model="m", dataset_split="train") == 4
+
+
+def test_label_keys_name_labels_and_refuse_the_ones_genmon_sets() -> None:
+    """A label_keys mapping names each label; labels that clash or that genmon and Prometheus own are refused."""
+    collector = PrometheusCollector(label_keys={"model_name": "llm", "dataset": "dataset"})
+    collector.handle_batch([("success_rate", 1.0, 0.0, {"model_name": "m", "dataset": "d", "finish_reason": "stop"})])
+    families = _families(generate_latest(_registry(collector)).decode())
+    calls = families["genmon_llm_calls"]
+    assert calls.samples[0].labels == {
+        "llm": "m",
+        "dataset": "d",
+        "finish_reason": "stop",
+        "error_type": "",
+        "outcome": "success",
+    }
+    for bad in (["outcome"], ["le"], {"x": "token_type"}, ["a b", "a_b"]):
+        with pytest.raises(ValueError, match="label"):
+            PrometheusCollector(label_keys=bad)
+
+
+def _registry(collector: PrometheusCollector) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return registry
 
 
 def test_label_sets_are_capped_and_the_rest_fold_into_overflow(tmp_path: Path) -> None:
-    """Beyond max_label_sets, points go to the __overflow__ label set and are counted."""
+    """Beyond max_label_sets, points go to the __overflow__ label set (keeping outcome) and are counted."""
     collector = PrometheusCollector(max_label_sets=3)
-    registry = CollectorRegistry()
-    registry.register(collector)
+    registry = _registry(collector)
     with GenerationMonitor(log_dir=tmp_path, metric_handlers=[collector], metrics_interval=0) as monitor:
         for i in range(10):
             monitor.record_metric("latency", 1.0, {"model_name": f"model-{i}"})
+            monitor.track_generation(1.0, i % 2 == 0, model_name=f"model-{i}")
         assert monitor.flush(10)
     families = _families(generate_latest(registry).decode())
-    latency = families["genmon_latency"]
-    label_sets = {s.labels["model_name"] for s in latency.samples if s.name == "genmon_latency_count"}
+    latency = families["genmon_latency_seconds"]
+    label_sets = {s.labels["model"] for s in latency.samples if s.name == "genmon_latency_seconds_count"}
     assert label_sets == {"model-0", "model-1", "model-2", "__overflow__"}
-    assert _sample(latency, "genmon_latency_count", model_name="__overflow__") == 7
-    assert collector.stats()["overflowed"] == 7
-    assert _sample(families["genmon_prometheus_overflowed_points"], "genmon_prometheus_overflowed_points_total") == 7
+    assert _sample(latency, "genmon_latency_seconds_count", model="__overflow__") == 7
+    calls = families["genmon_llm_calls"]
+    assert _sample(calls, "genmon_llm_calls_total", model="__overflow__", outcome="success") == 3  # 4, 6, 8
+    assert _sample(calls, "genmon_llm_calls_total", model="__overflow__", outcome="error") == 4  # 3, 5, 7, 9
+    assert collector.stats()["overflowed"] == 7 * 3  # latency, calls and call durations
+    overflowed = families["genmon_prometheus_overflowed_points"]
+    assert _sample(overflowed, "genmon_prometheus_overflowed_points_total") == 21
+
+
+def test_ten_thousand_models_make_no_new_family() -> None:
+    """Calls to 10,000 models stay in the same four families, each within max_label_sets plus overflow."""
+    collector = PrometheusCollector()
+    for i in range(10_000):
+        meta = {"model_name": f"model-{i}", "finish_reason": "stop"}
+        points = [("generation_time", 0.5, 0.0, meta), ("success_rate", 1.0, 0.0, meta)]
+        points += [("error_rate", 0.0, 0.0, meta), (f"model_usage:model-{i}", 1.0, 0.0, meta)]
+        points += [("finish_reason:stop", 1.0, 0.0, meta), ("prompt_token_count", 10, 0.0, meta)]
+        points += [("total_token_count", 10, 0.0, meta), ("cost_usd", 0.001, 0.0, meta)]
+        collector.handle_batch(points)
+    stats = collector.stats()
+    assert stats["label_sets"] == {
+        "genmon_llm_operation_duration_seconds": 101,
+        "genmon_llm_calls_total": 101,
+        "genmon_llm_token_usage_total": 101,
+        "genmon_llm_cost_usd_total": 101,
+    }
+    assert stats["skipped"] == 4 * 10_000 and stats["overflowed"] == 4 * 9_900
+    families = _families(generate_latest(_registry(collector)).decode())
+    # 101 histograms (15 buckets, +Inf, count, sum), 101 label sets of 3 counters, the overflow counter:
+    # a scrape as big as for 101 models (the issue's job wrote 10,000 families, 2.5 MB).
+    assert sum(len(f.samples) for f in families.values()) == 101 * 18 + 3 * 101 + 1
 
 
 def test_kinds_and_buckets_can_be_overridden() -> None:
-    """kinds= and buckets= change a metric's type and histogram bounds."""
+    """kinds= and buckets= change a metric's type and histogram bounds; kinds= takes a name out of the LLM families."""
     collector = PrometheusCollector(
-        kinds={"score": "histogram", "generation_time": "gauge"}, buckets={"score": [0.5, 1]}
+        kinds={"score": "histogram", "generation_time": "gauge"},
+        buckets={"score": [0.5, 1], "time_to_first_token": [0.1, 1]},
     )
     collector.handle_batch([("score", 0.4, 0.0, None), ("score", 0.9, 0.0, None), ("generation_time", 3.0, 0.0, None)])
-    registry = CollectorRegistry()
-    registry.register(collector)
-    families = _families(generate_latest(registry).decode())
+    collector.handle_batch([("time_to_first_token", 0.05, 0.0, None)])
+    families = _families(generate_latest(_registry(collector)).decode())
     assert _sample(families["genmon_score"], "genmon_score_bucket", le="0.5") == 1
     assert _sample(families["genmon_score"], "genmon_score_bucket", le="1.0") == 2
-    assert families["genmon_generation_time"].type == "gauge"
+    assert families["genmon_generation_time_seconds"].type == "gauge"
+    assert "genmon_llm_operation_duration_seconds" not in families
+    ttft = families["genmon_time_to_first_token_seconds"]
+    assert [s.labels["le"] for s in ttft.samples if s.name.endswith("_bucket")] == ["0.1", "1.0", "+Inf"]
     with pytest.raises(ValueError, match="kinds"):
         PrometheusCollector(kinds={"x": "meter"})
+
+
+def test_names_that_would_clash_are_renamed() -> None:
+    """A user metric named like an LLM family, or two names alike once sanitised, get distinct names."""
+    collector = PrometheusCollector()
+    points = [("llm_calls_total", 3.0, 0.0, None), ("success_rate", 1.0, 0.0, None)]
+    points += [("a/b_count", 1.0, 0.0, None), ("a_b_count", 2.0, 0.0, None), ("a_b", 1.0, 0.0, None)]
+    collector.handle_batch(points)
+    text = generate_latest(_registry(collector)).decode()
+    families = _families(text)
+    assert _sample(families["genmon_llm_calls"], "genmon_llm_calls_total") == 1
+    assert _sample(families["genmon_llm_calls_2"], "genmon_llm_calls_2_total") == 3
+    assert _sample(families["genmon_a_b_count"], "genmon_a_b_count_total") == 1
+    assert _sample(families["genmon_a_b_count_2"], "genmon_a_b_count_2_total") == 2
+    assert _sample(families["genmon_a_b"], "genmon_a_b") == 1
+    samples = [s.name for f in families.values() for s in f.samples if not s.labels.get("le")]
+    assert len(samples) == len(set(samples))
 
 
 def test_push_mode_puts_the_metrics_to_a_pushgateway(tmp_path: Path, http_server: RecordingServer) -> None:
@@ -190,31 +314,36 @@ def test_sanitised_names_always_match_prometheus_rules(name: str) -> None:
 
 
 def test_name_mapping_examples() -> None:
-    """Slashes and other characters become underscores; types follow the documented name rules."""
+    """Slashes, colons and other characters become underscores; types follow the documented word rules."""
     assert sanitize_metric_name("process/cpu%") == "process_cpu_"
     assert sanitize_metric_name("9lives") == "_9lives"
-    assert sanitize_metric_name("a:b_c") == "a:b_c"
-    kinds = {
-        n: default_kind(n)
-        for n in (
-            "generation_time",
-            "prompt_token_count",
-            "items_count",
-            "cost_usd",
-            "error_rate",
-            "system/cpu_percent",
-            "quality",
-            "model_usage:gpt-4o",
-        )
-    }
-    assert kinds == {
-        "generation_time": "histogram",
-        "prompt_token_count": "histogram",
+    assert sanitize_metric_name("model_usage:gpt-4o") == "model_usage_gpt_4o"
+    names = (
+        "evaluation_time",
+        "time_to_first_token",
+        "latency_ms",
+        "runtime",
+        "last_success_timestamp",
+        "reasoning_tokens",
+        "items_count",
+        "judge_cost",
+        "evaluation_error_rate",
+        "system/cpu_percent",
+        "system/disk_read_bytes_per_s",
+        "quality",
+    )
+    assert {n: default_kind(n) for n in names} == {
+        "evaluation_time": "histogram",
+        "time_to_first_token": "histogram",
+        "latency_ms": "gauge",
+        "runtime": "gauge",
+        "last_success_timestamp": "gauge",
+        "reasoning_tokens": "histogram",
         "items_count": "counter",
-        "cost_usd": "counter",
-        "error_rate": "summary",
+        "judge_cost": "counter",
+        "evaluation_error_rate": "summary",
         "system/cpu_percent": "gauge",
-        "model_usage:gpt-4o": "counter",
+        "system/disk_read_bytes_per_s": "gauge",
         "quality": "gauge",
     }
 

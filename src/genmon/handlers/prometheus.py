@@ -5,70 +5,61 @@ folds each batch into running totals) and a prometheus_client ``Collector``
 (``collect()`` turns those totals into metric families at scrape time), so
 a scrape never reads the store and recording never touches prometheus_client.
 
-How a genmon metric maps to Prometheus (``namespace`` prefix, default ``genmon_``):
-
-| genmon metric name | Prometheus type | samples |
-| --- | --- | --- |
-| starts with ``model_usage:`` or ``finish_reason:`` | counter (calls per model / reason) | ``_total`` |
-| contains ``token`` | histogram (token buckets) | ``_bucket``, ``_count``, ``_sum`` |
-| contains ``time``, ``duration``, ``latency`` or ``seconds`` | histogram (second buckets) | same |
-| ends with ``_count`` or ``_total``, or contains ``cost`` | counter (sum of the values) | ``_total`` |
-| ends with ``_rate`` (0/1 per event) | summary | ``_count`` (events), ``_sum`` (hits) |
-| anything else (resources, scores, lengths) | gauge (last value) | the name |
-
-``kinds={"name": "counter"}`` and ``buckets={"name": [...]}`` override it.
-Names are sanitised to ``[a-zA-Z_:][a-zA-Z0-9_:]*`` (``process/rss_bytes``
-becomes ``genmon_process_rss_bytes``). Metadata keys in ``label_keys``
-become labels; each metric keeps at most ``max_label_sets`` label sets and
-folds points with further ones into a set whose labels read ``__overflow__``
-(counted in ``stats()``), so a run cannot blow up Prometheus' cardinality.
+Names, types and labels follow ``genmon.handlers.prometheus_names``: the
+calls, latency, tokens and cost of tracked calls become four families
+labelled by model, operation, span type and component
+(``genmon_llm_calls_total{outcome="success"}``,
+``genmon_llm_operation_duration_seconds``, ``genmon_llm_token_usage_total``,
+``genmon_llm_cost_usd_total``); other metrics keep their own name with a
+unit suffix. Each family keeps at most ``max_label_sets`` label sets and
+folds points with further ones into a set whose labels read
+``__overflow__`` (``outcome`` and ``token_type`` are kept), counted in
+``genmon_prometheus_overflowed_points_total``, so no run can blow up
+Prometheus's cardinality, however many models it calls.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from genmon.handlers._extras import import_extra
+from genmon.handlers.prometheus_names import (
+    CALL_LABEL_KEYS,
+    DEFAULT_LABEL_KEYS,
+    KINDS,
+    LLM_CALLS,
+    LLM_FAMILIES,
+    LLM_POINTS,
+    OVERFLOW,
+    OVERFLOW_FAMILY,
+    REDUNDANT,
+    REDUNDANT_PREFIXES,
+    TIME_BUCKETS,
+    TOKEN_BUCKETS,
+    FamilySpec,
+    default_kind,
+    generic_family,
+    is_seconds,
+    is_tokens,
+    label_names_for,
+    sample_names,
+    sanitize_label_name,
+    sanitize_metric_name,
+)
 
-TIME_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
-TOKEN_BUCKETS: tuple[float, ...] = (1, 10, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000)
-DEFAULT_LABEL_KEYS: tuple[str, ...] = ("model_name", "operation", "component")
-KINDS: tuple[str, ...] = ("counter", "gauge", "histogram", "summary")
-OVERFLOW = "__overflow__"
-_INVALID_METRIC_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
-_INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
-
-
-def sanitize_metric_name(name: str) -> str:
-    """A valid Prometheus metric name: other characters become ``_``; a leading digit gets a ``_`` first."""
-    clean = _INVALID_METRIC_CHARS.sub("_", name) or "_"
-    return "_" + clean if clean[0].isdigit() else clean
-
-
-def sanitize_label_name(name: str) -> str:
-    """A valid label name (``[a-zA-Z_][a-zA-Z0-9_]*``, never the reserved ``__`` prefix)."""
-    clean = _INVALID_LABEL_CHARS.sub("_", name) or "_"
-    if clean[0].isdigit():
-        clean = "_" + clean
-    return "l" + clean if clean.startswith("__") else clean
-
-
-def default_kind(name: str) -> str:
-    """The Prometheus type a genmon metric gets by its name (see the module docstring's table)."""
-    lowered = name.lower()
-    if lowered.startswith(("model_usage:", "finish_reason:")):
-        return "counter"  # 1 per call: the count of calls per model / finish reason
-    if "token" in lowered or any(word in lowered for word in ("time", "duration", "latency", "seconds")):
-        return "histogram"
-    if lowered.endswith(("_count", "_total")) or "cost" in lowered:
-        return "counter"
-    if lowered.endswith("_rate"):
-        return "summary"
-    return "gauge"
+__all__ = [
+    "DEFAULT_LABEL_KEYS",
+    "OVERFLOW",
+    "TIME_BUCKETS",
+    "TOKEN_BUCKETS",
+    "PrometheusCollector",
+    "default_kind",
+    "sanitize_label_name",
+    "sanitize_metric_name",
+]
 
 
 class _Child:
@@ -82,25 +73,51 @@ class _Child:
         self.last = 0.0
         self.bucket_counts = [0] * n_buckets  # per bucket, not cumulative (summed at collect)
 
+    def copy(self) -> _Child:
+        copy = _Child(0)
+        copy.count, copy.total, copy.last, copy.bucket_counts = (
+            self.count,
+            self.total,
+            self.last,
+            list(self.bucket_counts),
+        )
+        return copy
+
 
 class _Family:
-    """One genmon metric: its Prometheus name, type, buckets and label sets."""
+    """One exposed family: its name, type, buckets, label names and label sets."""
 
-    def __init__(self, name: str, prom_name: str, kind: str, buckets: Sequence[float]) -> None:
-        self.name = name
-        self.prom_name = prom_name
-        self.kind = kind
-        self.buckets = tuple(sorted(float(b) for b in buckets if math.isfinite(b)))
+    def __init__(
+        self,
+        spec: FamilySpec,
+        prom_name: str,
+        meta_keys: tuple[str, ...],
+        label_names: tuple[str, ...],
+        buckets: Any,
+        le_text: Callable[[float], str],
+    ) -> None:
+        self.spec = spec
+        self.prom_name = prom_name  # counters without _total, as prometheus_client's families take them
+        self.kind = spec.kind
+        # OpenMetrics wants the unit as the name's suffix; a renamed family (name_2) goes without.
+        self.unit = spec.unit if spec.unit and prom_name.endswith("_" + spec.unit) else ""
+        self.meta_keys = meta_keys
+        self.label_names = label_names
+        self.empty = ("",) * len(meta_keys)
+        self.overflow = (OVERFLOW,) * len(meta_keys)
+        self.buckets = tuple(sorted(float(b) for b in buckets if math.isfinite(b))) if self.kind == "histogram" else ()
+        self.le_texts = (*(le_text(b) for b in self.buckets), "+Inf")
         self.children: dict[tuple[str, ...], _Child] = {}
 
-    def observe(self, key: tuple[str, ...], value: float, max_label_sets: int, overflow_key: tuple[str, ...]) -> bool:
+    def observe(self, labels: tuple[str, ...], fixed: tuple[str, ...], value: float, max_label_sets: int) -> bool:
         """Fold one value in; returns True when its label set overflowed."""
+        key = labels + fixed if fixed else labels
         child = self.children.get(key)
         overflowed = False
         if child is None:
-            if len(self.children) >= max_label_sets and key != overflow_key:
+            if len(self.children) >= max_label_sets and labels != self.overflow:
                 overflowed = True
-                key = overflow_key
+                key = self.overflow + fixed
                 child = self.children.get(key)
             if child is None:
                 child = self.children[key] = _Child(len(self.buckets) + 1 if self.kind == "histogram" else 0)
@@ -108,9 +125,21 @@ class _Family:
         child.total += value
         child.last = value
         if self.kind == "histogram":
-            index = _bucket_index(self.buckets, value)
-            child.bucket_counts[index] += 1
+            child.bucket_counts[_bucket_index(self.buckets, value)] += 1
         return overflowed
+
+
+class _Route:
+    """Where one genmon metric's points go: a family, and its fixed label's value (None: from the value)."""
+
+    __slots__ = ("family", "fixed")
+
+    def __init__(self, family: _Family, fixed: str | None) -> None:
+        self.family = family
+        self.fixed: tuple[str, ...] | None = None if fixed is None else ((fixed,) if fixed else ())
+
+
+_SUCCESS, _ERROR = ("success",), ("error",)
 
 
 def _bucket_index(bounds: tuple[float, ...], value: float) -> int:
@@ -133,11 +162,14 @@ class PrometheusCollector:
 
     Args:
         namespace: prefix of every metric name (``""`` for none).
-        label_keys: metadata keys exposed as labels (keep them low-cardinality).
-        max_label_sets: label sets per metric at most; further ones fold into ``__overflow__``.
-        kinds: per genmon metric name, "counter", "gauge", "histogram" or "summary".
-        buckets: per genmon metric name, histogram upper bounds.
-        default_time_buckets, default_token_buckets: buckets of the name-based histograms.
+        label_keys: metadata keys exposed as labels (keep them low-cardinality);
+            ``model_name`` is labelled ``model``. A mapping names each key's label.
+        max_label_sets: label sets per family at most; further ones fold into ``__overflow__``.
+        kinds: per genmon metric name, "counter", "gauge", "histogram" or "summary";
+            a name given here leaves the LLM families and keeps its own name.
+        buckets: per genmon metric name, histogram upper bounds
+            (``buckets={"generation_time": [...]}`` sets the latency histogram's).
+        default_time_buckets, default_token_buckets: buckets of the histograms in seconds and in tokens.
 
     Example:
         >>> from prometheus_client import CollectorRegistry
@@ -152,7 +184,7 @@ class PrometheusCollector:
     def __init__(
         self,
         namespace: str = "genmon",
-        label_keys: Iterable[str] = DEFAULT_LABEL_KEYS,
+        label_keys: Iterable[str] | Mapping[str, str] = DEFAULT_LABEL_KEYS,
         max_label_sets: int = 100,
         kinds: Mapping[str, str] | None = None,
         buckets: Mapping[str, Sequence[float]] | None = None,
@@ -161,10 +193,7 @@ class PrometheusCollector:
     ) -> None:
         self._core = import_extra("prometheus_client.core", "prometheus-client", "prometheus")
         self.namespace = sanitize_metric_name(namespace) + "_" if namespace else ""
-        self.label_keys = tuple(label_keys)
-        self.label_names = tuple(sanitize_label_name(k) for k in self.label_keys)
-        if len(set(self.label_names)) != len(self.label_names):
-            raise ValueError(f"label_keys must stay distinct once sanitised, got {self.label_keys!r}")
+        self.label_keys, self.label_names = label_names_for(label_keys)
         if isinstance(max_label_sets, bool) or not isinstance(max_label_sets, int) or max_label_sets < 1:
             raise ValueError(f"max_label_sets must be an int >= 1, got {max_label_sets!r}")
         self.max_label_sets = max_label_sets
@@ -175,26 +204,42 @@ class PrometheusCollector:
         self._buckets = {k: tuple(v) for k, v in (buckets or {}).items()}
         self._time_buckets = tuple(default_time_buckets)
         self._token_buckets = tuple(default_token_buckets)
-        self._families: dict[str, _Family] = {}
-        self._prom_names: set[str] = set()
-        self._overflow_key = (OVERFLOW,) * len(self.label_keys)
+        # le as prometheus_client's own Histogram writes it (Go's float format): one spelling in every format.
+        self._le_text = import_extra("prometheus_client.utils", "prometheus-client", "prometheus").floatToGoString
+        self._families: dict[str, _Family] = {}  # by exposed name (counters without _total)
+        self._routes: dict[str, _Route | None] = {}  # by genmon metric name; None: not exposed
+        # Every name the LLM families and the overflow counter may write is taken from the start,
+        # so a user metric that sanitises alike is renamed instead of clashing at scrape time.
+        self._taken: set[str] = set()
+        for spec in (*LLM_FAMILIES, OVERFLOW_FAMILY):
+            self._taken.update(sample_names(self.namespace + spec.name, spec.kind))
         self._lock = threading.Lock()
         self.points = 0
+        self.skipped = 0
         self.overflowed = 0
 
     # -- the handler side (its lane thread) ---------------------------------------------------
     def handle_batch(self, points: list[tuple[str, float, float, dict[str, Any] | None]]) -> None:
         """Fold a batch of points into the running figures."""
-        keys = self.label_keys
-        empty = ("",) * len(keys)
         with self._lock:
-            families = self._families
+            routes = self._routes
+            max_label_sets = self.max_label_sets
             for name, value, _ts, meta in points:
-                family = families.get(name)
-                if family is None:
-                    family = self._new_family(name)
-                key = empty if not meta else tuple(_label_value(meta.get(k)) for k in keys)
-                if family.observe(key, value, self.max_label_sets, self._overflow_key):
+                route = routes.get(name)
+                if route is None:
+                    if name in routes or name.startswith(REDUNDANT_PREFIXES):
+                        self.skipped += 1
+                        continue
+                    route = routes[name] = self._new_route(name)
+                    if route is None:
+                        self.skipped += 1
+                        continue
+                family = route.family
+                labels = family.empty if not meta else tuple(_label_value(meta.get(k)) for k in family.meta_keys)
+                fixed = route.fixed
+                if fixed is None:  # a call: success_rate is 1 on success, 0 on failure
+                    fixed = _SUCCESS if value >= 0.5 else _ERROR
+                if family.observe(labels, fixed, value, max_label_sets):
                     self.overflowed += 1
             self.points += len(points)
 
@@ -202,52 +247,56 @@ class PrometheusCollector:
         """One point (afterimage's protocol)."""
         self.handle_batch([(metric_name, value, 0.0, metadata)])
 
-    def _new_family(self, name: str) -> _Family:
-        kind = self._kinds.get(name) or default_kind(name)
-        prom_name = self.namespace + sanitize_metric_name(name)
-        if kind == "counter" and prom_name.endswith("_total"):
-            prom_name = prom_name[: -len("_total")]  # exposed as <name>_total either way
-        base, n = prom_name, 1
-        while prom_name in self._prom_names:  # two genmon names that sanitise alike
+    def _new_route(self, name: str) -> _Route | None:
+        kind = self._kinds.get(name)
+        if kind is None:
+            if name in REDUNDANT:
+                return None
+            llm = LLM_POINTS.get(name)
+            if llm is not None:
+                spec, fixed = llm
+                prom_name = self.namespace + spec.name
+                family = self._families.get(prom_name) or self._new_family(spec, prom_name, name)
+                return _Route(family, fixed)
+            kind = default_kind(name)
+        spec = generic_family(name, kind)
+        return _Route(self._new_family(spec, self._unique_name(spec), name), "")
+
+    def _unique_name(self, spec: FamilySpec) -> str:
+        base = self.namespace + spec.name
+        prom_name, n = base, 1
+        while self._taken.intersection(sample_names(prom_name, spec.kind)):  # two genmon names alike once sanitised
             n += 1
             prom_name = f"{base}_{n}"
-        self._prom_names.add(prom_name)
-        bounds = self._buckets.get(name) or (self._token_buckets if "token" in name.lower() else self._time_buckets)
-        family = self._families[name] = _Family(name, prom_name, kind, bounds)
+        self._taken.update(sample_names(prom_name, spec.kind))
+        return prom_name
+
+    def _new_family(self, spec: FamilySpec, prom_name: str, genmon_name: str) -> _Family:
+        meta_keys, label_names = self.label_keys, self.label_names
+        if spec is LLM_CALLS:  # a call's finish reason and error type, unless label_keys has them already
+            extra = [(k, n) for k in CALL_LABEL_KEYS if (n := sanitize_label_name(k)) not in label_names]
+            meta_keys = meta_keys + tuple(k for k, _ in extra)
+            label_names = label_names + tuple(n for _, n in extra)
+        if spec.fixed_label:
+            label_names = (*label_names, spec.fixed_label)
+        bounds = self._buckets.get(genmon_name)
+        if bounds is None:
+            tokens = is_tokens(genmon_name) and not is_seconds(genmon_name)
+            bounds = self._token_buckets if tokens else self._time_buckets
+        family = _Family(spec, prom_name, meta_keys, label_names, bounds, self._le_text)
+        self._families[prom_name] = family
         return family
 
     # -- the Collector side (scrape threads) --------------------------------------------------
     def collect(self) -> Iterator[Any]:
         """The metric families, built from the running figures at scrape time."""
         core = self._core
-        names = list(self.label_names)
         with self._lock:
-            snapshot = [(f, [(k, _copy(c)) for k, c in f.children.items()]) for f in self._families.values()]
+            snapshot = [(f, [(k, c.copy()) for k, c in f.children.items()]) for f in self._families.values()]
             overflowed = self.overflowed
         for family, children in snapshot:
-            doc = f"genmon metric {family.name!r}"
-            if family.kind == "counter":
-                out = core.CounterMetricFamily(family.prom_name, doc, labels=names)
-                for key, child in children:
-                    out.add_metric(list(key), child.total)
-            elif family.kind == "summary":
-                out = core.SummaryMetricFamily(family.prom_name, doc, labels=names)
-                for key, child in children:
-                    out.add_metric(list(key), child.count, child.total)
-            elif family.kind == "histogram":
-                out = core.HistogramMetricFamily(family.prom_name, doc, labels=names)
-                for key, child in children:
-                    out.add_metric(list(key), _cumulative(family.buckets, child.bucket_counts), child.total)
-            else:
-                out = core.GaugeMetricFamily(family.prom_name, doc, labels=names)
-                for key, child in children:
-                    out.add_metric(list(key), child.last)
-            yield out
-        yield core.CounterMetricFamily(
-            f"{self.namespace}prometheus_overflowed_points",
-            "points whose label set exceeded max_label_sets and were folded into __overflow__",
-            value=overflowed,
-        )
+            yield _exposed(core, family, children)
+        yield core.CounterMetricFamily(self.namespace + OVERFLOW_FAMILY.name, OVERFLOW_FAMILY.help, value=overflowed)
 
     def describe(self) -> list[Any]:
         # No up-front description: the families appear as metrics are recorded.
@@ -259,14 +308,43 @@ class PrometheusCollector:
         return self
 
     def stats(self) -> dict[str, Any]:
-        """points folded in, metrics seen, label sets per metric, overflowed points."""
+        """Points folded in, points not exposed (redundant), families, label sets per exposed name, overflowed points."""
         with self._lock:
             return {
                 "points": self.points,
+                "skipped": self.skipped,
                 "metrics": len(self._families),
-                "label_sets": {f.name: len(f.children) for f in self._families.values()},
+                "label_sets": {_exposed_name(f): len(f.children) for f in self._families.values()},
                 "overflowed": self.overflowed,
             }
+
+
+def _exposed_name(family: _Family) -> str:
+    return family.prom_name + "_total" if family.kind == "counter" else family.prom_name
+
+
+def _exposed(core: Any, family: _Family, children: list[tuple[tuple[str, ...], _Child]]) -> Any:
+    names = list(family.label_names)
+    kind, name, doc, unit = family.kind, family.prom_name, family.spec.help, family.unit
+    if kind == "counter":
+        out = core.CounterMetricFamily(name, doc, labels=names, unit=unit)
+        counts = family.spec.counts_points
+        for key, child in children:
+            out.add_metric(list(key), float(child.count) if counts else child.total)
+    elif kind == "summary":
+        out = core.SummaryMetricFamily(name, doc, labels=names, unit=unit)
+        for key, child in children:
+            out.add_metric(list(key), child.count, child.total)
+    elif kind == "histogram":
+        out = core.HistogramMetricFamily(name, doc, labels=names, unit=unit)
+        for key, child in children:
+            buckets = _cumulative(family.le_texts, child.bucket_counts)
+            out.add_metric(list(key), buckets, child.total)
+    else:
+        out = core.GaugeMetricFamily(name, doc, labels=names, unit=unit)
+        for key, child in children:
+            out.add_metric(list(key), child.last)
+    return out
 
 
 def _label_value(value: Any) -> str:
@@ -276,25 +354,9 @@ def _label_value(value: Any) -> str:
     return text[:200]  # a huge value must not bloat every scrape
 
 
-def _copy(child: _Child) -> _Child:
-    copy = _Child(0)
-    copy.count, copy.total, copy.last, copy.bucket_counts = (
-        child.count,
-        child.total,
-        child.last,
-        list(child.bucket_counts),
-    )
-    return copy
-
-
-def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:
+def _cumulative(le_texts: tuple[str, ...], counts: list[int]) -> list[tuple[str, float]]:
     out, running = [], 0
-    for bound, count in zip(bounds, counts, strict=False):
+    for le, count in zip(le_texts, counts, strict=True):
         running += count
-        out.append((_float_text(bound), float(running)))
-    out.append(("+Inf", float(running + counts[-1])))
+        out.append((le, float(running)))
     return out
-
-
-def _float_text(bound: float) -> str:
-    return repr(float(bound))
