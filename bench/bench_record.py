@@ -1,15 +1,23 @@
-"""Record-path, throughput, memory, window-query, close and import benchmarks for the core engine.
+"""What a generation loop pays per point: sustained throughput until flush() returns, beside a floor.
 
-Run: python bench/bench_record.py [--quick]
+Run: python bench/bench_record.py [--quick] [--json out.json]
 
-Each figure is printed beside a floor measured in the same run, so the
-ratio holds on a noisy machine.
+The headline figures are sustained: a loop of record calls, then
+``flush()``, total time divided by the work, on a default monitor (store +
+metrics.jsonl + genmon.log). The worker threads share the GIL with the
+caller, so that is what an application pays. Each is compared in the same
+run with a floor sketch: producers put ``(name, value, time.time(), None)``
+on a ``queue.SimpleQueue``, one thread drains it in batches of 4,096 and
+writes %-formatted JSON lines with one write per batch. The caller-side
+median of single calls is a second column. Exits 1 when a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
 import queue
 import statistics
 import subprocess
@@ -17,32 +25,139 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from pathlib import Path
 
 from genmon import GenerationMonitor
 
+BATCH = 4096
+TRACK_KWARGS = {
+    "model_name": "gpt-4o",
+    "finish_reason": "stop",
+    "prompt_token_count": 120,
+    "completion_token_count": 80,
+    "total_token_count": 200,
+    "metadata": {"operation": "chat"},
+}
 
-def median_ns(fn, calls: int, repeats: int = 7) -> float:
-    """Median over ``repeats`` runs of the per-call cost of ``fn`` (which loops ``calls`` times)."""
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter_ns()
-        fn(calls)
-        samples.append((time.perf_counter_ns() - start) / calls)
-    return statistics.median(samples)
+
+# -- the floor sketch -----------------------------------------------------------------------------
+def floor_points_per_s(points: int, producers: int, directory: Path) -> float:
+    """Producers put 4-tuples on a SimpleQueue; one thread drains in batches and writes JSON lines, one write a batch."""
+    sq: queue.SimpleQueue = queue.SimpleQueue()
+    done = threading.Event()
+    total = points * producers
+    out = open(directory / f"floor-{producers}.jsonl", "ab", buffering=0)  # noqa: SIM115 - closed below
+
+    def consume() -> None:
+        seen = 0
+        while seen < total:
+            batch = [sq.get()]
+            try:
+                while len(batch) < BATCH:
+                    batch.append(sq.get_nowait())
+            except queue.Empty:
+                pass
+            seen += len(batch)
+            out.write(
+                "".join(['{"metric":"%s","value":%r,"timestamp":%r}\n' % (n, v, t) for n, v, t, _ in batch]).encode()
+            )
+        done.set()
+
+    def produce() -> None:
+        put, clock = sq.put, time.time
+        for i in range(points):
+            put(("latency", float(i), clock(), None))
+
+    consumer = threading.Thread(target=consume)
+    threads = [threading.Thread(target=produce) for _ in range(producers)]
+    start = time.perf_counter()
+    consumer.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.wait()
+    elapsed = time.perf_counter() - start
+    consumer.join()
+    out.close()
+    return total / elapsed
 
 
-def per_call_ns(fn, args: tuple, kwargs: dict, calls: int) -> float:
-    """Median wall time of single calls, each timed on its own (minus the timer's own cost).
+# -- genmon, sustained ----------------------------------------------------------------------------
+def sustained(kind: str, calls: int, producers: int, directory: Path) -> tuple[float, float]:
+    """(calls per second, points per call) for a loop of ``kind`` calls then flush(), on a default monitor."""
+    monitor = GenerationMonitor(log_dir=directory / f"{kind}-{producers}", metrics_interval=0)
+    try:
+        work = _workload(monitor, kind)
+        work(200)  # first calls build caches and open the files: not the steady state
+        assert monitor.flush(60)
+        before = monitor.stats()["processed"]
+        threads = [threading.Thread(target=work, args=(calls,)) for _ in range(producers)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert monitor.flush(600)
+        elapsed = time.perf_counter() - start
+        points = monitor.stats()["processed"] - before
+    finally:
+        monitor.close(60)
+    total_calls = calls * producers
+    return total_calls / elapsed, points / total_calls
 
-    A median of single calls is the caller's cost while the worker keeps up;
-    the rare call that loses the GIL to the worker shows in the tail, not here.
-    """
+
+def _workload(monitor: GenerationMonitor, kind: str) -> Callable[[int], None]:
+    record = monitor.record_metric
+
+    def plain(n: int) -> None:
+        for i in range(n):
+            record("latency", float(i))
+
+    def with_metadata(n: int) -> None:
+        for i in range(n):
+            record("latency", float(i), {"model_name": "gpt-4o", "operation": "chat"})  # a fresh dict each call
+
+    def generation(n: int) -> None:
+        track = monitor.track_generation
+        for i in range(n):
+            track(0.5 + (i % 7) / 100, True, **TRACK_KWARGS)
+
+    def spans(n: int) -> None:
+        tracker = monitor.track("chat", model_name="gpt-4o", component="writer")
+        for _ in range(n):
+            with tracker as span:
+                span.set_usage(prompt_tokens=120, completion_tokens=80)
+
+    return {"plain": plain, "meta": with_metadata, "generation": generation, "track": spans}[kind]
+
+
+# -- caller-side medians ----------------------------------------------------------------------------
+def caller_medians(calls: int) -> tuple[float, float]:
+    """Median ns of one record_metric call and of a bare function stamping a tuple onto a SimpleQueue."""
+    sq: queue.SimpleQueue = queue.SimpleQueue()
+    clock = time.time
+
+    def floor_put(name: str, value: float) -> None:
+        sq.put((name, value, clock(), None))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        monitor = GenerationMonitor(log_dir=tmp, metrics_interval=0, max_queue_size=10 * calls)
+        try:
+            genmon_ns = statistics.median(_single_calls(monitor.record_metric, calls) for _ in range(5))
+        finally:
+            monitor.close(60)
+    floor_ns = statistics.median(_single_calls(floor_put, calls) for _ in range(5))
+    return genmon_ns, floor_ns
+
+
+def _single_calls(fn: Callable[[str, float], None], calls: int) -> float:
     pc = time.perf_counter_ns
     out = [0] * calls
     for i in range(calls):
         t = pc()
-        fn(*args, **kwargs)
+        fn("latency", 0.5)
         out[i] = pc() - t
     timer = [0] * calls
     for i in range(calls):
@@ -51,246 +166,137 @@ def per_call_ns(fn, args: tuple, kwargs: dict, calls: int) -> float:
     return statistics.median(out) - statistics.median(timer)
 
 
-TRACK_KWARGS = dict(
-    model_name="gpt-4o",
-    finish_reason="stop",
-    prompt_token_count=120,
-    completion_token_count=80,
-    total_token_count=200,
-    metadata={"operation": "chat"},
-)
+# -- import and memory, each in a fresh process -------------------------------------------------------
+IMPORT_PROBE = """
+import sys, time
+t = time.perf_counter()
+import {module}
+elapsed = time.perf_counter() - t
+heavy = [m for m in ("numpy", "pandas", "pyarrow", "matplotlib", "asyncio") if m in sys.modules]
+print(elapsed, ",".join(heavy))
+"""
+
+MEMORY_PROBE = """
+import gc, sys, time, tempfile, psutil
+from genmon import GenerationMonitor
+n, with_meta = int(sys.argv[1]), sys.argv[2] == "1"
+process = psutil.Process()
+with tempfile.TemporaryDirectory() as tmp:
+    monitor = GenerationMonitor(log_dir=tmp, metrics_interval=0, max_points_per_metric=n)
+    for i in range(20_000):  # warm up: caches, the worker's first batches, numpy loaded
+        monitor.record_metric("warm", float(i), {"model_name": "gpt-4o", "operation": "chat"} if with_meta else None)
+    monitor.flush()
+    gc.collect()
+    before = process.memory_info().rss
+    record = monitor.record_metric
+    for i in range(n):
+        if with_meta:
+            record("latency", float(i), {"model_name": "gpt-4o", "operation": "chat"})
+        else:
+            record("latency", float(i))
+        if i % 100_000 == 0:
+            monitor.flush()  # keep the queue from holding the whole run: the store is what is measured
+    monitor.flush()
+    gc.collect()
+    print((process.memory_info().rss - before) / n)
+    monitor.close()
+"""
 
 
-def bench_caller_cost(calls: int) -> dict[str, float]:
-    sq: queue.SimpleQueue = queue.SimpleQueue()
-    clock = time.time
-    stop = threading.Event()
-
-    def consume() -> None:
-        # The floor's queue is drained in batches too, like the monitor's worker.
-        while not stop.is_set():
-            try:
-                sq.get(timeout=0.05)
-                for _ in range(4095):
-                    sq.get_nowait()
-            except queue.Empty:
-                pass
-
-    def floor_put(name, value):
-        sq.put((name, value, clock(), None))
-
-    consumer = threading.Thread(target=consume)
-    consumer.start()
-    floor_ns = per_call_ns(floor_put, ("latency", 0.5), {}, calls)
-    stop.set()
-    consumer.join()
-
-    with tempfile.TemporaryDirectory() as tmp, GenerationMonitor(
-        log_dir=tmp, metrics_interval=0, max_queue_size=10_000_000
-    ) as monitor:
-        plain_ns = per_call_ns(monitor.record_metric, ("latency", 0.5), {}, calls)
-        monitor.flush()
-        meta = {"model_name": "gpt-4o", "operation": "chat"}
-        meta_ns = per_call_ns(monitor.record_metric, ("latency", 0.5, meta), {}, calls)
-        monitor.flush()
-        track_ns = per_call_ns(monitor.track_generation, (1.2, True), TRACK_KWARGS, calls // 4)
-        monitor.flush()
-    print("caller cost, 1 thread: median of single calls, timer cost subtracted")
-    print(f"  floor: bare function, builds the tuple, SimpleQueue.put {floor_ns:6.0f} ns")
-    print(f"  record_metric, no metadata               {plain_ns:6.0f} ns  ({plain_ns / floor_ns:.2f}x floor; target <= 500 ns, <= 2x)")
-    print(f"  record_metric, 2-key metadata dict       {meta_ns:6.0f} ns  (target <= 1200 ns)")
-    print(f"  track_generation, tokens+model+metadata  {track_ns:6.0f} ns  (target <= 3000 ns; afterimage 49 us)")
-    return {"floor": floor_ns, "plain": plain_ns, "meta": meta_ns, "track": track_ns}
+def import_seconds(module: str, runs: int = 5) -> tuple[float, str]:
+    times, heavy = [], ""
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", IMPORT_PROBE.format(module=module)], capture_output=True, text=True)
+        elapsed, _, heavy = out.stdout.strip().partition(" ")
+        times.append(float(elapsed))
+    return statistics.median(times), heavy
 
 
-def floor_throughput(points: int, producers: int) -> float:
-    """Points/s of producers putting tuples on one SimpleQueue and a consumer that only drains it."""
-    sq: queue.SimpleQueue = queue.SimpleQueue()
-    per_thread = points // producers
-    barrier = threading.Barrier(producers + 1)
-    clock = time.time
-
-    def produce() -> None:
-        barrier.wait()
-        for i in range(per_thread):
-            sq.put(("m", float(i), clock(), None))
-
-    def consume() -> None:
-        got = 0
-        while got < per_thread * producers:
-            sq.get()
-            got += 1
-
-    threads = [threading.Thread(target=produce) for _ in range(producers)]
-    consumer = threading.Thread(target=consume)
-    for t in [*threads, consumer]:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in [*threads, consumer]:
-        t.join()
-    return per_thread * producers / (time.perf_counter() - start)
+def rss_bytes_per_point(points: int, with_meta: bool) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, str(points), "1" if with_meta else "0"], capture_output=True, text=True
+    )
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return float(out.stdout.strip())
 
 
-def bench_throughput(points: int, producers: int = 4) -> float:
-    per_thread = points // producers
-    floor = floor_throughput(points, producers)
-    with tempfile.TemporaryDirectory() as tmp:
-        monitor = GenerationMonitor(log_dir=tmp, metrics_interval=0, max_points_per_metric=None)
-        barrier = threading.Barrier(producers + 1)
-
-        def produce(k: int) -> None:
-            record = monitor.record_metric
-            name = f"metric_{k}"
-            barrier.wait()
-            for i in range(per_thread):
-                record(name, float(i))
-
-        threads = [threading.Thread(target=produce, args=(k,)) for k in range(producers)]
-        for t in threads:
-            t.start()
-        barrier.wait()
-        start = time.perf_counter()
-        for t in threads:
-            t.join()
-        monitor.flush()
-        elapsed = time.perf_counter() - start
-        stored = monitor.store.count()
-        monitor.close()
-        with open(f"{tmp}/metrics.jsonl", "rb") as f:
-            lines = sum(1 for _ in f)
-    rate = stored / elapsed
-    print(f"throughput, {producers} producers, {stored:,} points end to end (store + metrics.jsonl, until flush returns)")
-    print(f"  floor: {producers} producers -> SimpleQueue -> a consumer that only drains: {floor:,.0f} points/s")
-    print(f"  genmon: {rate:,.0f} points/s in {elapsed:.2f} s ({rate / floor:.2f}x floor), {lines:,} lines written"
-          " (target >= 700,000/s; afterimage ~30,000/s)")
-    return rate
-
-
-def bench_memory(points: int) -> None:
-    import tracemalloc
-
-    from genmon.monitor.store.metric_store import MetricStore
-
-    for label, meta in (("no metadata", None), ("repeated 2-key metadata", {"model_name": "gpt-4o", "operation": "chat"})):
-        ts0 = time.time()
-        batch = 10_000
-        gc.collect()
-        tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
-        store = MetricStore(max_points_per_metric=None)
-        for start in range(0, points, batch):
-            # A fresh dict per point, as a caller builds them; equal dicts share one code.
-            store.append_batch(
-                [("m", float(i), ts0 + i * 1e-4, dict(meta) if meta else None) for i in range(start, start + batch)]
-            )
-        gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - base
-        tracemalloc.stop()
-        target = 40 if meta is None else 80
-        print(f"memory, {points:,} points, {label}: {held / points:.1f} bytes/point held by the store "
-              f"(traced allocations; target <= {target}; afterimage 453)")
-        del store
-
-
-def bench_get_metrics(points: int) -> None:
-    import numpy as np
-
-    from genmon.testing import ManualClock
-
-    span = 240.0  # every point inside a 5-minute window
-    clock = ManualClock(1_800_000_000.0)
-    with tempfile.TemporaryDirectory() as tmp:
-        monitor = GenerationMonitor(log_dir=tmp, metric_handlers=[], log_handlers=[], metrics_interval=0, clock=clock)
-        now = clock()
-        batch = 10_000
-        for start in range(0, points, batch):
-            monitor.store.append_batch(
-                [("m", float(i % 997), now - span + span * i / points, None) for i in range(start, start + batch)]
-            )
-        values = np.array([float(i % 997) for i in range(points)])
-        ts = now - span + span * np.arange(points) / points
-        few_window = timedelta(seconds=span * 10 / points)  # about ten points
-        floor = median_ns(lambda n: [values[np.searchsorted(ts, now - 300):].mean() for _ in range(n)], 20) / 1e6
-        full = median_ns(lambda n: [monitor.get_metrics("m", timedelta(minutes=5)) for _ in range(n)], 20) / 1e6
-        few = median_ns(lambda n: [monitor.get_metrics("m", few_window) for _ in range(n)], 500) / 1e6
-        count_full = monitor.get_metrics("m", timedelta(minutes=5))["count"]
-        count_few = monitor.get_metrics("m", few_window)["count"]
-        monitor.close()
-    print(f"get_metrics over {points:,} points (all ten statistics, exact p50/p95/p99)")
-    print(f"  floor: numpy searchsorted + slice mean         {floor:.3f} ms")
-    print(f"  5-minute window holding {count_full:,} points   {full:.3f} ms (target <= 2 ms; afterimage 280 ms)")
-    print(f"  window holding {count_few} points                   {few:.3f} ms (target <= 0.1 ms; afterimage 200 ms)")
-
-
-def bench_close(points: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        monitor = GenerationMonitor(log_dir=tmp, metrics_interval=0, max_queue_size=points + 10, shutdown_timeout=30)
-        gate = threading.Event()
-        # Hold the worker back so all points are still queued when close() starts.
-        blocker = _QueueBlocker(monitor, gate)
-        record = monitor.record_metric
-        for i in range(points):
-            record("m", float(i))
-        queued = monitor._metrics.source.qsize()
-        gate.set()
-        blocker.join()
-        start = time.perf_counter()
-        monitor.close(timeout=30)
-        elapsed = time.perf_counter() - start
-        stored = monitor.store.count()
-        with open(f"{tmp}/metrics.jsonl", "rb") as f:
-            lines = sum(1 for _ in f)
-    print(f"close() with {queued:,} points queued: {elapsed:.2f} s; {stored:,} in store, {lines:,} lines in metrics.jsonl (target: all, <= 3 s)")
-
-
-class _QueueBlocker:
-    """Occupies the metric worker inside the store's lock until released."""
-
-    def __init__(self, monitor: GenerationMonitor, gate: threading.Event) -> None:
-        self._entered = threading.Event()
-        store = monitor.store
-        original = store.append_batch
-
-        def blocking_append(points, now=None):
-            store.append_batch = original  # type: ignore[method-assign]
-            self._entered.set()
-            gate.wait()
-            original(points, now)
-
-        store.append_batch = blocking_append  # type: ignore[method-assign]
-        monitor.record_metric("warmup", 1.0)
-        self._entered.wait()
-
-    def join(self) -> None:
-        pass
-
-
-def bench_import() -> None:
-    code = "import time; t=time.perf_counter(); import genmon; print(time.perf_counter()-t)"
-    floor_code = "import time; t=time.perf_counter(); import json, threading, queue; print(time.perf_counter()-t)"
-    runs = [float(subprocess.check_output([sys.executable, "-c", code])) for _ in range(5)]
-    floor = [float(subprocess.check_output([sys.executable, "-c", floor_code])) for _ in range(5)]
-    whole = [
-        float(subprocess.check_output([sys.executable, "-c", "import time,subprocess,sys; t=time.perf_counter(); subprocess.run([sys.executable,'-c','import genmon']); print(time.perf_counter()-t)"]))
-        for _ in range(3)
-    ]
-    print(f"import genmon: {statistics.median(runs) * 1e3:.0f} ms in-process, python -c 'import genmon' {statistics.median(whole):.2f} s "
-          f"(floor: stdlib json/threading/queue {statistics.median(floor) * 1e3:.0f} ms; target <= 0.3 s; afterimage 3.4 s)")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+# -- the report ------------------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer points (a smoke run; figures are noisier)")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
-    scale = 10 if args.quick else 1
-    bench_caller_cost(200_000 // scale)
-    bench_throughput(1_000_000 // scale)
-    bench_memory(1_000_000 // scale)
-    bench_get_metrics(1_000_000 // scale)
-    bench_close(1_000_000 // scale)
-    bench_import()
+    n = 200_000 if args.quick else 1_000_000
+    rows: list[tuple[str, str, str, float, float, bool]] = []
+
+    def row(figure: str, value: str, floor: str, ratio: float, target: float, higher_is_better: bool = True) -> None:
+        ok = ratio >= target if higher_is_better else ratio <= target
+        rows.append((figure, value, floor, ratio, target, ok))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        floor1 = floor_points_per_s(n, 1, directory)
+        floor4 = floor_points_per_s(n // 4, 4, directory)
+        plain1, _ = sustained("plain", n, 1, directory)
+        plain4, _ = sustained("plain", n // 4, 4, directory)
+        meta1, _ = sustained("meta", n, 1, directory)
+        generation, gen_points = sustained("generation", n // 8, 1, directory)
+        spans, span_points = sustained("track", n // 8, 1, directory)
+    row("record_metric, no metadata, 1 producer (points/s)", f"{plain1:,.0f}", f"{floor1:,.0f}", plain1 / floor1, 0.7)
+    row("record_metric, no metadata, 4 producers (points/s)", f"{plain4:,.0f}", f"{floor4:,.0f}", plain4 / floor4, 0.7)
+    row("record_metric, repeated 2-key metadata (points/s)", f"{meta1:,.0f}", f"{floor1:,.0f}", meta1 / floor1, 0.6)
+    row(
+        f"track_generation, tokens+model+finish+metadata ({gen_points:.0f} points and a log line each; calls/s)",
+        f"{generation:,.0f}",
+        f"{floor1:,.0f}",
+        generation / floor1,
+        1 / 10,
+    )
+    row(
+        f"monitor.track span ({span_points:.0f} points, a span and spans.jsonl each; calls/s)",
+        f"{spans:,.0f}",
+        f"{floor1:,.0f}",
+        spans / floor1,
+        1 / 12,
+    )
+    genmon_import, heavy = import_seconds("genmon")
+    numpy_import, _ = import_seconds("numpy")
+    row(
+        f"import genmon (s; imports {heavy or 'none'} of numpy/pandas/pyarrow/matplotlib/asyncio)",
+        f"{genmon_import:.3f}",
+        f"{numpy_import:.3f} import numpy",
+        genmon_import / numpy_import if not heavy else 99.0,
+        0.5,
+        higher_is_better=False,
+    )
+    memory_points = n
+    plain_rss = rss_bytes_per_point(memory_points, False)
+    meta_rss = rss_bytes_per_point(memory_points, True)
+    row(f"RSS growth per point over {memory_points:,} points, no metadata (B)", f"{plain_rss:.1f}", "", plain_rss / 40, 1.0, False)
+    row(
+        f"RSS growth per point over {memory_points:,} points, repeated 2-key metadata (B)",
+        f"{meta_rss:.1f}",
+        "",
+        meta_rss / 60,
+        1.0,
+        False,
+    )
+    genmon_ns, floor_ns = caller_medians(100_000)
+    row("record_metric caller-side median (ns, second column)", f"{genmon_ns:.0f}", f"{floor_ns:.0f} bare put", genmon_ns / floor_ns, 2.0, False)
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}}  {'genmon':>12}  {'floor (same run)':>22}  {'ratio':>7}  target   ok")
+    for figure, value, floor, ratio, target, ok in rows:
+        sign = ">=" if figure and ("points/s" in figure or "calls/s" in figure) else "<="
+        print(f"{figure:<{width}}  {value:>12}  {floor:>22}  {ratio:>7.3f}  {sign}{target:<5.3g}  {'yes' if ok else 'NO'}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"(load average {load:.2f} on {os.cpu_count()} cores; ratios compare with floors measured in this run)")
+    if args.json:
+        args.json.write_text(json.dumps([dict(zip(("figure", "genmon", "floor", "ratio", "target", "ok"), r)) for r in rows], indent=2))
+    gc.collect()
+    return 0 if all(r[5] for r in rows) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -7,8 +7,7 @@ from genmon.handlers.log_file import FileLogHandler
 from genmon.handlers.metrics_file import FileMetricHandler
 from genmon.monitor.alerts.rules import NoDataRule, Rule, ThresholdRule
 from genmon.monitor.generation_monitor import GenerationMonitor
-from genmon.monitor.store.window import WindowStats
-from genmon.records.types import Alert, LogLevel, ModelTokenUsage, RunInfo, TokenUsageReport
+from genmon.records.types import Alert, LogLevel, ModelTokenUsage, RunInfo, TokenUsageReport, WindowStats
 
 __all__ = [
     "Alert",

@@ -13,8 +13,6 @@ from genmon.records.types import MetricPoint
 
 METRICS_FILE = "metrics.jsonl"
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-_PLAIN = '{"metric":%s,"value":%r,"timestamp":"%s.%06d%s"}\n'
-_WITH_META = '{"metric":%s,"value":%r%s,"timestamp":"%s.%06d%s"}\n'
 
 
 def metadata_fragment(meta: dict[str, Any]) -> str:
@@ -40,41 +38,49 @@ class FileMetricHandler(JsonLinesSink):
         super().__init__(log_dir, filename, base_name)
         self.log_file = self.path  # afterimage's attribute
         self._iso = IsoFormatter()
-        self._names: dict[str, str] = {}
+        # '{"metric":<name>,"value":' per metric name, and ',<metadata>' per metadata dict. Record
+        # calls share one dict per distinct small metadata (see check_metadata), so a fragment
+        # is encoded once, not once a point; the entry keeps its dict alive so an id is never reused.
+        self._heads: dict[str, str] = {}
+        self._fragments: dict[int, tuple[dict[str, Any], str]] = {}
 
-    def _name_json(self, name: str) -> str:
-        text = self._names.get(name)
-        if text is None:
-            if len(self._names) > 10_000:
-                self._names.clear()
-            text = self._names[name] = orjson.dumps(name).decode()
-        return text
+    def _head(self, name: str) -> str:
+        if len(self._heads) > 10_000:
+            self._heads.clear()
+        head = self._heads[name] = '{"metric":' + orjson.dumps(name).decode() + ',"value":'
+        return head
+
+    def _fragment(self, meta: dict[str, Any]) -> str:
+        if len(self._fragments) > 4096:
+            self._fragments.clear()
+        fragment = "," + metadata_fragment(meta)
+        self._fragments[id(meta)] = (meta, fragment)
+        return fragment
 
     def format_lines(self, points: list[MetricPoint]) -> str:
         """The metrics.jsonl text for a batch of points."""
-        # This loop runs once per point on the worker thread, so the ISO
-        # formatting is inlined: the date, time and offset change once a
-        # second, only the microseconds are formatted per point.
-        names, iso = self._names, self._iso
-        fragments: dict[int, str] = {}  # metadata dicts are shared within a batch (track_generation)
+        # This loop runs once per point on the worker thread: the line is three cached
+        # pieces and two numbers. The date, time and offset change once a second.
+        heads, fragments, iso = self._heads, self._fragments, self._iso
         lines: list[str] = []
         append = lines.append
         last_second = None
-        prefix = ("", "")
+        stamp = ""
         for name, value, ts, meta in points:
             second = int(ts)
             if second != last_second:
-                prefix, last_second = iso.second_prefix(second), second
-            name_json = names.get(name)
-            if name_json is None:
-                name_json = self._name_json(name)
+                date, offset = iso.second_prefix(second)
+                stamp = ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
+                last_second = second
+            head = heads.get(name)
+            if head is None:
+                head = self._head(name)
             if meta:
-                frag = fragments.get(id(meta))
-                if frag is None:
-                    frag = fragments[id(meta)] = "," + metadata_fragment(meta)
-                append(_WITH_META % (name_json, value, frag, prefix[0], int((ts - second) * 1e6), prefix[1]))
+                entry = fragments.get(id(meta))
+                fragment = entry[1] if entry is not None and entry[0] is meta else self._fragment(meta)
+                append(head + repr(value) + fragment + stamp % int((ts - second) * 1e6))
             else:
-                append(_PLAIN % (name_json, value, prefix[0], int((ts - second) * 1e6), prefix[1]))
+                append(head + repr(value) + stamp % int((ts - second) * 1e6))
         return "".join(lines)
 
     def handle_batch(self, points: list[MetricPoint]) -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from genmon.handlers.base import LogHandler, MetricHandler
 from genmon.monitor import lifecycle, services
@@ -17,18 +17,19 @@ from genmon.monitor.engine.failures import HandlerErrors
 from genmon.monitor.engine.queueing import deadline_in, fast_record_metric
 from genmon.monitor.resources.profiler import ProfileScope
 from genmon.monitor.resources.sampler import DEFAULT_INTERVAL_S, ResourceSampler
-from genmon.monitor.runtime import Runtime
-from genmon.monitor.settings import Settings, live_list, shard_id
-from genmon.monitor.store.metric_store import MetricStore
-from genmon.monitor.store.window import WindowStats
+from genmon.monitor.settings import HandlerListAttribute, Settings, shard_id
 from genmon.monitor.tracking.attach import attach as attach_generator
 from genmon.monitor.tracking.events import Event
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import token_usage
 from genmon.monitor.tracking.track import Span, Tracker, current_span
 from genmon.records.spans import ANY, SpanRecord
-from genmon.records.types import Alert, RunInfo, TokenUsageReport
+from genmon.records.types import Alert, RunInfo, TokenUsageReport, WindowStats
 from genmon.records.validation import check_metadata, check_name, check_value, to_seconds
+
+if TYPE_CHECKING:
+    from genmon.monitor.runtime import Runtime
+    from genmon.monitor.store.metric_store import MetricStore
 
 
 class GenerationMonitor:
@@ -104,6 +105,8 @@ class GenerationMonitor:
         self.token_usage_callback_interval_seconds = token_usage_callback_interval_seconds
         self._clock = clock
         self._closed = False
+        from genmon.monitor.runtime import Runtime  # the store and numpy load with the first monitor, not the import
+
         self._install(Runtime(settings, self.record_metrics))
         self.handles_signals = bool(handle_signals)  # drained on SIGTERM (see genmon.monitor.lifecycle)
         lifecycle.register(self)
@@ -126,34 +129,16 @@ class GenerationMonitor:
             return
         previous = self._rt
         self._settings.shard = shard_id()
+        from genmon.monitor.runtime import Runtime
+
         self._install(Runtime(self._settings, self.record_metrics, forked=True))
         self._rt.adopt(previous)
         lifecycle.close_at_process_exit(self)
 
-    # -- afterimage's handler lists: live, as there (assigning or mutating one takes effect at the next batch) --
-    @property
-    def metric_handlers(self) -> list[Any]:
-        return self._settings.metric_handlers
-
-    @metric_handlers.setter
-    def metric_handlers(self, handlers: list[Any]) -> None:
-        self._settings.metric_handlers = live_list(handlers, "metric_handlers")
-
-    @property
-    def log_handlers(self) -> list[Any]:
-        return self._settings.log_handlers
-
-    @log_handlers.setter
-    def log_handlers(self, handlers: list[Any]) -> None:
-        self._settings.log_handlers = live_list(handlers, "log_handlers")
-
-    @property
-    def alert_handlers(self) -> list[Callable[[Alert], Any]]:
-        return self._settings.alert_handlers
-
-    @alert_handlers.setter
-    def alert_handlers(self, handlers: list[Callable[[Alert], Any]]) -> None:
-        self._settings.alert_handlers = live_list(handlers, "alert_handlers")
+    # afterimage's handler lists, live as there: assigning one or mutating it takes effect at the next batch.
+    metric_handlers = HandlerListAttribute()
+    log_handlers = HandlerListAttribute()
+    alert_handlers = HandlerListAttribute()
 
     # -- the runtime's parts -------------------------------------------------------
     @property

@@ -185,3 +185,20 @@ def live_list(handlers: Any, argument: str) -> list[Any]:
     if isinstance(handlers, (str, bytes)) or not hasattr(handlers, "__iter__"):
         raise TypeError(f"{argument} must be a list of handlers, got {type(handlers).__name__}")
     return list(handlers)
+
+
+class HandlerListAttribute:
+    """``monitor.metric_handlers`` (and log, alert): the settings' live list, replaced on assignment.
+
+    The workers read the list once per batch, so assigning a new list, or
+    mutating it, takes effect at the next batch, as in afterimage.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, monitor: Any, owner: type | None = None) -> Any:
+        return self if monitor is None else getattr(monitor._settings, self.name)
+
+    def __set__(self, monitor: Any, handlers: Any) -> None:
+        setattr(monitor._settings, self.name, live_list(handlers, self.name))

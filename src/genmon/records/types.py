@@ -6,7 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-__all__ = ["Alert", "LogLevel", "MetricPoint", "ModelTokenUsage", "RunInfo", "TokenUsageReport"]
+__all__ = [
+    "STAT_KEYS",
+    "Alert",
+    "LogLevel",
+    "MetricPoint",
+    "ModelTokenUsage",
+    "RunInfo",
+    "TokenUsageReport",
+    "WindowStats",
+    "empty_stats",
+]
 
 # afterimage's LogLevel was Literal["info", "warning", "error"]; genmon also logs debug and critical.
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
@@ -62,3 +72,23 @@ class RunInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_name": self.run_name, "tags": dict(self.tags), "config": dict(self.config)}
+
+
+STAT_KEYS = ("mean", "min", "max", "count", "sum", "std", "p50", "p95", "p99", "last")
+
+
+class WindowStats(dict):  # type: ignore[type-arg]
+    """A dict of window statistics that is falsy when the window holds no point.
+
+    afterimage returned ``{}`` for an empty window, so code written for it
+    tests ``if stats and stats["mean"] < x``; the keys are always present here.
+    """
+
+    def __bool__(self) -> bool:
+        return bool(self["count"])
+
+
+def empty_stats() -> WindowStats:
+    stats = WindowStats(dict.fromkeys(STAT_KEYS, 0.0))
+    stats["count"] = 0
+    return stats

@@ -187,11 +187,25 @@ def check_metadata(metadata: Any, clock_now: float, argument: str = "metadata") 
     A ``timestamp`` key sets the point's time and is removed from the copy.
     Keys must be text; values plain scalars (ASCII text costs one flag
     check, an int one range check) or anything JSON-serialisable.
+
+    A small dict of scalars seen before is answered from a bounded cache by
+    its content: the call then costs one hash, and every point recorded with
+    that content shares one dict, so the files and the store encode it once.
+    The dict returned is shared: nobody may mutate it.
     """
-    if type(metadata) is not dict and not isinstance(metadata, dict):
+    if type(metadata) is dict:
+        try:
+            hit = _INTERNED.get(tuple(metadata.items()))  # unhashable values (lists) raise: the full check
+        except TypeError:
+            hit = None
+        if hit is not None and (not hit[1] or _same_types(hit[0], metadata)):
+            return clock_now, hit[0]
+    elif not isinstance(metadata, dict):
         raise TypeError(f"{argument} must be a dict or None, got {type(metadata).__name__}")
     meta = dict(metadata)
     plain = _PLAIN
+    internable = len(meta) <= _INTERN_MAX_KEYS
+    numeric = False
     for key, item in meta.items():
         if type(key) is not str or not key.isascii() or key in RESERVED_METADATA_KEYS:
             _check_key(key, argument)
@@ -202,13 +216,34 @@ def check_metadata(metadata: Any, clock_now: float, argument: str = "metadata") 
         elif kind is int:
             if not INT64_MIN <= item <= INT64_MAX:
                 _int_out_of_range(item, f"{argument}[{key!r}]")
+            numeric = True
         elif kind not in plain and key != "timestamp":
             _check_json(item, f"{argument}[{key!r}]")
+            internable = False
+        else:
+            numeric = numeric or kind is not type(None)
     if "timestamp" in meta:
         stamp = meta.pop("timestamp")
         when = clock_now if stamp is None else to_epoch(stamp, f"{argument}['timestamp']")
         return when, meta or None
-    return clock_now, meta or None
+    if not meta:
+        return clock_now, None
+    if internable:
+        if len(_INTERNED) >= _INTERN_LIMIT:
+            _INTERNED.clear()  # bounded: unique-per-point metadata (request ids) must not fill memory
+        _INTERNED[tuple(meta.items())] = (meta, numeric)
+    return clock_now, meta
+
+
+# Small metadata dicts of scalars by content: (shared dict, holds a number). Content equal
+# across types (1 == 1.0 == True) is told apart by comparing types when numbers are held.
+_INTERNED: dict[tuple[tuple[str, Any], ...], tuple[dict[str, Any], bool]] = {}
+_INTERN_LIMIT = 4096
+_INTERN_MAX_KEYS = 16
+
+
+def _same_types(shared: dict[str, Any], given: dict[str, Any]) -> bool:
+    return all(type(a) is type(b) for a, b in zip(shared.values(), given.values(), strict=True))
 
 
 def check_json_data(data: dict[str, Any], argument: str) -> None:

@@ -14,7 +14,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genmon.monitor.alerts.rules import Rule, ThresholdRule, builtin_rules
 from genmon.monitor.alerts.state import AlertRules
@@ -22,8 +22,10 @@ from genmon.monitor.engine.callbacks import CallbackRunner
 from genmon.monitor.engine.failures import HandlerErrors, handler_name
 from genmon.monitor.engine.isolation import Call, is_coroutine_function
 from genmon.monitor.engine.periodic import PeriodicTask
-from genmon.monitor.store.metric_store import MetricStore
 from genmon.records.types import Alert
+
+if TYPE_CHECKING:
+    from genmon.monitor.store.metric_store import MetricStore
 
 __all__ = ["AlertManager", "threshold_decorator"]
 

@@ -23,10 +23,12 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from genmon.monitor.store.metric_store import MetricStore
-from genmon.monitor.store.window import STAT_KEYS
+from genmon.records.types import STAT_KEYS
+
+if TYPE_CHECKING:
+    from genmon.monitor.store.metric_store import MetricStore
 
 __all__ = [
     "BUILTIN_RULES",

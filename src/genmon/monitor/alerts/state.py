@@ -22,11 +22,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genmon.monitor.alerts.rules import Rule, RuleCheck
-from genmon.monitor.store.metric_store import MetricStore
 from genmon.records.types import Alert
+
+if TYPE_CHECKING:
+    from genmon.monitor.store.metric_store import MetricStore
 
 __all__ = ["AlertRules"]
 

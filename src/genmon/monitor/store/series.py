@@ -63,13 +63,20 @@ class Series:
         self.count = 0
         self.meta_table: list[dict[str, Any] | None] = [None]
         self.meta_codes: dict[Any, int] = {}
+        self.meta_ids: dict[int, tuple[dict[str, Any], int]] = {}
 
     # -- metadata encoding -------------------------------------------------
     def encode(self, metadata: Sequence[dict[str, Any] | None]) -> np.ndarray:
-        codes = np.zeros(len(metadata), dtype=np.int32)
-        table, index = self.meta_table, self.meta_codes
+        codes = [0] * len(metadata)
+        table, index, by_id = self.meta_table, self.meta_codes, self.meta_ids
         for i, meta in enumerate(metadata):
             if not meta:
+                continue
+            # Points of one call, and of calls with the same small metadata, share one dict:
+            # answered by identity, without hashing its content again.
+            hit = by_id.get(id(meta))
+            if hit is not None and hit[0] is meta:
+                codes[i] = hit[1]
                 continue
             try:
                 key: Any = tuple(meta.items())
@@ -80,8 +87,11 @@ class Series:
             if code is None:
                 code = index[key] = len(table)
                 table.append(safe_metadata(meta))
+            if len(by_id) > 4096:
+                by_id.clear()  # bounded: unique-per-point metadata only ever hits by content
+            by_id[id(meta)] = (meta, code)  # the entry keeps the dict alive, so its id is never reused
             codes[i] = code
-        return codes
+        return np.array(codes, dtype=np.int32)
 
     # -- appending ---------------------------------------------------------
     def last_ts(self) -> float:
@@ -237,6 +247,7 @@ class Series:
         self.blocks = [_remap_block(b, remap) for b in self.blocks]
         self.tail_codes[: self.tail_n] = remap[self.tail_codes[: self.tail_n]]
         self.meta_table, self.meta_codes = table, index
+        self.meta_ids.clear()
 
     # -- reading -----------------------------------------------------------
     def copy_range(self, start: float | None, end: float | None) -> tuple[np.ndarray, ...]:

@@ -15,30 +15,15 @@ from typing import Any
 import numpy as np
 
 from genmon.monitor.store.series import Block, Series
+from genmon.records.types import STAT_KEYS, WindowStats, empty_stats
 
-STAT_KEYS = ("mean", "min", "max", "count", "sum", "std", "p50", "p95", "p99", "last")
+__all__ = ["STAT_KEYS", "WindowParts", "WindowStats", "empty_stats", "window_parts"]
+
 QUANTILES = {"p50": 0.50, "p95": 0.95, "p99": 0.99}
 
 # Up to this many points a window is simply sorted; beyond it ranks are selected.
 _SORT_LIMIT = 65536
 _SAMPLE_STEP = 32
-
-
-class WindowStats(dict):  # type: ignore[type-arg]
-    """A dict of window statistics that is falsy when the window holds no point.
-
-    afterimage returned ``{}`` for an empty window, so code written for it
-    tests ``if stats and stats["mean"] < x``; the keys are always present here.
-    """
-
-    def __bool__(self) -> bool:
-        return bool(self["count"])
-
-
-def empty_stats() -> WindowStats:
-    stats = WindowStats(dict.fromkeys(STAT_KEYS, 0.0))
-    stats["count"] = 0
-    return stats
 
 
 class WindowParts:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from genmon.monitor.store.metric_store import MetricStore
 from genmon.monitor.tracking.generation import TOKEN_METRICS
 from genmon.records.types import ModelTokenUsage, TokenUsageReport
+
+if TYPE_CHECKING:
+    from genmon.monitor.store.metric_store import MetricStore
 
 _FIELDS = dict(zip(TOKEN_METRICS, ("prompt_tokens", "completion_tokens", "total_tokens")))
 
 
 def token_usage(store: MetricStore, start: float | None) -> TokenUsageReport:
     """Sum the token metrics per ``model_name`` (``"unknown"`` where none was given)."""
+    import numpy as np  # a reader's cost, not ``import genmon``'s
+
     by_model: dict[str, dict[str, float]] = {}
     for metric, field in _FIELDS.items():
         data = store.series(metric, start=start)
