@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from genmon.handlers.append_only import JsonLinesSink
 
 LOG_FILE = "genmon.log"
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 class FileLogHandler(JsonLinesSink):
@@ -36,4 +33,7 @@ class FileLogHandler(JsonLinesSink):
 
 
 def _encode(records: list[dict[str, Any]]) -> bytes:
-    return b"".join(orjson.dumps(r, option=_JSON_OPTIONS, default=str) + b"\n" for r in records)
+    import orjson  # loaded with the first batch, not at `import genmon`
+
+    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    return b"".join(orjson.dumps(r, option=options, default=str) + b"\n" for r in records)

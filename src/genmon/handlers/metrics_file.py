@@ -5,19 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from genmon.handlers.append_only import JsonLinesSink
 from genmon.records.timefmt import IsoFormatter
 from genmon.records.types import MetricPoint
 
 METRICS_FILE = "metrics.jsonl"
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def metadata_fragment(meta: dict[str, Any]) -> str:
     """The metadata as the inside of a JSON object: ``"k":v,"k2":v2``."""
-    return orjson.dumps(meta, option=_JSON_OPTIONS, default=str)[1:-1].decode()
+    import orjson  # loaded with the first point, not at `import genmon`
+
+    return orjson.dumps(meta, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=str)[1:-1].decode()
 
 
 class FileMetricHandler(JsonLinesSink):
@@ -47,6 +46,8 @@ class FileMetricHandler(JsonLinesSink):
     def _head(self, name: str) -> str:
         if len(self._heads) > 10_000:
             self._heads.clear()
+        import orjson
+
         head = self._heads[name] = '{"metric":' + orjson.dumps(name).decode() + ',"value":'
         return head
 
@@ -101,4 +102,7 @@ def _metric_name(point: MetricPoint) -> str:
 
 
 def _encode_entries(entries: list[dict[str, Any]]) -> bytes:
-    return b"".join(orjson.dumps(e, option=_JSON_OPTIONS, default=str) + b"\n" for e in entries)
+    import orjson
+
+    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    return b"".join(orjson.dumps(e, option=options, default=str) + b"\n" for e in entries)

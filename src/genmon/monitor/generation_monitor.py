@@ -9,27 +9,25 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
-from genmon.handlers.base import LogHandler, MetricHandler
-from genmon.monitor import lifecycle, services
-from genmon.monitor.alerts.manager import AlertManager, threshold_decorator
-from genmon.monitor.alerts.rules import Rule, ThresholdRule
-from genmon.monitor.engine.failures import HandlerErrors
+from genmon.monitor import lifecycle
 from genmon.monitor.engine.queueing import deadline_in, fast_record_metric
-from genmon.monitor.resources.profiler import ProfileScope
-from genmon.monitor.resources.sampler import DEFAULT_INTERVAL_S, ResourceSampler
-from genmon.monitor.settings import HandlerListAttribute, Settings, shard_id
-from genmon.monitor.tracking.attach import attach as attach_generator
-from genmon.monitor.tracking.events import Event
-from genmon.monitor.tracking.span_store import SpanStore
-from genmon.monitor.tracking.token_totals import token_usage
-from genmon.monitor.tracking.track import Span, Tracker, current_span
+from genmon.monitor.settings import DEFAULT_INTERVAL_S, HandlerListAttribute, Settings, shard_id
 from genmon.records.spans import ANY, SpanRecord
 from genmon.records.types import Alert, RunInfo, TokenUsageReport, WindowStats
 from genmon.records.validation import check_metadata, check_name, check_value, to_seconds
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the parts the runtime builds: loaded with the first monitor, not with `import genmon`
+    from genmon.handlers.base import LogHandler, MetricHandler
+    from genmon.monitor.alerts.manager import AlertManager
+    from genmon.monitor.alerts.rules import Rule, ThresholdRule
+    from genmon.monitor.engine.failures import HandlerErrors
+    from genmon.monitor.resources.profiler import ProfileScope
+    from genmon.monitor.resources.sampler import ResourceSampler
     from genmon.monitor.runtime import Runtime
     from genmon.monitor.store.metric_store import MetricStore
+    from genmon.monitor.tracking.events import Event
+    from genmon.monitor.tracking.span_store import SpanStore
+    from genmon.monitor.tracking.track import Span, Tracker
 
 
 class GenerationMonitor:
@@ -228,7 +226,7 @@ class GenerationMonitor:
         """Prompt, completion and total tokens per model: over the whole run (exact), or the trailing window."""
         if window is None:
             return self._rt.token_totals.report()
-        return token_usage(self.store, self._clock() - to_seconds(window))
+        return self._rt.token_usage(self._clock() - to_seconds(window))
 
     def stats(self) -> dict[str, Any]:
         """Counts: recorded, processed, dropped by reason, handler errors, queue depth (and per kind)."""
@@ -296,7 +294,7 @@ class GenerationMonitor:
 
     def on_threshold_exceeded(self, *names_or_handler: Any) -> Any:
         """Decorator registering an alert handler (sync or async), for every alert or those of the named rules or metrics."""
-        return threshold_decorator(self.alert_handlers, names_or_handler)
+        return self.alerts.decorator(self.alert_handlers, names_or_handler)
 
     # -- tracked calls, events, resources, profiling (genmon.monitor.tracking, .resources) --
     def track(
@@ -308,6 +306,8 @@ class GenerationMonitor:
 
     def current_span(self) -> Span | None:
         """The innermost tracked call running in this context (thread or task), or None."""
+        from genmon.monitor.tracking.span import current_span
+
         return current_span()
 
     def get_spans(
@@ -324,7 +324,7 @@ class GenerationMonitor:
 
     def attach(self, generator: Any, *, methods: list[str] | None = None, span_type: str | None = None) -> Any:
         """Monitor ``generator`` in one line and return it (see ``genmon.monitor.tracking.attach``)."""
-        attach_generator(self._rt.tracking, self, generator, methods, span_type)
+        self._rt.attach(self, generator, methods, span_type)
         return generator
 
     def on(self, event: str, callback: Callable[[Event], Any] | None = None) -> Any:
@@ -347,10 +347,14 @@ class GenerationMonitor:
 
     def serve_prometheus(self, port: int = 0, addr: str = "127.0.0.1", *, registry: Any = None, **options: Any) -> Any:
         """Serve the metrics at ``http://addr:port/metrics`` until ``close()``; needs ``genmon[prometheus]``."""
+        from genmon.monitor import services
+
         return services.serve_prometheus(self._rt, port, addr, registry, **options)
 
     def push_prometheus(self, gateway: str, job: str = "genmon", interval: float | None = 15.0, **options: Any) -> Any:
         """Push the metrics to a Pushgateway every ``interval`` seconds and at ``close()``."""
+        from genmon.monitor import services
+
         return services.push_prometheus(self._rt, gateway, job, interval, **options)
 
     # -- lifecycle ---------------------------------------------------------------------

@@ -142,6 +142,17 @@ class Runtime:
         self.sampler = sampler.start()
         return sampler
 
+    def token_usage(self, start: float) -> Any:
+        """Tokens per model over the points stamped since ``start`` (read from the store)."""
+        from genmon.monitor.tracking.token_totals import token_usage
+
+        return token_usage(self.store, start)
+
+    def attach(self, monitor: Any, generator: Any, methods: Any, span_type: Any) -> None:
+        from genmon.monitor.tracking.attach import attach
+
+        attach(self.tracking, monitor, generator, methods, span_type)
+
     def query_spans(
         self, name: Any, operation: Any, parent_call_id: Any, window: Any, limit: Any, span_type: Any
     ) -> list[SpanRecord]:

@@ -9,20 +9,17 @@ fails here, before any thread starts.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from genmon.handlers.log_file import FileLogHandler
-from genmon.handlers.metrics_file import FileMetricHandler
-from genmon.monitor.resources.sampler import DEFAULT_INTERVAL_S
 from genmon.records.types import RunInfo
 from genmon.records.validation import check_run_info, to_seconds
 
 RUN_FILE = "run.json"
+DEFAULT_INTERVAL_S = 5.0  # the resource sampler's, when sample_resources=True
 # afterimage's threshold keywords of the built-in alert rules.
 ALERT_THRESHOLD_KEYWORDS = (
     "alert_min_success_rate",
@@ -37,6 +34,7 @@ ALERT_THRESHOLD_KEYWORDS = (
 
 def shard_id() -> str:
     """``<host>-<pid>``: unique per process across the machines sharing a run directory."""
+    import socket
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
@@ -116,6 +114,9 @@ class Settings:
         retention_s = None if retention is None else to_seconds(retention, "retention")
         sampler_interval_s = resource_interval(k["sample_resources"])
         run = RunInfo(*check_run_info(k["run_name"], k["tags"], k["config"]))
+        from genmon.handlers.log_file import FileLogHandler
+        from genmon.handlers.metrics_file import FileMetricHandler
+
         log_dir = Path(k["log_dir"]) if k["log_dir"] is not None else default_log_dir()
         log_dir.mkdir(parents=True, exist_ok=True)
         # The lists given are kept as they are (not copied): afterimage users append to them later.

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
 __all__ = [
     "ENCODING_ERRORS",
     "INT64_MAX",
@@ -34,7 +32,11 @@ RESERVED_METADATA_KEYS = frozenset({"metric", "value"})
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # The options every sink encodes with (metrics.jsonl, genmon.log, spans.jsonl, HTTP): checking
 # with the same ones means a record accepted at the call can always be written.
-JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+# (orjson is imported where a value needs it: a record of plain scalars never loads it.)
+def json_options() -> int:
+    import orjson
+
+    return orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 _PLAIN = frozenset({float, bool, type(None)})
 # What encoding a record that cannot be written raises: orjson's JSONEncodeError is a
 # TypeError, and text with a lone surrogate fails its encoding to UTF-8 (a ValueError).
@@ -95,7 +97,9 @@ def safe_metadata(meta: dict[str, Any]) -> dict[str, Any]:
             clean[name] = item
         else:
             try:
-                orjson.dumps(item, option=JSON_OPTIONS)
+                import orjson
+
+                orjson.dumps(item, option=json_options())
                 clean[name] = item
             except (TypeError, ValueError, RecursionError):
                 clean[name] = safe_text(repr(item))
@@ -316,7 +320,9 @@ def _int_out_of_range(item: int, argument: str) -> None:
 
 def _check_json(item: Any, argument: str, default: Any = None) -> None:
     try:
-        orjson.dumps(item, option=JSON_OPTIONS, default=default)
+        import orjson
+
+        orjson.dumps(item, option=json_options(), default=default)
     except (TypeError, ValueError, RecursionError) as error:
         raise TypeError(
             f"{argument} must be JSON-serialisable ({error}), got {type(item).__name__} {safe_text(repr(item))[:80]}"

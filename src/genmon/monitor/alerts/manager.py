@@ -175,6 +175,11 @@ class AlertManager:
         if self._on_alert is not None:
             self._on_alert(alert)
 
+    @staticmethod
+    def decorator(handlers: list[AlertHandler], args: tuple[Any, ...]) -> Any:
+        """``@monitor.on_threshold_exceeded`` (see ``threshold_decorator``)."""
+        return threshold_decorator(handlers, args)
+
     def add_rule(self, rule: Rule) -> Rule:
         return self.rules.add(rule)
 

@@ -131,11 +131,13 @@ class SinkSet:
 
     # -- the pipeline's lifecycle -----------------------------------------------------
     def flush(self, deadline: float | None) -> list[Any]:
-        """Flush the inline sinks now; queue a flush on every lane (retired ones included) and return its markers."""
+        """Flush the inline sinks now; queue a flush on every lane and return the markers to wait for."""
         self.sync()
         for sink in self.inline:
             sink.call("flush", deadline, self._errors)
-        return [lane.control("flush", deadline) for lane in [*self.lanes, *self._retired_lanes()]]
+        markers = [lane.control("flush", deadline) for lane in self.lanes]
+        # A retired lane takes no new call: the flush waits for the close queued when it left the list.
+        return markers + [lane.close_call for lane in self._retired_lanes() if lane.close_call is not None]
 
     def stop(self, deadline: float | None, lane_deadline: Callable[[Any], float]) -> None:
         """Close the inline sinks; queue each lane's close behind its batches."""

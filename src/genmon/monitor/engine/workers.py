@@ -178,7 +178,7 @@ class HandlerLane:
         self._accounting = threading.Lock()
         self._in_flight: list[Any] | None = None
         self._written_off = False
-        self._close_call: Call | None = None
+        self.close_call: Call | None = None
 
     @property
     def dropped(self) -> int:
@@ -211,7 +211,7 @@ class HandlerLane:
 
     def request_stop(self, deadline: float | None) -> None:
         """Queue the handler's ``close`` behind its batches and take nothing more."""
-        self._close_call = self.control("close", deadline)
+        self.close_call = self.control("close", deadline)
         self._lane.request_close()
 
     def wait_stopped(self, deadline: float) -> bool:
@@ -240,7 +240,7 @@ class HandlerLane:
                 report=True,
             )
         self._report_remote_loss()
-        if self._close_call is None or self._close_call.outcome == "skipped":
+        if self.close_call is None or self.close_call.outcome == "skipped":
             self._abort()
         return False
 

@@ -14,7 +14,6 @@ import functools
 import inspect
 import threading
 import time
-import tracemalloc
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -57,6 +56,8 @@ class Profiler:
 
     def memory_now(self) -> tuple[float, str]:
         """Current memory in bytes and where it came from ("tracemalloc" or "rss")."""
+        import tracemalloc  # loaded with the first profiled run, not at `import genmon`
+
         if tracemalloc.is_tracing():
             return float(tracemalloc.get_traced_memory()[0]), "tracemalloc"
         if self._process is None:
