@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from genmon.errors import MonitorClosedError
 from genmon.monitor.tracking.generation import error_text, generation_points
 from genmon.monitor.tracking.span import CURRENT, RESERVED_KEYS, Span, current_span
+from genmon.monitor.tracking.trace_context import root_trace
 from genmon.monitor.tracking.usage import PriceTable
 from genmon.records.spans import SpanRecord, check_span_type, new_call_id
 from genmon.records.validation import check_metadata, check_text
@@ -205,7 +206,12 @@ class SpanRecorder:
         if self._span_queue.closed:
             raise MonitorClosedError("the monitor is closed: nothing more can be tracked")
         parent = CURRENT.get()
-        span = Span(tracker, new_call_id(), None if parent is None else parent.call_id, self._clock())
+        if parent is None:
+            span = Span(tracker, new_call_id(), None, self._clock())
+            span.trace_id, span.parent_span_id = root_trace()
+        else:
+            span = Span(tracker, new_call_id(), parent.call_id, self._clock())
+            span.trace_id = parent.trace_id
         span._parent = parent
         span._token = CURRENT.set(span)
         if self._subscribers["generation_start"]:
@@ -288,6 +294,10 @@ class SpanRecorder:
             error_type,
             error_message,
             span.metadata,
+            span.finish_reason,
+            span.response_model,
+            span.trace_id,
+            span.parent_span_id,
         )
         self._put_span(record)
         if exc is not None:
