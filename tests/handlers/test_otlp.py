@@ -626,3 +626,192 @@ def test_an_mlflow_server_stores_the_spans_as_traces_with_parents_tokens_cost_an
 
 def _traces(client: Any, experiment_id: str) -> list[Any]:
     return list(client.search_traces(locations=[experiment_id]))
+
+
+# -- GenAI client metrics ------------------------------------------------------------------------
+def _metric_requests(server: RecordingServer) -> list[Any]:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    with server.lock:
+        bodies = [r.body for r in server.requests if r.path == "/v1/metrics"]
+    return [ExportMetricsServiceRequest.FromString(body) for body in bodies]
+
+
+def _histograms(request: Any) -> dict[str, Any]:
+    (resource_metrics,) = request.resource_metrics
+    (scope_metrics,) = resource_metrics.scope_metrics
+    return {metric.name: metric for metric in scope_metrics.metrics}
+
+
+def _points(metric: Any) -> dict[tuple[tuple[str, Any], ...], Any]:
+    return {tuple(sorted(_attributes(p.attributes).items())): p for p in metric.histogram.data_points}
+
+
+def _key(**attributes: Any) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k.replace("__", "."), v) for k, v in attributes.items()))
+
+
+def test_genai_client_metrics_reach_the_receiver_as_cumulative_histograms(
+    http_server: RecordingServer, tmp_path: Path
+) -> None:
+    """metrics=True sends gen_ai.client.operation.duration and .token.usage of model calls to /v1/metrics, cumulatively."""
+    from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+
+    from genmon.handlers._otlp_metrics import DURATION_BOUNDS, TOKEN_BOUNDS
+
+    endpoint = f"http://127.0.0.1:{http_server.port}/v1/traces"
+    sink = OtlpHandler(endpoint, provider_name="openai", metrics=True, metrics_interval=3600)
+    assert sink.metrics_endpoint == f"http://127.0.0.1:{http_server.port}/v1/metrics"
+    with GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink], metrics_interval=0, run_name="r") as monitor:
+        for prompt, completion in ((100, 20), (300, 40)):
+            with monitor.track("chat", model_name="gpt-4o") as span:
+                span.set_usage(prompt_tokens=prompt, completion_tokens=completion)
+        with pytest.raises(TimeoutError), monitor.track("chat", model_name="gpt-4o"):
+            raise TimeoutError
+        with monitor.track("embed", span_type="EMBEDDING", model_name="e5") as span:
+            span.set_usage(prompt_tokens=8)
+        with monitor.track("search", span_type="TOOL"):  # not a model call: no metric
+            pass
+        assert monitor.flush(30)
+        monitor.sync_store()
+        durations = {s.call_id: s.duration_s for s in monitor.get_spans() if s.span_type != "TOOL"}
+        first = _metric_requests(http_server)[-1]
+        with monitor.track("chat", model_name="gpt-4o") as span:
+            span.set_usage(prompt_tokens=1, completion_tokens=1)
+        assert monitor.flush(30)
+        second = _metric_requests(http_server)[-1]
+    assert _attributes(first.resource_metrics[0].resource.attributes)["genmon.run.name"] == "r"
+    histograms = _histograms(first)
+    assert set(histograms) == {"gen_ai.client.operation.duration", "gen_ai.client.token.usage"}
+    duration, tokens = histograms["gen_ai.client.operation.duration"], histograms["gen_ai.client.token.usage"]
+    assert (duration.unit, tokens.unit) == ("s", "{token}")
+    cumulative = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+    assert duration.histogram.aggregation_temporality == tokens.histogram.aggregation_temporality == cumulative
+    chat = {"gen_ai__operation__name": "chat", "gen_ai__provider__name": "openai", "gen_ai__request__model": "gpt-4o"}
+    by_key = _points(duration)
+    assert set(by_key) == {
+        _key(**chat),
+        _key(**chat, error__type="TimeoutError"),
+        _key(gen_ai__operation__name="embeddings", gen_ai__provider__name="openai", gen_ai__request__model="e5"),
+    }
+    ok = by_key[_key(**chat)]
+    assert ok.count == 2 and list(ok.explicit_bounds) == list(DURATION_BOUNDS) and len(ok.bucket_counts) == 15
+    assert sum(p.sum for p in by_key.values()) == pytest.approx(sum(durations.values()))
+    assert sum(p.count for p in by_key.values()) == 4
+    token_points = _points(tokens)
+    inputs = token_points[_key(**chat, gen_ai__token__type="input")]
+    outputs = token_points[_key(**chat, gen_ai__token__type="output")]
+    assert (inputs.count, inputs.sum, inputs.min, inputs.max) == (2, 400.0, 100.0, 300.0)
+    assert list(inputs.explicit_bounds) == list(TOKEN_BOUNDS)
+    # 100 falls in (64, 256], 300 in (256, 1024]: buckets 4 and 5.
+    assert [i for i, n in enumerate(inputs.bucket_counts) for _ in range(n)] == [4, 5]
+    assert (outputs.count, outputs.sum) == (2, 60.0)
+    embedded = _key(
+        gen_ai__operation__name="embeddings",
+        gen_ai__provider__name="openai",
+        gen_ai__request__model="e5",
+        gen_ai__token__type="input",
+    )
+    assert (token_points[embedded].count, token_points[embedded].sum) == (1, 8.0)
+    assert len(token_points) == 3  # no output tokens were reported for the embedding, no tokens for the failure
+    # The next export carries the totals since the start.
+    later = _points(_histograms(second)["gen_ai.client.token.usage"])[_key(**chat, gen_ai__token__type="input")]
+    assert (later.count, later.sum, later.start_time_unix_nano) == (3, 401.0, inputs.start_time_unix_nano)
+    assert later.time_unix_nano >= inputs.time_unix_nano
+    stats = sink.stats()["metrics"]
+    assert stats["failed_exports"] == 0 and stats["exports"] >= 2 and stats["spans_counted"] == 5
+
+
+def test_a_failed_metrics_export_is_counted_and_the_next_one_makes_it_good(
+    http_server: RecordingServer, tmp_path: Path
+) -> None:
+    """A refused metrics export costs no span: it is counted, reported, and the next export carries the same totals."""
+    sink = OtlpHandler(http_server.url, metrics=True, metrics_endpoint=http_server.url + "/m", name="otlp-m")
+    with GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink], metrics_interval=0) as monitor:
+        with monitor.track("chat", model_name="m") as span:
+            span.set_usage(prompt_tokens=5)
+        http_server.statuses.append(400)  # the flush's first request is the metrics export
+        assert monitor.flush(30)
+        stats = sink.stats()
+        assert (stats["sent"], stats["dropped_total"]) == (1, 0)
+        assert stats["metrics"]["failed_exports"] == 1 and "400" in stats["metrics"]["last_error"]
+        assert sink.flush(30)
+        assert "otlp-m" in monitor.stats()["handler_errors"]
+    assert sink.stats()["metrics"]["exports"] >= 1
+    (request, *_) = _metric_requests_at(http_server, "/ingest/m")
+    tokens = _histograms(request)["gen_ai.client.token.usage"]
+    (point,) = tokens.histogram.data_points
+    assert (point.count, point.sum) == (1, 5.0)
+
+
+def _metric_requests_at(server: RecordingServer, path: str) -> list[Any]:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    with server.lock:
+        return [ExportMetricsServiceRequest.FromString(r.body) for r in server.requests[1:] if r.path == path]
+
+
+def test_an_elapsed_metrics_interval_queues_an_export_with_the_next_spans(http_server: RecordingServer) -> None:
+    """Each span batch arriving after metrics_interval queues one export; flush adds one more."""
+    sink = OtlpHandler(http_server.url, metrics=True, metrics_endpoint=http_server.url, metrics_interval=1e-9)
+    for name in ("a", "b", "c"):
+        sink.handle_span_batch([_record(name, model_name="m")])
+    assert sink.flush(30) and sink.close(30)
+    stats = sink.stats()["metrics"]
+    assert stats["exports"] == 5 and stats["spans_counted"] == 3  # 3 batches, the flush, the close
+
+
+def test_metrics_endpoint_and_headers_follow_keywords_then_variables(
+    http_server: RecordingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """metrics_endpoint wins; a .../v1/traces endpoint puts metrics beside it; else OTEL_EXPORTER_OTLP_METRICS_* or the base."""
+    assert OtlpHandler("http://h:4318/v1/traces/", metrics=True).metrics_endpoint == "http://h:4318/v1/metrics"
+    with pytest.raises(ValueError, match="metrics_endpoint"):
+        OtlpHandler("http://h:4318/ingest", metrics=True)
+    with pytest.raises(ValueError, match="metrics_interval"):
+        OtlpHandler("http://h:4318/v1/traces", metrics=True, metrics_interval=0)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://base:4318/")
+    assert OtlpHandler(metrics=True).metrics_endpoint == "http://base:4318/v1/metrics"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", http_server.url + "/metrics-here")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-metrics=1")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", http_server.url + "/traces-here")
+    sink = OtlpHandler(metrics=True, headers={"x-kw": "2"})
+    assert sink.metrics_endpoint == http_server.url + "/metrics-here"
+    sink.handle_span(_record("chat", model_name="m"))
+    assert sink.flush(30) and sink.close(30)
+    paths = {r.path: r.headers for r in http_server.requests}
+    assert set(paths) == {"/ingest/metrics-here", "/ingest/traces-here"}
+    assert (paths["/ingest/metrics-here"]["x-metrics"], paths["/ingest/metrics-here"]["x-kw"]) == ("1", "2")
+    assert "x-metrics" not in paths["/ingest/traces-here"]
+
+
+def test_metric_attribute_sets_are_bounded_by_an_overflow_set() -> None:
+    """Past max_attribute_sets, calls are counted in one set marked otel.metric.overflow=true: none is lost."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+    from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+    from genmon.handlers._otlp_metrics import GenAiMetrics
+
+    metrics = GenAiMetrics(max_attribute_sets=2)
+    assert metrics.encode(Resource()) == b""  # nothing recorded yet: nothing to send
+    metrics.add([_record(f"m{i}", "CHAT_MODEL", call_id=f"c{i}", model_name=f"model-{i}") for i in range(5)])
+    request = ExportMetricsServiceRequest.FromString(metrics.encode(Resource()))
+    points = _points(_histograms(request)["gen_ai.client.operation.duration"])
+    assert len(points) == 3 and points[(("otel.metric.overflow", True),)].count == 3
+    assert sum(p.count for p in points.values()) == 5
+
+
+def test_metrics_an_mlflow_server_does_not_take_cost_no_span(
+    mlflow_experiment: tuple[str, str], tmp_path: Path
+) -> None:
+    """mlflow server has no /v1/metrics: with metrics=True the exports fail and are counted, every span still arrives."""
+    url, experiment_id = mlflow_experiment
+    sink = OtlpHandler(f"{url}/v1/traces", headers={"x-mlflow-experiment-id": experiment_id}, metrics=True)
+    with GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink], metrics_interval=0) as monitor:
+        with monitor.track("chat", model_name="m") as span:
+            span.set_usage(prompt_tokens=1, completion_tokens=1)
+        assert monitor.close(60)
+    stats = sink.stats()
+    assert (stats["sent"], stats["dropped_total"]) == (1, 0)
+    assert stats["metrics"]["exports"] == 0 and stats["metrics"]["failed_exports"] >= 1
+    assert "HTTP 404" in stats["metrics"]["last_error"]

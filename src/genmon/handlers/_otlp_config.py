@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 DEFAULT_BASE_ENDPOINT = "http://localhost:4318"
-TRACES_PATH = "v1/traces"
+PATHS = {"TRACES": "v1/traces", "METRICS": "v1/metrics"}
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_SERVICE_NAME = "genmon"
 PROTOCOL = "http/protobuf"
@@ -47,15 +47,9 @@ def resolve(
     """Settings from the keywords, falling back to the environment (``os.environ`` unless given)."""
     env = os.environ if environ is None else environ
     if endpoint is None:
-        protocol = _signal(env, "PROTOCOL")
-        if protocol is not None and protocol.strip() != PROTOCOL:
-            raise ValueError(
-                f"OtlpHandler speaks OTLP over {PROTOCOL}, but OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL is "
-                f"{protocol.strip()!r}: set it to {PROTOCOL} or pass endpoint= (an OTLP/HTTP receiver, port 4318)"
-            )
-        endpoint = _traces_endpoint(env)
-    merged = {**parse_pairs(_signal(env, "HEADERS") or "", "OTEL_EXPORTER_OTLP_(TRACES_)HEADERS")}
-    merged.update(dict(headers or {}))
+        _check_protocol(env, "TRACES", "endpoint")
+        endpoint = _signal_endpoint(env, "TRACES")
+    merged = _headers(env, "TRACES", headers)
     if timeout is None:
         timeout = _timeout_s(env)
     if compression is None:
@@ -85,18 +79,53 @@ def parse_pairs(text: str, variable: str) -> dict[str, str]:
     return pairs
 
 
-def _signal(env: Mapping[str, str], name: str) -> str | None:
-    """The traces-specific variable when set (even empty), else the general one."""
-    specific = env.get(f"OTEL_EXPORTER_OTLP_TRACES_{name}")
+def resolve_metrics(
+    endpoint: str | None,
+    metrics_endpoint: str | None,
+    headers: Mapping[str, str] | None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[str, dict[str, str]]:
+    """Where metrics go and with which headers: ``metrics_endpoint``, else next to a ``.../v1/traces``
+    ``endpoint``, else ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`` or the base endpoint + ``/v1/metrics``."""
+    env = os.environ if environ is None else environ
+    if metrics_endpoint is None and endpoint is not None:
+        base, _, last = endpoint.rstrip("/").rpartition("/v1/")
+        if last != "traces":
+            raise ValueError("with metrics=True and an endpoint not ending in /v1/traces, pass metrics_endpoint=")
+        metrics_endpoint = f"{base}/v1/metrics"
+    if metrics_endpoint is None:
+        _check_protocol(env, "METRICS", "metrics_endpoint")
+        metrics_endpoint = _signal_endpoint(env, "METRICS")
+    return metrics_endpoint, _headers(env, "METRICS", headers)
+
+
+def _signal(env: Mapping[str, str], name: str, signal: str = "TRACES") -> str | None:
+    """The signal-specific variable when set (even empty), else the general one."""
+    specific = env.get(f"OTEL_EXPORTER_OTLP_{signal}_{name}")
     return specific if specific is not None else env.get(f"OTEL_EXPORTER_OTLP_{name}")
 
 
-def _traces_endpoint(env: Mapping[str, str]) -> str:
-    specific = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+def _check_protocol(env: Mapping[str, str], signal: str, keyword: str) -> None:
+    protocol = _signal(env, "PROTOCOL", signal)
+    if protocol is not None and protocol.strip() != PROTOCOL:
+        raise ValueError(
+            f"OtlpHandler speaks OTLP over {PROTOCOL}, but OTEL_EXPORTER_OTLP_({signal}_)PROTOCOL is "
+            f"{protocol.strip()!r}: set it to {PROTOCOL} or pass {keyword}= (an OTLP/HTTP receiver, port 4318)"
+        )
+
+
+def _signal_endpoint(env: Mapping[str, str], signal: str) -> str:
+    specific = env.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT", "").strip()
     if specific:
         return specific
     base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or DEFAULT_BASE_ENDPOINT
-    return base + ("" if base.endswith("/") else "/") + TRACES_PATH
+    return base + ("" if base.endswith("/") else "/") + PATHS[signal]
+
+
+def _headers(env: Mapping[str, str], signal: str, keyword: Mapping[str, str] | None) -> dict[str, str]:
+    merged = parse_pairs(_signal(env, "HEADERS", signal) or "", f"OTEL_EXPORTER_OTLP_({signal}_)HEADERS")
+    merged.update(dict(keyword or {}))
+    return merged
 
 
 def _timeout_s(env: Mapping[str, str]) -> float:

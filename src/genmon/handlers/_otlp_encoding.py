@@ -71,7 +71,7 @@ def scope() -> InstrumentationScope:
 
 
 def resource(attributes: Mapping[str, Any]) -> Resource:
-    return Resource(attributes=_key_values(attributes.items()))
+    return Resource(attributes=key_values(attributes.items()))
 
 
 def encode_spans(spans: list[Any], resource_message: Resource, provider: str | None = None) -> tuple[bytes, int]:
@@ -156,7 +156,7 @@ def span_message(span: Any, provider: str | None = None) -> Span:
         kind=CLIENT if operation in _CLIENT_OPERATIONS else INTERNAL,
         start_time_unix_nano=start_ns,
         end_time_unix_nano=start_ns + max(round(span.duration_s * 1e9), 0),
-        attributes=_key_values(attributes.items()),
+        attributes=key_values(attributes.items()),
     )
     if span.parent_call_id is not None:
         message.parent_span_id = span_id(span.parent_call_id)
@@ -169,7 +169,7 @@ def span_message(span: Any, provider: str | None = None) -> Span:
         event.name = "exception"
         event.time_unix_nano = message.end_time_unix_nano
         event.attributes.extend(
-            _key_values({"exception.type": span.exception_type, "exception.message": span.exception_message}.items())
+            key_values({"exception.type": span.exception_type, "exception.message": span.exception_message}.items())
         )
     return message
 
@@ -206,13 +206,14 @@ def _genai_attributes(span: Any, attributes: dict[str, Any]) -> None:
         attributes["gen_ai.usage.cost"] = span.cost_usd  # Langfuse's name
         # MLflow's name, a map as MLflow stores it (its UI and trace totals read it).
         attributes["mlflow.llm.cost"] = AnyValue(
-            kvlist_value=KeyValueList(values=_key_values([("total_cost", span.cost_usd)]))
+            kvlist_value=KeyValueList(values=key_values([("total_cost", span.cost_usd)]))
         )
     if not span.success and span.exception_type:
         attributes["error.type"] = span.exception_type
 
 
-def _key_values(items: Any) -> list[KeyValue]:
+def key_values(items: Any) -> list[KeyValue]:
+    """Attribute pairs as ``KeyValue`` messages; None values are left out."""
     out = []
     for key, value in items:
         converted = any_value(value)
