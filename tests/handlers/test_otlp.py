@@ -506,6 +506,19 @@ def test_a_partial_success_counts_only_the_rejected_spans_as_dropped(http_server
     assert "spans too old" in stats["last_error"]
 
 
+def test_a_span_that_cannot_be_encoded_costs_only_itself(http_server: RecordingServer) -> None:
+    """A record with text protobuf cannot hold (a lone surrogate) is dropped as unserialisable; its batch is sent."""
+    sink = _fast(http_server.url)
+    bad = _record("bad", call_id="b", metadata={"note": "\ud800"})
+    sink.handle_span_batch([_record("first", call_id="f"), bad, _record("last", call_id="l")])
+    assert sink.close(30)
+    stats = sink.stats()
+    assert (stats["sent"], stats["dropped"]["unserialisable"]) == (2, 1) and _balanced(stats)
+    (request,) = _requests(http_server)
+    sent = request.resource_spans[0].scope_spans[0].spans
+    assert [_attributes(span.attributes)["genmon.name"] for span in sent] == ["first", "last"]
+
+
 def test_flush_and_close_hold_their_bounds_against_a_hung_receiver(http_server: RecordingServer) -> None:
     """A receiver that never answers: flush returns False at its timeout, close drops what is left as close_timeout."""
     http_server.hang.set()

@@ -83,6 +83,7 @@ def test_the_span_record_keeps_the_finish_reason_and_the_response_model(make_mon
     monitor.sync_store()
     spans = {s.name: s for s in monitor.get_spans()}
     chat = spans["chat"]
+    assert type(chat) is SpanRecord and len(chat) == len(SpanRecord._fields)  # every field, in order
     assert (chat.model_name, chat.response_model, chat.finish_reason) == ("gpt-4o", "gpt-4o-2024-08-06", "length")
     assert (spans["bare"].response_model, spans["bare"].finish_reason) == (None, None)
 
