@@ -12,11 +12,12 @@ from genmon.errors import MissingExtraError
 
 
 def test_import_genmon_loads_no_optional_sink_or_extra() -> None:
-    """`import genmon` (and `genmon.handlers`) imports neither mlflow, prometheus_client nor the remote sinks."""
+    """`import genmon` (and `genmon.handlers`) imports neither mlflow, prometheus_client, opentelemetry nor the remote sinks."""
     code = (
         "import sys, genmon, genmon.handlers\n"
-        "heavy = ['mlflow', 'prometheus_client', 'genmon.handlers.http', 'genmon.handlers.mlflow_handler',\n"
-        "         'genmon.handlers.prometheus', 'genmon.handlers.logging_bridge']\n"
+        "heavy = ['mlflow', 'prometheus_client', 'opentelemetry', 'google.protobuf', 'genmon.handlers.http',\n"
+        "         'genmon.handlers.mlflow_handler', 'genmon.handlers.otlp', 'genmon.handlers.prometheus',\n"
+        "         'genmon.handlers.logging_bridge']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)

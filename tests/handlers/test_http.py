@@ -334,10 +334,10 @@ def test_error_texts_are_redacted_whatever_raised_them(
         f"http://127.0.0.1:{closed_port}/y", headers={"X-Api-Key": SECRET}, max_retries=0, name="quoting"
     )
 
-    def request(self: HttpHandler, body: bytes, timeout: float) -> Any:
+    def request(body: bytes, timeout: float) -> Any:
         raise ValueError(f"Invalid header value {('Key ' + SECRET).encode()!r} for X-Api-Key")
 
-    monkeypatch.setattr(quoting, "_request", request.__get__(quoting))
+    monkeypatch.setattr(quoting._poster, "request", request)
     with GenerationMonitor(log_dir=tmp_path, metric_handlers=[spaced, quoting], metrics_interval=0) as monitor:
         monitor.record_metric("latency", 1.0)
         assert monitor.flush(30)

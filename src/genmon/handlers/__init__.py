@@ -2,8 +2,8 @@
 
 Names are imported on first use (PEP 562 ``__getattr__``), so ``import
 genmon`` loads no sink it does not need, and an optional dependency
-(``mlflow``, ``prometheus_client``) is imported only when its sink is
-built; a missing one raises ``genmon.MissingExtraError`` naming the extra.
+(``mlflow``, ``prometheus_client``, ``opentelemetry-proto``) is imported
+only when its sink is built; a missing one raises ``genmon.MissingExtraError`` naming the extra.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from genmon.handlers.logging_bridge import LoggingHandler, StdlibLoggerSink, capture_logging
     from genmon.handlers.metrics_file import FileMetricHandler
     from genmon.handlers.mlflow_handler import MlflowHandler
+    from genmon.handlers.otlp import OtlpHandler
     from genmon.handlers.prometheus import PrometheusCollector
     from genmon.handlers.prometheus_export import PrometheusPusher, PrometheusServer
     from genmon.handlers.spans_file import FileSpanHandler
@@ -33,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "LoggingHandler": "genmon.handlers.logging_bridge",
     "MetricHandler": "genmon.handlers.base",
     "MlflowHandler": "genmon.handlers.mlflow_handler",
+    "OtlpHandler": "genmon.handlers.otlp",
     "PrometheusCollector": "genmon.handlers.prometheus",
     "PrometheusPusher": "genmon.handlers.prometheus_export",
     "PrometheusServer": "genmon.handlers.prometheus_export",
@@ -51,6 +53,7 @@ __all__ = [
     "LoggingHandler",
     "MetricHandler",
     "MlflowHandler",
+    "OtlpHandler",
     "PrometheusCollector",
     "PrometheusPusher",
     "PrometheusServer",

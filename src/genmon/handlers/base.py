@@ -93,6 +93,10 @@ class SpanHandler(Protocol):
     - ``cost_usd`` (float or None)
     - ``exception_type``, ``exception_message`` (str or None; set when the call raised)
     - ``metadata`` (dict or None: ``track``'s ``**metadata`` and ``set_metadata`` items)
+    - ``finish_reason``, ``response_model`` (str or None; read from the response)
+    - ``trace_id`` (32 hex digits, shared by a call tree; the application's OpenTelemetry
+      trace when one was current where the root call started), ``parent_span_id``
+      (16 hex digits: that application span, on a root call only)
 
     ``span.to_dict()`` gives all fields as a JSON-ready dict (the line shape
     of spans.jsonl, which adds an ISO-8601 ``timestamp`` of the start).

@@ -23,29 +23,25 @@ All four lists are always present (possibly empty).
 
 from __future__ import annotations
 
-import http.client
 import os
 import socket
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
+from genmon.handlers._http_post import HttpPoster
 from genmon.handlers._remote import RemoteSink
-from genmon.handlers._retry import RetryableError, close_timeout
-from genmon.handlers._secrets import Redactor, check_header_values, redact_url
+from genmon.handlers._retry import close_timeout
+from genmon.handlers._secrets import redact_url
 from genmon.records.timefmt import IsoFormatter
 from genmon.records.validation import ENCODING_ERRORS
 
+__all__ = ["HttpHandler", "redact_url"]
+
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-# 408 and 425 are "try again", 429 is rate limiting, 5xx is the server's trouble.
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-# Errors that mean a reused keep-alive connection was closed by the server
-# before our request reached it: retried at once on a fresh connection.
-_STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 class HttpHandler(RemoteSink):
@@ -90,28 +86,13 @@ class HttpHandler(RemoteSink):
         name: str = "HttpHandler",
     ) -> None:
         self._keep_config(locals())
-        parts = urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"endpoint must be an http:// or https:// URL, got {redact_url(endpoint)!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
         self.name = name
-        self.endpoint = redact_url(endpoint)
-        self.timeout = float(timeout)
-        self._url = parts
-        self._target = parts.path or "/"
-        if parts.query:
-            self._target += "?" + parts.query
-        check_header_values(dict(headers or {}))
-        self._headers = {"Content-Type": "application/json", "User-Agent": "genmon", **dict(headers or {})}
-        if parts.username is not None:
-            # Credentials in the URL become a Basic header and are never shown again.
-            import base64
-
-            token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
-            self._headers.setdefault("Authorization", f"Basic {token}")
-        self._redactor = Redactor([*dict(headers or {}).values(), self._headers.get("Authorization", "")], [endpoint])
-        self._connection: http.client.HTTPConnection | None = None
+        self._poster = HttpPoster(
+            endpoint, dict(headers or {}), timeout, {"Content-Type": "application/json", "User-Agent": "genmon"}
+        )
+        self.endpoint = self._poster.endpoint
+        self.timeout = self._poster.timeout
+        self._redactor = self._poster.redactor
         self._iso = IsoFormatter()
         self._source = {"service": "genmon", "host": socket.gethostname(), "pid": os.getpid()}
         self._start_sender(
@@ -127,7 +108,9 @@ class HttpHandler(RemoteSink):
 
     def __repr__(self) -> str:
         # Header names only: their values are secrets.
-        return f"HttpHandler(endpoint={self.endpoint!r}, headers={sorted(self._headers)!r}, timeout={self.timeout})"
+        return (
+            f"HttpHandler(endpoint={self.endpoint!r}, headers={sorted(self._poster.headers)!r}, timeout={self.timeout})"
+        )
 
     # -- records in (any thread; never blocks) ------------------------------------------
     def handle_batch(self, records: list[Any]) -> None:
@@ -171,7 +154,7 @@ class HttpHandler(RemoteSink):
         """
         ok = self._sender.close(close_timeout(self._context, timeout_s))
         if self._sender.join(0):
-            self._drop_connection()
+            self._poster.close()
         return ok
 
     def stats(self) -> dict[str, Any]:
@@ -210,51 +193,8 @@ class HttpHandler(RemoteSink):
 
     def _post(self, batch: list[Any], budget_s: float | None) -> int:
         body, left_out = self._encode_body(batch)
-        timeout = self.timeout if budget_s is None else max(min(self.timeout, budget_s), 0.001)
-        reused = self._connection is not None
-        try:
-            status, reason, retry_after = self._request(body, timeout)
-        except _STALE_CONNECTION as error:
-            self._drop_connection()
-            if not reused:
-                raise RetryableError(f"POST {self.endpoint}: {type(error).__name__}: {error}") from None
-            try:
-                status, reason, retry_after = self._request(body, timeout)
-            except (OSError, http.client.HTTPException) as error2:
-                self._drop_connection()
-                raise RetryableError(f"POST {self.endpoint}: {type(error2).__name__}: {error2}") from None
-        except (OSError, http.client.HTTPException) as error:
-            # Timeouts, refused connections, DNS failures: the text names no header.
-            self._drop_connection()
-            raise RetryableError(f"POST {self.endpoint}: {type(error).__name__}: {error}") from None
-        if 200 <= status < 300:
-            return left_out
-        message = f"POST {self.endpoint}: HTTP {status} {reason}"
-        if status in _RETRY_STATUSES:
-            raise RetryableError(message, retry_after)
-        raise PermissionError(message) if status in (401, 403) else ValueError(message)
-
-    def _request(self, body: bytes, timeout: float) -> tuple[int, str, float | None]:
-        connection = self._connection
-        if connection is None:
-            cls = http.client.HTTPSConnection if self._url.scheme == "https" else http.client.HTTPConnection
-            connection = cls(self._url.hostname or "", self._url.port, timeout=timeout)
-            self._connection = connection
-        else:
-            connection.timeout = timeout
-            if connection.sock is not None:
-                connection.sock.settimeout(timeout)
-        connection.request("POST", self._target, body=body, headers=self._headers)
-        response = connection.getresponse()
-        response.read()  # drain, so the connection can be reused
-        if response.will_close:
-            self._drop_connection()
-        return response.status, response.reason, _retry_after(response.getheader("Retry-After"))
-
-    def _drop_connection(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        self._poster.post(body, budget_s)
+        return left_out
 
 
 class _IsoPoint(tuple):  # type: ignore[type-arg]
@@ -268,15 +208,6 @@ class _AlertItem:
 
     def __init__(self, alert: Any) -> None:
         self.alert = alert
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None  # an HTTP date: rare from collectors; the backoff applies instead
 
 
 def _entry(record: Any, iso: IsoFormatter) -> tuple[str, Any]:

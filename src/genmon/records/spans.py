@@ -68,6 +68,12 @@ class SpanRecord(NamedTuple):
         cost_usd: set explicitly or derived from the price table; None when unknown.
         exception_type, exception_message: the exception's class name and text when it failed.
         metadata: the ``**metadata`` given to ``track`` plus ``span.set_metadata`` items.
+        finish_reason: why the model stopped (``stop``, ``length``...), read from the response.
+        response_model: the model the response says answered, when it says.
+        trace_id: 32 hex digits shared by a call tree: the application's OpenTelemetry
+            trace when a span of it was current where the root call started, else a fresh one.
+        parent_span_id: 16 hex digits: the application's OpenTelemetry span a root call
+            started in (None for a child, whose parent is ``parent_call_id``).
     """
 
     call_id: str
@@ -85,6 +91,11 @@ class SpanRecord(NamedTuple):
     exception_type: str | None = None
     exception_message: str | None = None
     metadata: dict[str, Any] | None = None
+    # Added after the first release: trailing and defaulted, so records built positionally still work.
+    finish_reason: str | None = None
+    response_model: str | None = None
+    trace_id: str | None = None
+    parent_span_id: str | None = None
 
     @property
     def operation(self) -> str:

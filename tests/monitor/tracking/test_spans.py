@@ -73,6 +73,21 @@ def test_span_record_to_dict_is_json_ready() -> None:
     assert span().total_tokens is None
 
 
+def test_the_span_record_keeps_the_finish_reason_and_the_response_model(make_monitor: Make) -> None:
+    """set_result's finish reason and the model the response names reach the SpanRecord; the asked model stays."""
+    monitor = make_monitor()
+    with monitor.track("chat", model_name="gpt-4o") as tracked:
+        tracked.set_result({"model": "gpt-4o-2024-08-06", "choices": [{"finish_reason": "length"}]})
+    with monitor.track("bare"):
+        pass
+    monitor.sync_store()
+    spans = {s.name: s for s in monitor.get_spans()}
+    chat = spans["chat"]
+    assert type(chat) is SpanRecord and len(chat) == len(SpanRecord._fields)  # every field, in order
+    assert (chat.model_name, chat.response_model, chat.finish_reason) == ("gpt-4o", "gpt-4o-2024-08-06", "length")
+    assert (spans["bare"].response_model, spans["bare"].finish_reason) == (None, None)
+
+
 def test_spans_jsonl_gets_one_line_per_span(tmp_path: Path, clock: ManualClock) -> None:
     """Each tracked call is one spans.jsonl line: the span's fields plus an ISO timestamp of its start."""
     with (

@@ -69,10 +69,13 @@ class Span:
         "model_name",
         "name",
         "parent_call_id",
+        "parent_span_id",
         "prompt_tokens",
+        "response_model",
         "span_type",
         "start",
         "success",
+        "trace_id",
     )
     _token: Token[Span | None]
     _t0: float
@@ -90,6 +93,10 @@ class Span:
         self.completion_tokens: int | None = None
         self.cost_usd: float | None = None
         self.finish_reason: str | None = None
+        self.response_model: str | None = None
+        # Set by the recorder: the call tree's trace, and the application's span a root started in.
+        self.trace_id: str | None = None
+        self.parent_span_id: str | None = None
         self.duration_s: float | None = None
         self.success: bool | None = None
         self._parent: Span | None = None
@@ -124,8 +131,10 @@ class Span:
             self.prompt_tokens = usage.prompt_tokens
         if usage.completion_tokens is not None:
             self.completion_tokens = usage.completion_tokens
-        if usage.model_name is not None and self.model_name is None:
-            self.model_name = usage.model_name
+        if usage.model_name is not None:
+            self.response_model = usage.model_name
+            if self.model_name is None:
+                self.model_name = usage.model_name
         if usage.finish_reason is not None:
             self.finish_reason = usage.finish_reason
         return response
