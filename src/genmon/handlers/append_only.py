@@ -29,17 +29,21 @@ class AppendOnlyFile:
 
     def write(self, data: bytes) -> None:
         """Append ``data`` whole, or (on a full disk) nothing: a partial write is cut back off."""
-        start = os.fstat(self._raw.fileno()).st_size
         view = memoryview(data)
+        done = 0
         try:
             while view:
                 written = self._raw.write(view)
                 if not written:
                     raise OSError(f"could not write to {self._raw.name}")
+                done += written
                 view = view[written:]
         except OSError:
-            # Half a line followed by the next batch would be a broken line mid-file.
-            os.ftruncate(self._raw.fileno(), start)
+            # Half a line followed by the next batch would be a broken line mid-file: cut
+            # off what this call wrote (asked of the file only then, not on every batch).
+            if done:
+                fd = self._raw.fileno()
+                os.ftruncate(fd, max(os.fstat(fd).st_size - done, 0))
             raise
 
     def close(self) -> None:

@@ -66,22 +66,29 @@ class FileMetricHandler(JsonLinesSink):
         lines: list[str] = []
         append = lines.append
         last_second = None
-        stamp = ""
+        last_ts = None
+        last_meta: Any = None
+        stamp = tail = fragment = ""
         for name, value, ts, meta in points:
-            second = int(ts)
-            if second != last_second:
-                date, offset = iso.second_prefix(second)
-                stamp = ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
-                last_second = second
+            if ts != last_ts:  # the points of one call share their time: formatted once
+                second = int(ts)
+                if second != last_second:
+                    date, offset = iso.second_prefix(second)
+                    stamp = ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
+                    last_second = second
+                tail = stamp % int((ts - second) * 1e6)
+                last_ts = ts
             head = heads.get(name)
             if head is None:
                 head = self._head(name)
             if meta:
-                entry = fragments.get(id(meta))
-                fragment = entry[1] if entry is not None and entry[0] is meta else self._fragment(meta)
-                append(head + repr(value) + fragment + stamp % int((ts - second) * 1e6))
+                if meta is not last_meta:  # ...and their metadata
+                    entry = fragments.get(id(meta))
+                    fragment = entry[1] if entry is not None and entry[0] is meta else self._fragment(meta)
+                    last_meta = meta
+                append(head + repr(value) + fragment + tail)
             else:
-                append(head + repr(value) + stamp % int((ts - second) * 1e6))
+                append(head + repr(value) + tail)
         return "".join(lines)
 
     def handle_batch(self, points: list[MetricPoint]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from genmon.monitor.engine.delivery import RECORD_TIME
 from genmon.monitor.engine.queueing import BoundedQueue
 from genmon.monitor.tracking.events import EventBus
 from genmon.monitor.tracking.generation import (
@@ -21,7 +22,6 @@ from genmon.monitor.tracking.generation import (
     generation_points,
     log_data,
 )
-from genmon.records.timefmt import IsoFormatter
 from genmon.records.validation import check_metadata, check_name, check_value
 
 
@@ -42,7 +42,6 @@ class Recorder:
         self._put_log = put_log
         self._clock = clock
         self._events = events
-        self._iso = IsoFormatter()  # shared by the callers' threads: its cache is one tuple, swapped whole
 
     def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None) -> None:
         if not isinstance(metrics, Mapping):
@@ -54,7 +53,7 @@ class Recorder:
     def track_generation(self, duration: Any, success: Any, kwargs: dict[str, Any]) -> None:
         ts, points = generation_points(duration, success, kwargs, self._clock())
         self._put_metric(points)  # one queue item; the worker expands it
-        data = log_data(kwargs, duration, success, self._iso(ts))
+        data = log_data(kwargs, duration, success, RECORD_TIME)
         self._put_log((ts, "info", "Generation metrics", {"data": data}))
         subscribers = self._events.subscribers
         if subscribers["generation_end"] or subscribers["generation_error"]:
@@ -65,7 +64,7 @@ class Recorder:
     ) -> None:
         ts, points = evaluation_points(duration, success, evaluator_type, scores, kwargs, self._clock())
         self._put_metric(points)
-        data = log_data(kwargs, duration, success, self._iso(ts), evaluator_type=evaluator_type, scores=scores)
+        data = log_data(kwargs, duration, success, RECORD_TIME, evaluator_type=evaluator_type, scores=scores)
         self._put_log((ts, "info", "Evaluation metrics", {"data": data}))
 
     def log(

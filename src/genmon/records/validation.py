@@ -246,6 +246,26 @@ _INTERN_LIMIT = 4096
 _INTERN_MAX_KEYS = 16
 
 
+def intern_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """The shared dict for ``meta``'s content (``meta`` itself the first time): for metadata already checked.
+
+    ``meta`` must hold plain scalars (text, ints, floats, bools) and never be
+    mutated afterwards.
+    """
+    try:
+        key = tuple(meta.items())
+        hit = _INTERNED.get(key)
+    except TypeError:
+        return meta
+    if hit is not None and (not hit[1] or _same_types(hit[0], meta)):
+        return hit[0]
+    if len(meta) <= _INTERN_MAX_KEYS:
+        if len(_INTERNED) >= _INTERN_LIMIT:
+            _INTERNED.clear()
+        _INTERNED[key] = (meta, any(type(v) is not str for v in meta.values()))
+    return meta
+
+
 def _same_types(shared: dict[str, Any], given: dict[str, Any]) -> bool:
     return all(type(a) is type(b) for a, b in zip(shared.values(), given.values(), strict=True))
 

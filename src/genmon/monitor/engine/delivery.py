@@ -66,6 +66,11 @@ def each_record(
         raise RecordsDropped(f"{dropped} of {total} records failed: {type(first).__name__}: {first}", counts)
 
 
+# Put in a tracking record's data["timestamp"] by the caller; the log worker writes the
+# record's own ISO time there, so the caller formats nothing (afterimage's data had its time).
+RECORD_TIME = "<record time>"
+
+
 class LogRecords:
     """Turns queued log tuples (ts, level, message, data) into afterimage-shaped dicts."""
 
@@ -74,9 +79,14 @@ class LogRecords:
 
     def __call__(self, batch: list[tuple[float, str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
         iso = self._iso
-        return [
-            {"message": message, **data, "level": level, "timestamp": iso(ts)} for ts, level, message, data in batch
-        ]
+        out = []
+        for ts, level, message, data in batch:
+            stamp = iso(ts)
+            inner = data.get("data")
+            if type(inner) is dict and inner.get("timestamp") is RECORD_TIME:
+                inner["timestamp"] = stamp
+            out.append({"message": message, **data, "level": level, "timestamp": stamp})
+        return out
 
 
 def deliver_logs(handler: Any, records: list[dict[str, Any]], stop: Stop = None) -> None:

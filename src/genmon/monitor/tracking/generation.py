@@ -12,6 +12,7 @@ from genmon.records.validation import (
     check_name,
     check_text,
     check_value,
+    intern_metadata,
     safe_text,
     to_epoch,
 )
@@ -20,9 +21,6 @@ TOKEN_METRICS = ("prompt_token_count", "completion_token_count", "total_token_co
 GENERATION_COUNTS = (*TOKEN_METRICS, "conversation_length")
 # Keyword arguments that are metrics or carry the error, never call metadata.
 _NOT_METADATA = frozenset({*GENERATION_COUNTS, "error", "metadata", "timestamp", "scores", "metric", "value"})
-_SCALAR_TYPES = frozenset({str, int, float, bool})
-# Metadata keys the quick pass leaves to check_metadata (reserved, or setting the time).
-_CHECKED_KEYS = frozenset({"metric", "value", "timestamp"})
 
 Point = tuple[str, float, float, "dict[str, Any] | None"]
 
@@ -43,68 +41,71 @@ def call_metadata(kwargs: dict[str, Any], now: float) -> tuple[float, dict[str, 
     component, ...) and the items of a ``metadata=`` dict become metadata;
     a ``timestamp`` keyword or metadata key sets the time. Every keyword is
     checked here, in the caller's thread: the others go to the log record,
-    so they must be writable too.
+    so they must be writable too. Plain values (ASCII text, int64, floats,
+    bools) take a type check each; the result is interned, so every call
+    with the same model, operation and reason shares one dict.
     """
     ts = now
-    extra = kwargs.get("metadata")
     meta: dict[str, Any] = {}
+    extra = kwargs.get("metadata")
     if extra is not None:
-        if type(extra) is dict:
-            for key, value in extra.items():
-                if type(key) is not str or key in _CHECKED_KEYS or not _plain_scalar(value) or not key.isascii():
-                    break  # anything but plain scalars takes the full check below
-                meta[key] = value
-            else:
-                extra = None
-        if extra is not None:
-            ts, checked = check_metadata(extra, now)
-            meta = checked or {}
-    others = None
+        ts, checked = check_metadata(extra, now)  # a repeated dict: one hash (interned)
+        if checked:
+            meta.update(checked)
+    others: dict[str, Any] | None = None
     for key, value in kwargs.items():
         if key in _NOT_METADATA:
             continue
-        if _plain_scalar(value) and key.isascii():
-            meta[key] = value
-        elif type(value) in _SCALAR_TYPES:  # text with a lone surrogate, an int past 64 bits
-            _, checked = check_metadata({key: value}, now, "keyword")
-            meta.update(checked or {})
+        kind = type(value)
+        if kind is str:
+            if value.isascii() and key.isascii():
+                meta[key] = value
+                continue
+        elif kind is float or kind is bool:
+            if key.isascii():
+                meta[key] = value
+                continue
+        elif kind is int:
+            if INT64_MIN <= value <= INT64_MAX and key.isascii():
+                meta[key] = value
+                continue
+        elif value is None:
+            continue  # written in the log record as null, never metadata
         else:
-            others = others or {}
-            others[key] = value
+            if others is None:
+                others = {}
+            others[key] = value  # written to the log record only
+            continue
+        _, checked = check_metadata({key: value}, now, "keyword")  # text with a lone surrogate, an int past 64 bits
+        meta.update(checked or {})
     error = kwargs.get("error")
     if error is not None and not isinstance(error, BaseException):
         others = others or {}
         others["error"] = error
     if others:
-        check_json_data(others, "keyword")  # written to the log record only
+        check_json_data(others, "keyword")
     stamp = kwargs.get("timestamp")
     if stamp is not None:
         ts = to_epoch(stamp, "timestamp")
-    return ts, meta or None
-
-
-def _plain_scalar(value: Any) -> bool:
-    """A value every sink writes as it is: ASCII text, an int64, a float or a bool."""
-    kind = type(value)
-    if kind is str:
-        return value.isascii()  # type: ignore[no-any-return]
-    if kind is int:
-        return INT64_MIN <= value <= INT64_MAX  # type: ignore[no-any-return]
-    return kind is float or kind is bool
+    # Every call with the same model, operation and reason shares one dict: the store and the
+    # files then encode it once (see check_metadata), not once a call.
+    return ts, intern_metadata(meta) if meta else None
 
 
 def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: float) -> tuple[float, list[Point]]:
     """Validate a track_generation call and return its time and points."""
     duration = _number(duration, "duration")
     ts, meta = call_metadata(kwargs, now)
-    failed = 0.0 if success else 1.0
     # afterimage recorded error_rate only when an `error` keyword was given,
     # so its mean was not a rate; here every call records 0 or 1.
-    points: list[Point] = [
-        ("generation_time", duration, ts, meta),
-        ("success_rate", 1.0 - failed, ts, meta),
-        ("error_rate", 1.0 if (failed or kwargs.get("error")) else 0.0, ts, meta),
-    ]
+    if success:
+        points: list[Point] = [
+            ("generation_time", duration, ts, meta),
+            ("success_rate", 1.0, ts, meta),
+            ("error_rate", 1.0 if kwargs.get("error") else 0.0, ts, meta),
+        ]
+    else:
+        points = [("generation_time", duration, ts, meta), ("success_rate", 0.0, ts, meta), ("error_rate", 1.0, ts, meta)]
     append = points.append
     model = kwargs.get("model_name")
     if model is not None:
@@ -117,7 +118,9 @@ def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: 
     for key in GENERATION_COUNTS:
         raw = kwargs.get(key)
         if raw is not None:
-            append((key, _number(raw, key), ts, meta))
+            if type(raw) is not int or not -(2**53) <= raw <= 2**53:
+                raw = _number(raw, key)
+            append((key, raw, ts, meta))
     return ts, points
 
 
