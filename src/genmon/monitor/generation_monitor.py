@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Self
 
+from genmon.exporters import views as export_views
 from genmon.handlers.base import LogHandler, MetricHandler
 from genmon.monitor import lifecycle, services
 from genmon.monitor.alerts.manager import AlertManager, threshold_decorator
@@ -232,27 +233,19 @@ class GenerationMonitor:
     def export_metrics(
         self, output_path: str | Path, format: str = "json", window: timedelta | float | None = None
     ) -> list[Path]:
-        """Write the points (all retained, or the trailing window) as json, csv, excel/xlsx or parquet; return the files."""
-        from genmon.exporters import views as export_views
-
-        return export_views.export_metrics(self._rt.view, output_path, format, window)
+        """Write the points (all retained, or the trailing window) as json, csv, excel/xlsx or parquet (spans beside); return the files."""
+        return export_views.export_metrics(self._rt.view, output_path, format, window, self.get_spans)
 
     def save_metrics(self) -> Path:
         """Write every retained point to ``log_dir/metrics_<YYYYmmdd_HHMMSS>.json`` and return its path."""
-        from genmon.exporters import views as export_views
-
         return export_views.save_metrics(self._rt.view)
 
     def to_dataframe(self, metric: str | None = None, window: timedelta | float | None = None) -> Any:
         """A pandas DataFrame of points: metric, timestamp (local, tz-aware), value, metadata columns."""
-        from genmon.exporters import views as export_views
-
         return export_views.to_dataframe(self._rt.view, metric, window)
 
     def summary(self, window: timedelta | float | None = None, by: str | list[str] | None = None) -> Any:
-        """A DataFrame of count, mean, std, min, p50, p95, p99, max, last per metric (and per ``by`` value)."""
-        from genmon.exporters import views as export_views
-
+        """A DataFrame of count, sum, mean, std, min, p50, p95, p99, max, last per metric (and per ``by`` value)."""
         return export_views.summary(self._rt.view, window, by)
 
     def visualize_metrics(
@@ -264,12 +257,9 @@ class GenerationMonitor:
         return plot_views.visualize_metrics(self._rt.view, save_dir, figsize, return_figures)
 
     def plot_metric(
-        self,
-        metric_name: str,
-        window: timedelta | float = timedelta(hours=1),
-        rolling_window: int = 10,
+        self, metric_name: str, window: timedelta | float = timedelta(hours=1), rolling_window: int = 10,
         figsize: tuple[float, float] = (12, 8),
-    ) -> Any:
+    ) -> Any:  # fmt: skip
         """A matplotlib Figure of one metric over the trailing window with a rolling mean."""
         from genmon.plots import views as plot_views
 
@@ -306,16 +296,16 @@ class GenerationMonitor:
         return current_span()
 
     def get_spans(
-        self,
-        name: str | None = None,
-        operation: str | None = None,
-        parent_call_id: Any = ANY,
-        window: timedelta | float | None = None,
-        limit: int | None = None,
-        span_type: str | None = None,
-    ) -> list[SpanRecord]:
+        self, name: str | None = None, operation: str | None = None, parent_call_id: Any = ANY,
+        window: timedelta | float | None = None, limit: int | None = None, span_type: str | None = None,
+    ) -> list[SpanRecord]:  # fmt: skip
         """The last finished spans matching every filter given (``parent_call_id=None``: root spans)."""
         return self._rt.query_spans(name, operation, parent_call_id, window, limit, span_type)
+
+    def spans_to_dataframe(self, window: timedelta | float | None = None) -> Any:
+        """A pandas DataFrame of the recent spans, one row per tracked call (``genmon.exporters.spans_table``)."""
+        self.sync_store()
+        return export_views.spans_to_dataframe(self.get_spans(window=window))
 
     def attach(self, generator: Any, *, methods: list[str] | None = None, span_type: str | None = None) -> Any:
         """Monitor ``generator`` in one line and return it (see ``genmon.monitor.tracking.attach``)."""
@@ -369,6 +359,17 @@ class GenerationMonitor:
     def shutdown(self) -> None:
         """afterimage's name for ``close()`` bounded by ``shutdown_timeout``."""
         self.close()
+
+    def __repr__(self) -> str:
+        from genmon.plots.notebook import monitor_repr
+
+        return monitor_repr(self.log_dir, self.run, self._closed, self.stats())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: headline figures over model calls, the per-model table, the slowest units of work."""
+        from genmon.plots.notebook import monitor_html
+
+        return monitor_html(self._rt.view, self.get_spans, self.run, self._closed)
 
     def __enter__(self) -> Self:
         return self
