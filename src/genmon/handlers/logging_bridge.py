@@ -143,6 +143,9 @@ def capture_logging(
 class StdlibLoggerSink:
     """A monitor log handler re-emitting each record on a standard logger (``genmon`` by default).
 
+    Records the monitor captured from Python logging (``LoggingHandler``) are
+    not re-emitted: logging's handlers saw them once already.
+
     The ``logging.LogRecord`` keeps the record's level, message and time
     (``created``); its data travels in ``record.genmon_data`` (a dict) and
     its ISO timestamp in ``record.genmon_timestamp``. It runs on its own lane,

@@ -164,6 +164,7 @@ class TokensByModelChart:
             widths = [bar.get_width() for bar in container]  # type: ignore[attr-defined]
             ax.bar_label(container, labels=[format_number(w) for w in widths], fontsize=8, padding=2)  # type: ignore[arg-type]
         ax.xaxis.set_major_formatter(THOUSANDS)
+        ax.margins(x=0.12)  # room for the labels at the bars' ends
         total = sum(frame["tokens"])
         style_axes(ax, f"Tokens by model ({plural(total, 'token')} in all{_shown(order, every)})", "Tokens", "Model")
         ax.legend(title=None, fontsize=9, loc="lower right", framealpha=0.9)
@@ -187,6 +188,7 @@ class CostByModelChart:
                     errorbar=None, orient="h", saturation=1.0, ax=ax)  # fmt: skip
         for container in ax.containers:
             ax.bar_label(container, labels=[format_usd(c) for c in costs], fontsize=8, padding=2)  # type: ignore[arg-type]
+        ax.margins(x=0.15)  # room for the labels at the bars' ends
         title = f"Cost by model ({format_usd(float(values.sum()))} in all{_shown(order, models)})"
         style_axes(ax, title, "Cost (USD)", "Model")
 

@@ -17,10 +17,10 @@ from genmon.plots.units import format_number, format_percent, format_seconds, fo
 STYLE = """
 .genmon { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328; }
 .genmon .muted { color: #59636e; }
-.genmon .cards { display: flex; flex-wrap: wrap; gap: .6rem; margin: .8rem 0; }
-.genmon .card { border: 1px solid #d0d7de; border-radius: 6px; padding: .45rem .9rem; min-width: 8rem; }
-.genmon .card b { display: block; font-size: 1.25rem; white-space: nowrap; }
-.genmon .card small { color: #59636e; }
+.genmon .cards { display: flex; flex-wrap: wrap; gap: .5rem; margin: .8rem 0; }
+.genmon .card { border: 1px solid #d0d7de; border-radius: 6px; padding: .4rem .75rem; min-width: 6.5rem; }
+.genmon .card b { display: block; font-size: 1.2rem; white-space: nowrap; }
+.genmon .card small { color: #59636e; font-size: .75rem; }
 .genmon table { border-collapse: collapse; margin: .5rem 0; font-variant-numeric: tabular-nums; }
 .genmon th, .genmon td { border: 1px solid #d0d7de; padding: .2rem .5rem; text-align: left; vertical-align: top; }
 .genmon th { background: #f6f8fa; }
@@ -51,7 +51,7 @@ def cards(figures: Headline, alerts_fired: int | None = None) -> dict[str, tuple
     out: dict[str, tuple[str, str]] = {}
     model = figures.model
     if model.calls:
-        out["model calls"] = (f"{model.calls:,}", "LLM, CHAT_MODEL, track_generation")
+        out["model calls"] = (f"{model.calls:,}", "LLM, CHAT_MODEL, track_generation")  # the definition, in short
         if model.error_rate is not None:
             out["error rate"] = (format_percent(model.error_rate), f"{plural(model.errors or 0, 'call')} failed")
         latency = " / ".join(format_seconds(v) for v in (model.p50, model.p95, model.p99))
