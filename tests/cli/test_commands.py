@@ -69,6 +69,7 @@ def test_report_rebuilds_exports_plots_and_html_from_files(tmp_path: Path, capsy
         assert (out / "exports" / name).stat().st_size > 0
     table = pq.read_table(out / "exports" / "metrics.parquet").to_pandas()
     assert (table["metric"] == "generation_time").sum() == 120
+    assert pq.read_table(out / "exports" / "metrics_spans.parquet").num_rows == 60  # the tracked calls, beside
     assert (out / "plots" / "overview.png").exists()
     parser = Structure()
     parser.feed((out / "report.html").read_text())

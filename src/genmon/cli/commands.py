@@ -69,7 +69,8 @@ def export_command(run_dir: str, fmt: str, window_s: float | None, out: str | No
         written = exporter.export(series, path, spans=[s for s in run.spans if s.get("start", 0.0) >= start])
     else:
         written = exporter.export(series, path)
-    print(f"{sum(len(s) for s in series):,} points in {len(series)} metrics written to {written[0]}")
+    spans = f" (spans: {written[1]})" if fmt == "parquet" and len(written) > 1 else ""
+    print(f"{sum(len(s) for s in series):,} points in {len(series)} metrics written to {written[0]}{spans}")
     return 0
 
 
