@@ -21,8 +21,15 @@ def make_run(directory: Path) -> Path:
         for i in range(60):
             with monitor.track("chat", model_name="m-large" if i % 2 else "m-small") as span:
                 span.set_usage(prompt_tokens=100 + i, completion_tokens=20)
-            monitor.track_generation(0.5 + i / 100, i % 2 != 0, model_name="m-large", operation="summarise",
-                                     prompt_token_count=300, completion_token_count=50, total_token_count=350)
+            monitor.track_generation(
+                0.5 + i / 100,
+                i % 2 != 0,
+                model_name="m-large",
+                operation="summarise",
+                prompt_token_count=300,
+                completion_token_count=50,
+                total_token_count=350,
+            )
             clock.advance(1)
         monitor.check_alerts()  # a quarter of the calls failed: low_success_rate fires
     return directory
@@ -34,12 +41,15 @@ class Structure(HTMLParser):
         self.tags: dict[str, int] = {}
         self.headings: list[str] = []
         self.sources: list[str] = []
+        self.alts: list[str] = []
         self._in_h2 = False
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         self.tags[tag] = self.tags.get(tag, 0) + 1
         if tag in ("img", "script", "link"):
             self.sources += [value for name, value in attrs if name in ("src", "href")]
+        if tag == "img":
+            self.alts += [value for name, value in attrs if name == "alt"]
         self._in_h2 = tag == "h2"
 
     def handle_data(self, data: str) -> None:
@@ -59,12 +69,23 @@ def test_report_rebuilds_exports_plots_and_html_from_files(tmp_path: Path, capsy
         assert (out / "exports" / name).stat().st_size > 0
     table = pq.read_table(out / "exports" / "metrics.parquet").to_pandas()
     assert (table["metric"] == "generation_time").sum() == 120
+    assert pq.read_table(out / "exports" / "metrics_spans.parquet").num_rows == 60  # the tracked calls, beside
     assert (out / "plots" / "overview.png").exists()
     parser = Structure()
     parser.feed((out / "report.html").read_text())
-    assert parser.tags["img"] == len(list((out / "plots").glob("*.png")))
+    pngs = {p.stem for p in (out / "plots").glob("*.png")}
+    assert sorted(parser.alts) == sorted(
+        pngs - {"overview"}
+    )  # every chart exactly once; the overview would repeat them
     assert parser.sources and all(src.startswith("data:image/png;base64,") for src in parser.sources)  # self-contained
-    assert {"Charts", "Summary", "Per model", "Per operation", "Alerts", "Slowest calls"} <= set(parser.headings)
+    assert parser.headings == [
+        "Charts",
+        "Model calls by model",
+        "Calls by operation",
+        "Alerts",
+        "Slowest units of work",
+        "Every metric",
+    ]
     html = (out / "report.html").read_text()
     assert "low_success_rate" in html and "m-large" in html and "summarise" in html
 

@@ -21,12 +21,26 @@ def test_version_prints_the_package_version() -> None:
     assert out.returncode == 0 and out.stdout.strip() == f"genmon {__version__}"
 
 
-def test_demo_writes_a_run_directory_and_prints_it(tmp_path: Path, capsys) -> None:
-    """`genmon demo` runs a simulated generator with the monitor attached and prints its run directory."""
+def test_demo_writes_a_run_directory_and_prints_it(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`genmon demo` runs the simulated generator, tells each step as it runs, and prints 80 columns at most."""
+    monkeypatch.setenv("COLUMNS", "80")
     run_dir = tmp_path / "demo"
     assert main(["demo", "--conversations", "40", "--concurrency", "8", "--out", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert str(run_dir) in out and "p95" in out and "generation_time" in out  # the summary table
+    lines = out.splitlines()
+    steps = [
+        next(i for i, line in enumerate(lines) if line.startswith(f"{step}: "))
+        for step in ("exports", "charts", "report")
+    ]
+    assert steps == sorted(steps) and steps[-1] < next(
+        i for i, line in enumerate(lines) if line.startswith("Model calls: ")
+    )
+    assert "metrics_spans.parquet" in " ".join(lines[steps[0] : steps[1]])
+    start = next(i for i, line in enumerate(lines) if line.startswith("metric "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("open "))  # paths are printed whole, to copy
+    assert all(len(line) <= 80 for line in lines[:end] if not line.startswith("run directory")) and end - start > 5
+    assert any(line.startswith("model calls: ") for line in lines)  # the line under the progress bar
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert {"generation_time", "success_rate", "error_rate", "cost_usd"} <= {line["metric"] for line in lines}
     log = [json.loads(line) for line in (run_dir / "genmon.log").read_text().splitlines()]

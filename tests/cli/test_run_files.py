@@ -15,7 +15,9 @@ from genmon.cli.run_files import RunFileWarning, RunNotFoundError, load_runs
 def write_run(directory: Path, points: int = 20) -> None:
     with GenerationMonitor(log_dir=directory, metrics_interval=0) as monitor:
         for i in range(points):
-            monitor.track_generation(0.1 * (i + 1), i % 5 != 0, model_name="m", prompt_token_count=10 + i, operation="chat")
+            monitor.track_generation(
+                0.1 * (i + 1), i % 5 != 0, model_name="m", prompt_token_count=10 + i, operation="chat"
+            )
         monitor.log_warning("halfway", step=1)
 
 
@@ -67,7 +69,9 @@ def test_an_afterimage_run_with_naive_local_timestamps_is_read(tmp_path: Path) -
         + json.dumps({"metric": "prompt_token_count", "value": 12, "model_name": "x", "timestamp": stamp.isoformat()})
         + "\n"
     )
-    (tmp_path / "afterimage.log").write_text('2026-03-01 12:00:01,000 - {"message": "Generation metrics", "level": "info"}\n')
+    (tmp_path / "afterimage.log").write_text(
+        '2026-03-01 12:00:01,000 - {"message": "Generation metrics", "level": "info"}\n'
+    )
     run = load_runs([tmp_path])
     data = run.store.series("generation_time")
     assert data is not None and data.timestamps.tolist() == [stamp.timestamp()]  # naive = local time
@@ -99,10 +103,32 @@ def test_bad_span_and_log_lines_are_skipped_with_their_line(tmp_path: Path) -> N
     write_run(tmp_path)
     with open(tmp_path / "spans.jsonl", "a") as f:
         f.write(json.dumps({"call_id": "x", "name": "bad", "start": "soon", "duration_s": "slow"}) + "\n")
-        f.write(json.dumps({"call_id": "y", "name": "ok", "start": 1.8e9, "duration_s": 0.5, "prompt_tokens": "n/a"}) + "\n")
+        f.write(
+            json.dumps({"call_id": "y", "name": "ok", "start": 1.8e9, "duration_s": 0.5, "prompt_tokens": "n/a"}) + "\n"
+        )
     with open(tmp_path / "genmon.log", "a") as f:
         f.write(json.dumps({"message": "odd", "timestamp": 12, "alert": "x"}) + "\n")
     with pytest.warns(RunFileWarning, match=r"spans.jsonl:1: not a span line"):
         run = load_runs([tmp_path])
     assert [s["name"] for s in run.spans] == ["ok"]
     assert build_report(run, tmp_path / "out").report.exists()
+
+
+def test_the_run_name_tags_and_config_are_read_from_run_json(tmp_path: Path) -> None:
+    """run.json's name, tags and config come back as run_info; a run without one has None, an unreadable one warns."""
+    with GenerationMonitor(
+        log_dir=tmp_path / "named", run_name="nightly", tags={"dataset": "v3"}, config={"t": 0.7}
+    ) as m:
+        m.record_metric("x", 1.0)
+    info = load_runs([tmp_path / "named"]).run_info
+    assert info is not None and (info["run_name"], info["tags"], info["config"]) == (
+        "nightly",
+        {"dataset": "v3"},
+        {"t": 0.7},
+    )
+    with GenerationMonitor(log_dir=tmp_path / "plain") as m:
+        m.record_metric("x", 1.0)
+    assert load_runs([tmp_path / "plain"]).run_info is None
+    (tmp_path / "plain" / "run.json").write_text("{not json")
+    with pytest.warns(RunFileWarning, match="run.json: unreadable"):
+        assert load_runs([tmp_path / "plain"]).run_info is None

@@ -40,7 +40,7 @@ def test_to_dataframe_filters_by_metric_and_window(recorded: Recorded) -> None:
 
 
 def test_summary_matches_numpy_and_get_metrics(make_monitor: Callable[..., GenerationMonitor]) -> None:
-    """count, mean, std, min, p50, p95, p99, max and last per metric agree with numpy and get_metrics."""
+    """count, sum, mean, std, min, p50, p95, p99, max and last per metric agree with numpy and get_metrics."""
     clock = ManualClock(1.8e9)
     monitor = make_monitor(clock=clock, metric_handlers=[])
     values = np.random.default_rng(5).lognormal(0, 1, 300)
@@ -50,7 +50,7 @@ def test_summary_matches_numpy_and_get_metrics(make_monitor: Callable[..., Gener
     assert list(frame.columns) == list(SUMMARY_STATS)
     row = frame.loc["latency"]
     p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    expected = [300, values.mean(), values.std(), values.min(), p50, p95, p99, values.max(), values[-1]]
+    expected = [300, values.sum(), values.mean(), values.std(), values.min(), p50, p95, p99, values.max(), values[-1]]
     assert row.tolist() == pytest.approx(expected)
     stats = monitor.get_metrics("latency", window=60)
     for key in ("mean", "std", "min", "max", "p50", "p95", "p99", "last"):
@@ -80,3 +80,31 @@ def test_summary_of_a_window_and_of_nothing(recorded: Recorded) -> None:
     recent = recorded.monitor.summary(window=200)
     # Points 61.1 s apart, the clock 61.1 s past the last: 61, 122 and 183 s old fall in 200 s.
     assert int(recent["count"].sum()) == 3
+
+
+def test_summary_refuses_an_unknown_by_key_with_the_keys_there_are(
+    make_monitor: Callable[..., GenerationMonitor],
+) -> None:
+    """A misspelt by= key raises ValueError listing the recorded keys, instead of one group of None."""
+    monitor = make_monitor(clock=ManualClock(1.8e9), metric_handlers=[])
+    monitor.track_generation(1.0, True, model_name="big", operation="chat")
+    with pytest.raises(ValueError, match=r"by='modle_name': no point has this metadata key; the keys recorded are: "):
+        monitor.summary(by="modle_name")
+    with pytest.raises(ValueError, match="model_name, operation"):
+        monitor.summary(by=["model_name", "nope"])
+    assert monitor.summary(window=0, by="anything").empty  # nothing to group: no error
+
+
+def test_summary_by_call_kind_puts_model_calls_apart_from_wrappers(
+    make_monitor: Callable[..., GenerationMonitor],
+) -> None:
+    """by='call_kind' labels call points 'model' or the wrapper's span type; other metrics' points None."""
+    monitor = make_monitor(clock=ManualClock(1.8e9), metric_handlers=[])
+    monitor.track_generation(0.2, True, model_name="big")
+    monitor.track_generation(3.0, True, span_type="CHAIN")
+    monitor.record_metric("judge_score", 0.9)
+    frame = monitor.summary(by="call_kind")
+    assert frame.loc[("generation_time", "model"), "sum"] == pytest.approx(0.2)
+    assert frame.loc[("generation_time", "CHAIN"), "sum"] == pytest.approx(3.0)
+    judge = frame.loc["judge_score"]
+    assert judge.index.isna().all() and judge["count"].tolist() == [1]

@@ -175,9 +175,10 @@ def test_a_raising_logging_handler_never_kills_the_log_worker(tmp_path: Path, ap
             log_dir=tmp_path, log_handlers=[RaisingHandler(), capture, StdlibLoggerSink()], metrics_interval=0
         ) as monitor:
             with capture_logging(monitor, app_logger):
-                app_logger.info("poison")
+                monitor.log_info("poison")
                 assert monitor.flush(10)
-                app_logger.info("after the failure")
+                monitor.log_info("after the failure")
+                app_logger.info("captured, not sent back")
                 monitor.log_info("still alive")
                 assert monitor.flush(10)
             assert monitor._rt.logs.worker.thread.is_alive()
@@ -188,9 +189,37 @@ def test_a_raising_logging_handler_never_kills_the_log_worker(tmp_path: Path, ap
         genmon.removeHandler(raising)
         genmon.removeHandler(after)
         genmon.setLevel(old_level)
-    wanted = ("poison", "after the failure", "still alive")
+    wanted = ("poison", "after the failure", "captured, not sent back", "still alive")
     assert [m for m in capture.messages() if m in wanted] == list(wanted)
     assert [r.getMessage() for r in after.records if r.getMessage() in wanted] == ["after the failure", "still alive"]
+
+
+def test_log_to_logging_prints_each_captured_record_once(
+    tmp_path: Path, app_logger: logging.Logger, genmon_logger: ListHandler
+) -> None:
+    """With log_to_logging=True, a record captured from Python logging is not re-emitted on the `genmon` logger."""
+    with GenerationMonitor(log_dir=tmp_path, log_to_logging=True, metrics_interval=0) as monitor:
+        with capture_logging(monitor, app_logger):
+            app_logger.info("item %d done", 7)
+        monitor.log_warning("slow batch")
+        assert monitor.flush(10)
+    assert [r.getMessage() for r in genmon_logger.records] == ["slow batch"]
+    lines = [orjson.loads(line) for line in (tmp_path / "genmon.log").read_bytes().splitlines()]
+    assert [line["message"] for line in lines] == ["item 7 done", "slow batch"]  # still in the monitor's own log
+
+
+def test_failed_track_generation_calls_log_at_error(tmp_path: Path, genmon_logger: ListHandler) -> None:
+    """A failed track_generation (or track_evaluation) call logs at ERROR; a successful one at INFO."""
+    with GenerationMonitor(log_dir=tmp_path, log_to_logging=True, metrics_interval=0) as monitor:
+        monitor.track_generation(0.5, True, model_name="m")
+        monitor.track_generation(0.5, False, model_name="m", error="429")
+        monitor.track_evaluation(0.1, False, "judge", {"relevance": 0.2})
+        assert monitor.flush(10)
+    assert [(r.levelname, r.getMessage()) for r in genmon_logger.records] == [
+        ("INFO", "Generation metrics"),
+        ("ERROR", "Generation metrics"),
+        ("ERROR", "Evaluation metrics"),
+    ]
 
 
 def test_level_names_map_logging_levels_down_to_the_nearest() -> None:

@@ -29,6 +29,8 @@ STANDARD = [
     "evaluation_scores",
     "evaluation_time",
 ]
+# The per-model charts the simulated run can draw (it records no cost, so no cost_by_model).
+PER_MODEL = ["latency_by_model", "error_rate_by_model", "tokens_by_model"]
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -40,10 +42,10 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_every_standard_chart_and_the_overview_are_saved_in_log_dir_plots(busy: tuple[GenerationMonitor, Any]) -> None:
-    """The default directory gets afterimage's file names plus overview.png, each a PNG of figsize x dpi."""
+    """The default directory gets afterimage's file names, the per-model charts and overview.png, each figsize x dpi."""
     monitor, _ = busy
     paths = monitor.visualize_metrics(figsize=(10, 5))
-    assert [p.name for p in paths] == [f"{name}.png" for name in [*STANDARD, "overview"]]
+    assert [p.name for p in paths] == [f"{name}.png" for name in [*STANDARD, *PER_MODEL, "overview"]]
     assert all(p.parent == monitor.log_dir / "plots" for p in paths)
     for path in paths[:-1]:
         assert png_size(path) == (1000, 500)
@@ -87,7 +89,7 @@ def test_return_figures_gives_the_figures_by_name_and_still_saves(
 
     monitor, _ = busy
     figures = monitor.visualize_metrics(save_dir=tmp_path / "charts", figsize=(6, 3), return_figures=True)
-    assert list(figures) == [*STANDARD, "overview"]
+    assert list(figures) == [*STANDARD, *PER_MODEL, "overview"]
     assert all(isinstance(f, Figure) for f in figures.values())
     assert tuple(figures["generation_time"].get_size_inches()) == (6, 3)
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == sorted(f"{n}.png" for n in figures)
@@ -141,15 +143,13 @@ def test_plotting_works_from_another_thread_and_leaves_global_state_alone(
     thread.start()
     thread.join()
     assert not any(isinstance(r, BaseException) for r in results), results
-    assert len(results[0]) == 8
+    assert len(results[0]) == len(STANDARD) + len(PER_MODEL) + 1
     assert dict(matplotlib.rcParams) == rc_before
     assert matplotlib.get_backend() == backend_before
 
 
-def test_plot_metric_draws_points_and_rolling_mean_on_a_local_time_axis(busy: tuple[GenerationMonitor, Any]) -> None:
-    """The figure has the requested size; x values are local wall-clock times (Paris, UTC+01:00 in January)."""
-    import matplotlib.dates as mdates
-
+def test_plot_metric_draws_points_and_rolling_mean_on_an_elapsed_time_axis(busy: tuple[GenerationMonitor, Any]) -> None:
+    """The figure has the requested size; x values are minutes since the first point, whose local time is in the label."""
     monitor, _ = busy
     figure = monitor.plot_metric("generation_time", window=timedelta(hours=2), rolling_window=5, figsize=(9, 6))
     assert tuple(figure.get_size_inches()) == (9, 6)
@@ -157,11 +157,12 @@ def test_plot_metric_draws_points_and_rolling_mean_on_a_local_time_axis(busy: tu
     series = monitor.store.series("generation_time")
     assert series is not None
     line = ax.get_lines()[0]
-    first_local = datetime.fromtimestamp(float(series.timestamps[0]))  # naive local wall clock
-    assert mdates.date2num(first_local) == pytest.approx(mdates.date2num(line.get_xdata()[0]), abs=1e-9)
-    assert first_local.hour == 11
-    assert "UTC+01:00" in ax.get_xlabel()
+    expected = (series.timestamps - series.timestamps[0]) / 60.0
+    assert line.get_xdata() == pytest.approx(expected)
+    first_local = datetime.fromtimestamp(float(series.timestamps[0]))  # naive local wall clock: Paris
+    assert ax.get_xlabel() == f"Minutes since {first_local:%H:%M:%S} on {first_local:%Y-%m-%d} (UTC+01:00)"
     assert line.get_ydata()[4] == pytest.approx(series.values[:5].mean())
+    assert ax.get_title(loc="left") == f"generation_time over time ({len(series)} points)"
 
 
 def test_plot_metric_refuses_unknown_metrics_and_empty_windows(busy: tuple[GenerationMonitor, ManualClock]) -> None:

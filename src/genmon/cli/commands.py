@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from genmon.cli.run_files import RunData, RunFileWarning, load_runs
-from genmon.cli.run_report import EXPORT_FORMATS, ReportOutputs, build_report, plot_run, summary_table
+from genmon.cli.run_report import EXPORT_FORMATS, ConsoleSteps, ReportOutputs, build_report, plot_run, summary_table
 
 
 def _load(run_dirs: Sequence[str]) -> RunData:
@@ -30,25 +31,31 @@ def _console():  # type: ignore[no-untyped-def]
 
 
 def print_outputs(console: Any, run: RunData, outputs: ReportOutputs, title: str) -> None:
-    """The summary table (resource metrics left to the report) and where every file went."""
-    series = [s for s in run.store.snapshot() if not s.name.startswith(("process/", "system/"))]
-    console.print(summary_table(series, title=title))
-    console.print(f"report: {outputs.report}", soft_wrap=True)
-    console.print(f"plots: {outputs.report.parent / 'plots'} ({len(outputs.plots)} charts)", soft_wrap=True)
-    for fmt, paths in outputs.exports.items():
-        console.print(f"{fmt}: {paths[0]}", soft_wrap=True)
+    """The headline over model calls, the summary table (resource metrics left to the report), the report's path."""
+    from genmon.cli.tables import headline_lines
+    from genmon.exporters.calls import headline
+
+    snapshot = run.store.snapshot()
+    console.print()
+    for line in headline_lines(headline(snapshot)):
+        console.print(line, highlight=False)
+    series = [s for s in snapshot if not s.name.startswith(("process/", "system/"))]
+    console.print(summary_table(series, title=title, width=console.width))
+    console.print(f"open {outputs.report}", soft_wrap=True)
 
 
 def report_command(run_dirs: Sequence[str], out: str | None) -> int:
     run = _load(run_dirs)
     out_dir = Path(out) if out else (Path(run_dirs[0]) if len(run_dirs) == 1 else Path("genmon-report"))
-    outputs = build_report(run, out_dir)
-    print_outputs(_console(), run, outputs, title=f"Summary of {', '.join(run_dirs)}")
+    console = _console()
+    outputs = build_report(run, out_dir, steps=ConsoleSteps(console))
+    print_outputs(console, run, outputs, title=f"Every metric of {', '.join(run_dirs)}")
     return 0
 
 
 def export_command(run_dir: str, fmt: str, window_s: float | None, out: str | None) -> int:
     from genmon.exporters.base import get_exporter, window_snapshot
+    from genmon.exporters.parquet_file import ParquetExporter
 
     run = _load([run_dir])
     last = max(float(s.timestamps[-1]) for s in run.store.snapshot())
@@ -56,8 +63,14 @@ def export_command(run_dir: str, fmt: str, window_s: float | None, out: str | No
     series = window_snapshot(run.store, last, window_s)
     ext = EXPORT_FORMATS.get(fmt, fmt)
     path = Path(out) if out else Path(run_dir) / "exports" / f"metrics.{ext}"
-    written = get_exporter(fmt).export(series, path)
-    print(f"{sum(len(s) for s in series):,} points in {len(series)} metrics written to {written[0]}")
+    exporter = get_exporter(fmt)
+    if isinstance(exporter, ParquetExporter):  # spans of the same window go beside the points
+        start = -math.inf if window_s is None else last - window_s
+        written = exporter.export(series, path, spans=[s for s in run.spans if s.get("start", 0.0) >= start])
+    else:
+        written = exporter.export(series, path)
+    spans = f" (spans: {written[1]})" if fmt == "parquet" and len(written) > 1 else ""
+    print(f"{sum(len(s) for s in series):,} points in {len(series)} metrics written to {written[0]}{spans}")
     return 0
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from genmon.monitor.settings import RUN_FILE
 from genmon.monitor.store.metric_store import MetricStore
 
 METRIC_FILES = ("metrics.jsonl", "metrics-*.jsonl")
@@ -55,6 +56,7 @@ class RunData:
     spans: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    run_info: dict[str, Any] | None = None  # run.json of the first directory that has one: run_name, tags, config
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alert records found in the logs, oldest first."""
@@ -92,11 +94,26 @@ def load_runs(directories: Iterable[str | Path], max_points_per_metric: int | No
             run.logs.extend(_read_logs(path, run.problems))
         for path in span_paths:
             run.spans.extend(_read_spans(path, run.problems))
+        if run.run_info is None:
+            run.run_info = read_run_info(directory, run.problems)
     run.logs.sort(key=lambda r: r.get("_ts", 0.0))
     run.spans.sort(key=lambda s: s.get("start", 0.0))
     for problem in run.problems:
         warnings.warn(problem, RunFileWarning, stacklevel=2)
     return run
+
+
+def read_run_info(directory: Path, problems: list[str]) -> dict[str, Any] | None:
+    """The run's name, tags and config from ``run.json``, or None when the run has none (or it is unreadable)."""
+    path = directory / RUN_FILE
+    if not path.is_file():
+        return None
+    try:
+        info = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as error:
+        problems.append(f"{path}: unreadable ({error}); the run's name, tags and config are left out")
+        return None
+    return info if isinstance(info, dict) else None
 
 
 def to_epoch(stamp: Any) -> float:

@@ -1,18 +1,22 @@
-"""Rebuilding a run's outputs from its files: exports in every format, plots, report.html, a terminal table."""
+"""Rebuilding a run's outputs from its files: exports in every format, plots, report.html, a terminal table.
+
+Each step (exports, charts, report) is told to a ``Steps`` as it starts and
+ends, so ``genmon demo`` and ``genmon report`` show what they are doing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from genmon.cli.run_files import RunData
 from genmon.monitor.store.series_data import SeriesData
+from genmon.plots.units import plural
 
-if TYPE_CHECKING:
-    import pandas as pd
-
+OVERVIEW = "overview"
 EXPORT_FORMATS = {"json": "json", "csv": "csv", "excel": "xlsx", "parquet": "parquet"}
 
 
@@ -25,110 +29,137 @@ class ReportOutputs:
     exports: dict[str, list[Path]] = field(default_factory=dict)
 
 
+REPORT_FIGSIZE = (7.2, 3.7)  # two charts a row in report.html, text still legible
+REPORT_DPI = 120  # standalone PNGs of 864 x 444 pixels, sharp enough at half a 1,240 px page
+
+
+class Steps(Protocol):
+    """Where the steps of building a report are told as they run (``genmon demo`` and ``report`` print them)."""
+
+    def start(self, step: str) -> None: ...
+
+    def done(self, step: str, result: str) -> None: ...
+
+
+class QuietSteps:
+    """Tells nothing."""
+
+    def start(self, step: str) -> None:
+        pass
+
+    def done(self, step: str, result: str) -> None:
+        pass
+
+
+class ConsoleSteps:
+    """A spinner while a step runs, then one line with what it wrote and how long it took."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self._status: Any = None
+        self._started = 0.0
+
+    def start(self, step: str) -> None:
+        self._started = time.perf_counter()
+        self._status = self.console.status(f"{step}...")
+        self._status.start()
+
+    def done(self, step: str, result: str) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        elapsed = time.perf_counter() - self._started
+        self.console.print(f"{step}: {result} ({elapsed:.1f} s)", highlight=False)
+
+
 def export_run(
-    series: Sequence[SeriesData], out_dir: Path, formats: Sequence[str] = tuple(EXPORT_FORMATS)
+    series: Sequence[SeriesData],
+    out_dir: Path,
+    formats: Sequence[str] = tuple(EXPORT_FORMATS),
+    spans: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, list[Path]]:
-    """Write ``out_dir/exports/metrics.<ext>`` in each format."""
+    """Write ``out_dir/exports/metrics.<ext>`` in each format (Parquet with the spans beside it)."""
     from genmon.exporters.base import get_exporter
+    from genmon.exporters.parquet_file import ParquetExporter
 
     written = {}
     for fmt in formats:
         ext = EXPORT_FORMATS.get(fmt, fmt)
-        written[fmt] = get_exporter(fmt).export(series, out_dir / "exports" / f"metrics.{ext}")
+        path = out_dir / "exports" / f"metrics.{ext}"
+        if fmt == "parquet":
+            written[fmt] = ParquetExporter().export(series, path, spans=spans)
+        else:
+            written[fmt] = get_exporter(fmt).export(series, path)
     return written
 
 
-def plot_run(series: Sequence[SeriesData], plots_dir: Path, figsize: tuple[float, float] = (12, 6)) -> list[Path]:
-    """Save the standard charts and the overview in ``plots_dir``."""
+def plot_run(
+    series: Sequence[SeriesData], plots_dir: Path, figsize: tuple[float, float] = (12, 6), dpi: int = 100
+) -> list[Path]:
+    """Save the standard and per-model charts and the overview in ``plots_dir``."""
     from genmon.plots.charts import save_standard_charts
 
-    paths, _ = save_standard_charts(series, plots_dir, figsize)
+    paths, _ = save_standard_charts(series, plots_dir, figsize, dpi)
     return paths
 
 
-def headline(series: Sequence[SeriesData], alerts: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """The few numbers a reader wants first: calls, error rate, latency percentiles, tokens, cost, alerts."""
-    import numpy as np
-
-    data = {s.name: s for s in series}
-    cards: dict[str, str] = {}
-    latency = data.get("generation_time")
-    if latency is not None and len(latency):
-        cards["calls"] = f"{len(latency):,}"
-        p50, p95 = np.percentile(latency.values, [50, 95])
-        cards["latency p50 / p95"] = f"{p50:.3g} s / {p95:.3g} s"
-    errors = data.get("error_rate")
-    if errors is not None and len(errors):
-        cards["error rate"] = f"{errors.values.mean():.1%}"
-    tokens = data.get("total_token_count")
-    if tokens is not None and len(tokens):
-        cards["total tokens"] = f"{tokens.values.sum():,.0f}"
-    cost = data.get("cost_usd")
-    if cost is not None and len(cost):
-        cards["cost"] = f"${cost.values.sum():,.4f}"
-    fired = [a for a in alerts if not (isinstance(a.get("data"), dict) and a["data"].get("state") == "resolved")]
-    cards["alerts fired"] = str(len(fired))
-    return cards
-
-
-def _by(series: Sequence[SeriesData], key: str) -> pd.DataFrame | None:
-    from genmon.exporters.frames import summary
-
-    keyed = [
-        s for s in series if key in s.metadata_keys() and not s.name.startswith(("model_usage:", "finish_reason:"))
-    ]
-    if not keyed:
-        return None
-    frame = summary(keyed, by=key)
-    return frame
-
-
-def build_report(run: RunData, out_dir: Path, formats: Sequence[str] = tuple(EXPORT_FORMATS)) -> ReportOutputs:
-    """Exports, plots and report.html for a run read from files, all under ``out_dir``."""
-    from genmon.exporters.frames import summary
+def build_report(
+    run: RunData, out_dir: Path, formats: Sequence[str] = tuple(EXPORT_FORMATS), steps: Steps | None = None
+) -> ReportOutputs:
+    """Exports, plots and report.html for a run read from files, all under ``out_dir``; each step told to ``steps``."""
     from genmon.plots.report_html import ReportInput, write_report
 
+    steps = steps or QuietSteps()
     series = run.store.snapshot()
     alerts = run.alerts()
     out_dir.mkdir(parents=True, exist_ok=True)
-    exports = export_run(series, out_dir, formats) if series else {}
-    plots = plot_run(series, out_dir / "plots") if series else []
-    plots.sort(key=lambda p: p.stem != "overview")  # the dashboard first, then each chart
+    exports: dict[str, list[Path]] = {}
+    plots: list[Path] = []
+    if series:
+        steps.start("exports")
+        exports = export_run(series, out_dir, formats, run.spans)
+        steps.done("exports", f"{_export_names(exports)} in {out_dir / 'exports'}")
+        steps.start("charts")
+        plots = plot_run(series, out_dir / "plots", REPORT_FIGSIZE, REPORT_DPI)
+        steps.done("charts", f"{plural(len(plots) - 1, 'chart')} and overview.png in {out_dir / 'plots'}")
     starts = [float(s.timestamps[0]) for s in series] + [float(s.get("start", 0)) for s in run.spans[:1]]
     ends = [float(s.timestamps[-1]) for s in series]
     report = ReportInput(
         title="genmon run report",
         sources=[str(d) for d in run.directories],
-        summary=summary(series),
-        by_model=_by(series, "model_name"),
-        by_operation=_by(series, "operation"),
-        plots=plots,
+        series=series,
+        # The overview repeats the other charts: the report shows each chart once.
+        plots=[p for p in plots if p.stem != OVERVIEW],
         alerts=alerts,
         spans=run.spans,
-        headline=headline(series, alerts),
+        run=run.run_info,
         time_range=(min(starts), max(ends)) if starts and ends else None,
     )
+    steps.start("report")
     path = write_report(report, out_dir / "report.html")
+    steps.done("report", str(path))
     return ReportOutputs(path, plots, exports)
 
 
-def summary_table(series: Sequence[SeriesData], title: str = "Summary") -> Any:
-    """A rich Table of count, mean, p50, p95, p99 and max per metric."""
-    import numpy as np
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric", overflow="fold")
-    for column in ("count", "mean", "p50", "p95", "p99", "max"):
-        table.add_column(column, justify="right")
-    for s in sorted(series, key=lambda s: s.name):
-        p50, p95, p99 = np.percentile(s.values, [50, 95, 99])
-        cells = [f"{len(s):,}"] + [_number(v) for v in (s.values.mean(), p50, p95, p99, s.values.max())]
-        table.add_row(s.name, *cells)
-    return table
+def _export_names(exports: Mapping[str, list[Path]]) -> str:
+    """``metrics.json, metrics.csv (+12 per-metric files), metrics.xlsx, metrics.parquet, metrics_spans.parquet``."""
+    names = []
+    for fmt, paths in exports.items():
+        if fmt == "csv" and len(paths) > 1:
+            names.append(f"{paths[0].name} (+{len(paths) - 1} per-metric files and manifest)")
+        elif fmt == "parquet":
+            names += [p.name for p in paths]
+        else:
+            names.append(paths[0].name)
+    return ", ".join(names)
 
 
-def _number(value: float) -> str:
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-        return f"{value:.3g}"
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+SUMMARY_DROP_ORDER = ("max", "p99", "p50", "mean", "unit")
+
+
+def summary_table(series: Sequence[SeriesData], title: str = "Summary", width: int = 80) -> Any:
+    """A rich Table of every metric (unit, count, total, mean, percentiles) that fits ``width`` columns."""
+    from genmon.cli.tables import fitted_table
+    from genmon.plots.tables import metrics_table
+
+    return fitted_table(metrics_table(series), width, SUMMARY_DROP_ORDER, title)

@@ -1,4 +1,12 @@
-"""``genmon tail``: a live terminal view of a running job, following its files as they grow."""
+"""``genmon tail``: a live terminal view of a running job, following its files as they grow.
+
+The view is ordered for a 24-row terminal: the run and whether it is still
+writing, the recent alerts, the model calls of the window (rate, error
+rate, latency percentiles; wrappers on a line apart), then one row per
+metric. Rates are over the time the job was writing in the window, so a
+run that ended a minute ago still shows the rate it ran at. Metric names
+are never cut: columns are left out instead when the terminal is narrow.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +16,12 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
-from genmon.cli.run_files import LOG_FILES, METRIC_FILES, run_files, to_epoch
+from genmon.cli.run_files import LOG_FILES, METRIC_FILES, read_run_info, run_files, to_epoch
 from genmon.monitor.store.metric_store import MetricStore
-
-KEY_METRICS = (
-    "generation_time",
-    "success_rate",
-    "error_rate",
-    "prompt_token_count",
-    "completion_token_count",
-    "total_token_count",
-)
+from genmon.plots.units import format_number, format_percent, format_seconds, metric_kind, plural
 
 
 class FileFollower:
@@ -55,6 +56,8 @@ class RunFollower:
         self.first_seen: dict[str, float] = {}
         self.alerts: deque[dict[str, Any]] = deque(maxlen=8)
         self.bad_lines = 0
+        self.run_info = read_run_info(run_dir, [])
+        self._span_types: dict[Any, dict[str, Any]] = {}  # one shared metadata dict per span type
         self._metric_files: dict[Path, FileFollower] = {}
         self._log_files: dict[Path, FileFollower] = {}
 
@@ -83,7 +86,7 @@ class RunFollower:
                     self.alerts.append(record)
         return len(batch)
 
-    def _parse_point(self, line: bytes) -> tuple[str, float, float, None] | None:
+    def _parse_point(self, line: bytes) -> tuple[str, float, float, dict[str, Any] | None] | None:
         try:
             record = orjson.loads(line)
             name, value, ts = record["metric"], float(record["value"]), to_epoch(record["timestamp"])
@@ -97,54 +100,107 @@ class RunFollower:
         self.counts[name] = self.counts.get(name, 0) + 1
         if ts < self.first_seen.get(name, math.inf):
             self.first_seen[name] = ts
-        return (name, value, ts, None)
+        # Only the span type is kept (model calls apart from wrappers), one shared dict per type.
+        span_type = record.get("span_type")
+        if span_type is None or not isinstance(span_type, str):
+            return (name, value, ts, None)
+        meta = self._span_types.get(span_type)
+        if meta is None:
+            meta = self._span_types[span_type] = {"span_type": span_type}
+        return (name, value, ts, meta)
 
 
-def render(follower: RunFollower, window_s: float, now: float) -> Any:
-    """The live view: a table of key metrics over the window, totals, and the recent alerts."""
+TAIL_DROP_ORDER = ("p99", "p50", "mean", "unit")
+IDLE_AFTER_S = 10.0  # no new point for this long: the view says the run is idle
+
+
+def render(follower: RunFollower, window_s: float, now: float, width: int = 80, wall_now: float | None = None) -> Any:
+    """The live view: the run's state, recent alerts, model calls of the window, then a row per metric.
+
+    ``now`` ends the window (the newest point for a finished run); ``wall_now``
+    (default: the current time) tells how long the run has been idle.
+    """
     from rich.console import Group
-    from rich.table import Table
     from rich.text import Text
 
+    from genmon.cli.tables import fitted_table
+    from genmon.exporters.calls import headline
+    from genmon.plots.html_parts import wrapper_text
+
     start = now - window_s
-    table = Table(title=f"{follower.run_dir}  (last {window_s:g} s)", title_justify="left")
-    for column in ("metric", "per s", "mean", "p50", "p95", "p99", "sum"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    names = [n for n in KEY_METRICS if n in follower.counts] + sorted(
-        n for n in follower.counts if n not in KEY_METRICS
-    )
-    for name in names:
-        stats = follower.store.window_stats(name, start)
-        # Over the part of the window the job has run, so a young job's rate is not diluted.
-        covered = min(window_s, now - follower.first_seen.get(name, now))
-        rate = stats["count"] / covered if covered > 0 else 0.0
-        cells = [f"{rate:.2f}"] + [_fmt(stats[k]) if stats else "-" for k in ("mean", "p50", "p95", "p99")]
-        table.add_row(name, *cells, _fmt(follower.totals.get(name, 0.0)))
-    lines: list[Any] = [table]
-    errors = follower.store.window_stats("error_rate", start)
-    if errors:
-        lines.append(
-            Text(
-                f"error rate in window: {errors['mean']:.1%} of {errors['count']} calls",
-                style="bold red" if errors["mean"] > 0.2 else "",
-            )
-        )
+    newest = follower.store.last_timestamp()
+    name = (follower.run_info or {}).get("run_name")
+    lines: list[Any] = [Text(f"{follower.run_dir}{f'  {name}' if name else ''}  (last {window_s:g} s)", style="bold")]
+    if newest is not None:
+        idle = (time.time() if wall_now is None else wall_now) - newest
+        state = f"idle for {format_seconds(idle)}" if idle > IDLE_AFTER_S else "writing"
+        lines.append(Text(f"{state}; {plural(sum(follower.counts.values()), 'point')} read", style="dim"))
     if follower.alerts:
         lines.append(Text("recent alerts:", style="bold"))
-        for alert in follower.alerts:
-            stamp = str(alert.get("timestamp", ""))[:19]
-            lines.append(
-                Text(f"  {stamp}  {alert.get('level', '')}  {alert.get('alert', '')}: {alert.get('message', '')}")
-            )
+        for alert in list(follower.alerts)[-3:]:
+            stamp = str(alert.get("timestamp", ""))[11:19]
+            level = str(alert.get("level", ""))
+            text = f"  {stamp} {level} {alert.get('alert', '')}: {alert.get('message', '')}"
+            lines.append(Text(text, style="bold red" if level in ("error", "critical") else "yellow"))
+    series = follower.store.snapshot(start=start)
+    figures = headline(series)
+    model = figures.model
+    if model.calls:
+        active = _active_s(follower, start, newest)
+        rate = f", {format_number(model.calls / active)}/s" if active else ""
+        failed = f", {format_percent(model.error_rate)} failed" if model.error_rate is not None else ""
+        latency = ", ".join(
+            f"{p} {format_seconds(v)}" for p, v in (("p50", model.p50), ("p95", model.p95), ("p99", model.p99))
+        )
+        text = f"model calls: {model.calls:,}{rate}{failed}; {latency}"
+        alarming = model.error_rate is not None and model.error_rate > 0.2
+        lines.append(Text(text, style="bold red" if alarming else "bold"))
+    wrappers = wrapper_text(figures)
+    if wrappers:
+        lines.append(Text(f"wrappers apart: {wrappers}", style="dim"))
+    lines.append(fitted_table(_metric_rows(follower, series, start, newest), width, TAIL_DROP_ORDER))
     if follower.bad_lines:
         lines.append(Text(f"{follower.bad_lines} unreadable lines skipped", style="yellow"))
     return Group(*lines)
 
 
-def _fmt(value: float) -> str:
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-        return f"{value:.3g}"
-    return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+def _active_s(follower: RunFollower, start: float, newest: float | None) -> float:
+    """How long the job wrote in the window: from the window start (or its first point) to its newest point.
+
+    Ending at the newest point, not at now, keeps a run that ended a while
+    ago from looking slower the longer one watches it; starting at the run's
+    first point keeps a young run's rate undiluted, and a metric recorded in
+    one burst is spread over the run, not over the burst.
+    """
+    if newest is None or not follower.first_seen:
+        return 0.0
+    return max(newest - max(start, min(follower.first_seen.values())), 0.0)
+
+
+def _metric_rows(follower: RunFollower, series: list[Any], start: float, newest: float | None) -> Any:
+    from genmon.plots.tables import Table, metric_order
+
+    data = {s.name: s for s in series}
+    rows: list[tuple[str, ...]] = []
+    for name in metric_order(list(follower.counts)):
+        found = data.get(name)
+        total = follower.totals.get(name, 0.0)
+        if found is None or not len(found):
+            rows.append((name, "", "-", "", "", "", "", format_number(total)))
+            continue
+        kind = metric_kind(name, found.values)
+        active = _active_s(follower, start, newest)
+        rate = format_number(len(found) / active) if active > 0 else "-"
+        stats = ["", "", ""]
+        if kind.percentiles:
+            stats = [kind.cell(float(v)) for v in np.percentile(found.values, [50, 95, 99])]
+        mean = "" if kind.is_counter else kind.cell(float(found.values.mean()))
+        shown_total = format_number(total / kind.scale) if kind.summable and not kind.is_share else ""
+        if kind.is_share:
+            shown_total = f"{int(total):,}"
+        rows.append((name, kind.unit, rate, mean, *stats, shown_total))
+    columns = ("metric", "unit", "per s", "mean", "p50", "p95", "p99", "total")
+    return Table(columns, (False, False, *[True] * 6), tuple(rows))
 
 
 def follow(
@@ -162,14 +218,14 @@ def follow(
     follower.poll()
     console = Console()
     if once:
-        console.print(render(follower, window_s, _now(follower)))
+        console.print(render(follower, window_s, _now(follower), console.width))
         return 0
     deadline = None if duration_s is None else time.monotonic() + duration_s
-    with Live(render(follower, window_s, _now(follower)), console=console, refresh_per_second=4) as live:
+    with Live(render(follower, window_s, _now(follower), console.width), console=console, refresh_per_second=4) as live:
         while deadline is None or time.monotonic() < deadline:
             time.sleep(interval_s)  # a display cadence, not synchronisation
             follower.poll()
-            live.update(render(follower, window_s, _now(follower)))
+            live.update(render(follower, window_s, _now(follower), console.width))
     return 0
 
 

@@ -9,11 +9,13 @@ import numpy as np
 
 from genmon.exporters.columns import column_name, json_text, long_table
 from genmon.monitor.store.series_data import SeriesData
+from genmon.records.model_calls import call_kind, is_call_metric
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SUMMARY_STATS = ("count", "mean", "std", "min", "p50", "p95", "p99", "max", "last")
+SUMMARY_STATS = ("count", "sum", "mean", "std", "min", "p50", "p95", "p99", "max", "last")
+CALL_KIND = "call_kind"  # a derived grouping key: "model" for model calls, else the wrapper's span type
 
 
 def to_dataframe(series_list: Sequence[SeriesData]) -> pd.DataFrame:
@@ -30,16 +32,20 @@ def to_dataframe(series_list: Sequence[SeriesData]) -> pd.DataFrame:
 
 
 def summary(series_list: Sequence[SeriesData], by: str | Sequence[str] | None = None) -> pd.DataFrame:
-    """count, mean, std, min, p50, p95, p99, max and last per metric, or per metric and metadata value.
+    """count, sum, mean, std, min, p50, p95, p99, max and last per metric, or per metric and metadata value.
 
     Args:
         series_list: the snapshot to summarise.
         by: a metadata key (``"model_name"``) or several; points without the
-            key form their own group, labelled None.
+            key form their own group, labelled None. ``"call_kind"`` groups
+            the points of calls into model calls (``"model"``) and wrappers
+            by span type (``genmon.records.model_calls``); other metrics' points are None.
 
     The index is the metric name, or (metric, *by). ``std`` is the population
     standard deviation and percentiles interpolate linearly, as in
     ``GenerationMonitor.get_metrics``; ``last`` is the latest point's value.
+    A key that no point of the snapshot has raises ``ValueError`` naming the
+    keys there are (a misspelt key would otherwise give one group of None).
     """
     import pandas as pd
 
@@ -47,6 +53,7 @@ def summary(series_list: Sequence[SeriesData], by: str | Sequence[str] | None = 
     for key in keys:
         if not isinstance(key, str):
             raise TypeError(f"by must be a metadata key or a list of keys, got {key!r:.80}")
+    _check_keys(series_list, keys)
     rows: list[tuple[Any, ...]] = []
     for series in series_list:
         if not keys:
@@ -60,12 +67,35 @@ def summary(series_list: Sequence[SeriesData], by: str | Sequence[str] | None = 
     return frame.set_index(index)
 
 
+def _check_keys(series_list: Sequence[SeriesData], keys: list[str]) -> None:
+    """ValueError for a ``by`` key that no point of the snapshot has (an empty snapshot has every key)."""
+    missing = [k for k in keys if k != CALL_KIND]
+    if not missing or not any(len(s) for s in series_list):
+        return
+    present: dict[str, None] = {}
+    for series in series_list:
+        present.update(dict.fromkeys(series.metadata_keys()))
+    unknown = [k for k in missing if k not in present]
+    if unknown:
+        known = ", ".join(sorted(present)) or "none"
+        raise ValueError(
+            f"by={unknown[0]!r}: no point has this metadata key; the keys recorded are: {known} "
+            f"(and {CALL_KIND!r}, model calls apart from wrappers)"
+        )
+
+
+def _label_value(series: SeriesData, entry: dict[str, Any] | None, key: str) -> Any:
+    if key == CALL_KIND and (entry is None or key not in entry):
+        return call_kind((entry or {}).get("span_type")) if is_call_metric(series.name) else None
+    return _hashable((entry or {}).get(key))
+
+
 def _groups(series: SeriesData, keys: list[str]) -> list[tuple[tuple[Any, ...], np.ndarray]]:
     """(label, values in time order) per distinct combination of the keys' values, first seen first."""
     label_ids: dict[tuple[Any, ...], int] = {}
     per_code = np.empty(len(series.metadata_table), dtype=np.int64)
     for code, entry in enumerate(series.metadata_table):
-        label = tuple(_hashable((entry or {}).get(key)) for key in keys)
+        label = tuple(_label_value(series, entry, key) for key in keys)
         per_code[code] = label_ids.setdefault(label, len(label_ids))
     group = per_code[series.codes]
     # Relabel by first appearance so groups come out in the order they were first recorded.
@@ -89,6 +119,7 @@ def _stats(values: np.ndarray) -> tuple[float, ...]:
     p50, p95, p99 = np.percentile(values, [50, 95, 99]).tolist()
     return (
         len(values),
+        float(values.sum()),
         float(values.mean()),
         float(values.std()),
         float(values.min()),

@@ -7,7 +7,7 @@ store's lock is released before any DataFrame is built or byte written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,11 +29,23 @@ def reader_snapshot(
 
 
 def export_metrics(
-    view: StoreView, output_path: str | Path, format: str = "json", window: timedelta | float | None = None
+    view: StoreView,
+    output_path: str | Path,
+    format: str = "json",
+    window: timedelta | float | None = None,
+    spans: Callable[..., Sequence[Any]] | None = None,
 ) -> list[Path]:
-    """Write the points to ``output_path`` in ``format``; return the files written, the main one first."""
+    """Write the points to ``output_path`` in ``format``; return the files written, the main one first.
+
+    ``spans(window=...)`` gives the spans of the window; Parquet writes them beside the points.
+    """
+    from genmon.exporters.parquet_file import ParquetExporter
+
     exporter = get_exporter(format)  # an unknown format fails before anything is read or written
-    return exporter.export(reader_snapshot(view, window), Path(output_path))
+    series = reader_snapshot(view, window)
+    if isinstance(exporter, ParquetExporter) and spans is not None:
+        return exporter.export(series, Path(output_path), spans=spans(window=window))
+    return exporter.export(series, Path(output_path))
 
 
 def save_metrics(view: StoreView) -> Path:
@@ -52,7 +64,14 @@ def to_dataframe(view: StoreView, metric: str | None = None, window: timedelta |
 
 
 def summary(view: StoreView, window: timedelta | float | None = None, by: Any = None) -> pd.DataFrame:
-    """count, mean, std, min, p50, p95, p99, max and last per metric (and per ``by`` metadata value)."""
+    """count, sum, mean, std, min, p50, p95, p99, max and last per metric (and per ``by`` metadata value)."""
     from genmon.exporters.frames import summary as frame
 
     return frame(reader_snapshot(view, window), by)
+
+
+def spans_to_dataframe(spans: Sequence[Any]) -> pd.DataFrame:
+    """Spans as a DataFrame, one row per tracked call (columns in ``genmon.exporters.spans_table``)."""
+    from genmon.exporters.spans_table import spans_dataframe
+
+    return spans_dataframe(spans)

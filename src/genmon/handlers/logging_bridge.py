@@ -35,6 +35,7 @@ _LEVELS = {
     "critical": logging.CRITICAL,
 }
 # Attributes every LogRecord has; anything else came from ``extra=`` and is kept as data.
+_CAPTURED_FIELDS = ("logger", "module", "function", "line")  # what LoggingHandler adds to every record
 _STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -142,6 +143,9 @@ def capture_logging(
 class StdlibLoggerSink:
     """A monitor log handler re-emitting each record on a standard logger (``genmon`` by default).
 
+    Records the monitor captured from Python logging (``LoggingHandler``) are
+    not re-emitted: logging's handlers saw them once already.
+
     The ``logging.LogRecord`` keeps the record's level, message and time
     (``created``); its data travels in ``record.genmon_data`` (a dict) and
     its ISO timestamp in ``record.genmon_timestamp``. It runs on its own lane,
@@ -171,7 +175,9 @@ class StdlibLoggerSink:
             raise first_error
 
     def handle_log(self, message: dict[str, Any]) -> None:
-        """Forward one record (afterimage's protocol)."""
+        """Forward one record (afterimage's protocol); records captured from ``logging`` are not sent back."""
+        if captured_from_logging(message):
+            return
         level = _LEVELS.get(str(message.get("level", "info")).lower(), logging.INFO)
         if not self.logger.isEnabledFor(level):
             return
@@ -187,6 +193,15 @@ class StdlibLoggerSink:
             record.created = created
             record.msecs = (created - int(created)) * 1000
         self.logger.handle(record)
+
+
+def captured_from_logging(message: dict[str, Any]) -> bool:
+    """True for a record ``LoggingHandler`` took from Python logging: it went through logging's handlers once already.
+
+    Forwarding it again would print it twice (once under its own logger, once
+    under ``genmon``). Such records carry the fields ``LoggingHandler`` adds.
+    """
+    return all(key in message for key in _CAPTURED_FIELDS) and isinstance(message.get("logger"), str)
 
 
 def _epoch(stamp: Any) -> float | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 from genmon.monitor import lifecycle
 from genmon.monitor.engine.queueing import deadline_in, fast_record_metric
 from genmon.monitor.settings import DEFAULT_INTERVAL_S, HandlerListAttribute, Settings, shard_id
+from genmon.monitor.views import MonitorViews
 from genmon.records.spans import ANY, SpanRecord
 from genmon.records.types import Alert, RunInfo, TokenUsageReport, WindowStats
 from genmon.records.validation import check_metadata, check_name, check_value, to_seconds
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # the parts the runtime builds: loaded with the first monitor
     from genmon.monitor.tracking.track import Span, Tracker
 
 
-class GenerationMonitor:
+class GenerationMonitor(MonitorViews):
     """Records metrics and logs without waiting; workers persist them and feed handlers.
 
     A drop-in replacement for ``afterimage.GenerationMonitor``: the same
@@ -232,52 +233,6 @@ class GenerationMonitor:
         """Counts: recorded, processed, dropped by reason, handler errors, queue depth (and per kind)."""
         return self._rt.stats()
 
-    def export_metrics(
-        self, output_path: str | Path, format: str = "json", window: timedelta | float | None = None
-    ) -> list[Path]:
-        """Write the points (all retained, or the trailing window) as json, csv, excel/xlsx or parquet; return the files."""
-        from genmon.exporters import views as export_views
-
-        return export_views.export_metrics(self._rt.view, output_path, format, window)
-
-    def save_metrics(self) -> Path:
-        """Write every retained point to ``log_dir/metrics_<YYYYmmdd_HHMMSS>.json`` and return its path."""
-        from genmon.exporters import views as export_views
-
-        return export_views.save_metrics(self._rt.view)
-
-    def to_dataframe(self, metric: str | None = None, window: timedelta | float | None = None) -> Any:
-        """A pandas DataFrame of points: metric, timestamp (local, tz-aware), value, metadata columns."""
-        from genmon.exporters import views as export_views
-
-        return export_views.to_dataframe(self._rt.view, metric, window)
-
-    def summary(self, window: timedelta | float | None = None, by: str | list[str] | None = None) -> Any:
-        """A DataFrame of count, mean, std, min, p50, p95, p99, max, last per metric (and per ``by`` value)."""
-        from genmon.exporters import views as export_views
-
-        return export_views.summary(self._rt.view, window, by)
-
-    def visualize_metrics(
-        self, save_dir: str | Path | None = None, figsize: tuple[float, float] = (12, 6), return_figures: bool = False
-    ) -> Any:
-        """Save the standard charts and overview.png (default ``log_dir/plots``); return the paths (or figures)."""
-        from genmon.plots import views as plot_views
-
-        return plot_views.visualize_metrics(self._rt.view, save_dir, figsize, return_figures)
-
-    def plot_metric(
-        self,
-        metric_name: str,
-        window: timedelta | float = timedelta(hours=1),
-        rolling_window: int = 10,
-        figsize: tuple[float, float] = (12, 8),
-    ) -> Any:
-        """A matplotlib Figure of one metric over the trailing window with a rolling mean."""
-        from genmon.plots import views as plot_views
-
-        return plot_views.plot_metric(self._rt.view, metric_name, window, rolling_window, figsize)
-
     # -- alerts (genmon.monitor.alerts) ------------------------------------------------
     def check_alerts(self, timeout: float | None = None) -> list[Alert]:
         """Run the rules over every point recorded before the call; return the alerts fired or resolved."""
@@ -311,14 +266,9 @@ class GenerationMonitor:
         return current_span()
 
     def get_spans(
-        self,
-        name: str | None = None,
-        operation: str | None = None,
-        parent_call_id: Any = ANY,
-        window: timedelta | float | None = None,
-        limit: int | None = None,
-        span_type: str | None = None,
-    ) -> list[SpanRecord]:
+        self, name: str | None = None, operation: str | None = None, parent_call_id: Any = ANY,
+        window: timedelta | float | None = None, limit: int | None = None, span_type: str | None = None,
+    ) -> list[SpanRecord]:  # fmt: skip
         """The last finished spans matching every filter given (``parent_call_id=None``: root spans)."""
         return self._rt.query_spans(name, operation, parent_call_id, window, limit, span_type)
 

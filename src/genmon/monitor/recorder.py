@@ -53,8 +53,10 @@ class Recorder:
     def track_generation(self, duration: Any, success: Any, kwargs: dict[str, Any]) -> None:
         ts, points = generation_points(duration, success, kwargs, self._clock())
         self._put_metric(points)  # one queue item; the worker expands it
+        # A failed call is an error in the log (afterimage logged every call at info).
+        level = "info" if success and not kwargs.get("error") else "error"
         data = log_data(kwargs, duration, success, RECORD_TIME)
-        self._put_log((ts, "info", "Generation metrics", {"data": data}))
+        self._put_log((ts, level, "Generation metrics", {"data": data}))
         subscribers = self._events.subscribers
         if subscribers["generation_end"] or subscribers["generation_error"]:
             self._events.emit_generation(duration, success, kwargs)
@@ -65,7 +67,8 @@ class Recorder:
         ts, points = evaluation_points(duration, success, evaluator_type, scores, kwargs, self._clock())
         self._put_metric(points)
         data = log_data(kwargs, duration, success, RECORD_TIME, evaluator_type=evaluator_type, scores=scores)
-        self._put_log((ts, "info", "Evaluation metrics", {"data": data}))
+        level = "info" if success and not kwargs.get("error") else "error"
+        self._put_log((ts, level, "Evaluation metrics", {"data": data}))
 
     def log(
         self,

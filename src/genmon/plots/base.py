@@ -6,8 +6,8 @@ to close, nothing leaks), they work headless from any thread, and no global
 state (rcParams, styles) is read-modified-written. Styling is set on each
 artist explicitly.
 
-Time axes show local wall-clock time: points are stored as epoch seconds and
-converted to naive local datetimes with the UTC offset in force at each point.
+Time axes (``time_axis``) show elapsed time for short runs and local
+wall-clock time for long ones.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from genmon.exporters.columns import local_wall_micros, offset_text
 from genmon.exporters.staging import StagedFiles
 from genmon.monitor.store.series_data import SeriesData
+from genmon.plots.time_axis import TimeAxis
+from genmon.plots.units import axis_unit, plural
+from genmon.records.model_calls import model_call_mask
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -39,6 +41,7 @@ TICK_SIZE = 9
 # Drawing more points than pixels only costs time: raw points and lines are thinned to these.
 MAX_SCATTER_POINTS = 5000
 MAX_LINE_POINTS = 4000
+FEW_POINTS = 30  # up to this many points, lines get markers so a lone point shows
 
 
 @runtime_checkable
@@ -85,28 +88,6 @@ def style_axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
         ax.spines[side].set_visible(False)
 
 
-def local_times(ts: np.ndarray) -> np.ndarray:
-    """Naive local wall-clock ``datetime64[us]`` for epoch seconds, for time axes."""
-    wall, _ = local_wall_micros(ts)
-    return wall.view("datetime64[us]")
-
-
-def time_axis_label(ts: np.ndarray) -> str:
-    """``Local time (UTC+01:00)``: the offsets in force over the points drawn."""
-    _, offsets = local_wall_micros(ts[[0, -1]] if len(ts) else ts)
-    texts = sorted({offset_text(o) for o in offsets.tolist()}) or ["?"]
-    return f"Local time (UTC{'/'.join(texts)})"
-
-
-def format_time_axis(ax: Axes) -> None:
-    """Concise date ticks that adapt to the span (seconds to months)."""
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-
-
 def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
     """Trailing mean over up to ``window`` points (shorter at the start, like pandas min_periods=1)."""
     window = max(int(window), 1)
@@ -131,28 +112,35 @@ def thin(n: int, max_points: int) -> np.ndarray | slice:
 
 
 def unit_label(metric_name: str) -> str:
-    """An axis label with the unit guessed from afterimage's metric naming."""
-    name = metric_name.lower()
-    if name.endswith(("_time", "_seconds", "_duration", "latency")):
-        return f"{metric_name} (s)"
-    if name.endswith(("_token_count", "_tokens")):
-        return f"{metric_name} (tokens)"
-    if name.endswith("_rate"):
-        return f"{metric_name} (0-1)"
-    if name.endswith(("_percent", "_pct")):
-        return f"{metric_name} (%)"
-    if name.endswith(("_bytes", "_mb")):
-        return f"{metric_name} ({'bytes' if name.endswith('_bytes') else 'MB'})"
-    return metric_name
+    """An axis label with the unit guessed from afterimage's metric naming: ``generation_time (s)``."""
+    unit = axis_unit(metric_name)
+    return f"{metric_name} ({unit})" if unit else metric_name
 
 
-def draw_series_over_time(ax: Axes, series: SeriesData, window: int, color: str, label: str, raw: bool = True) -> None:
-    """Raw points (faint, thinned) and their trailing mean as a line, on a local-time axis."""
-    times = local_times(series.timestamps)
+def call_window(data: Mapping[str, SeriesData]) -> int:
+    """The rolling window (in calls) every panel of one figure uses: from the number of model calls."""
+    times = data.get("generation_time")
+    if times is not None:
+        return auto_window(int(model_call_mask(times).sum()) or len(times))
+    return auto_window(max((len(s) for s in data.values()), default=0))
+
+
+def mean_label(window: int, n: int, noun: str = "call") -> str:
+    """``mean of last 10 calls``; ``running mean`` while fewer points than the window were drawn."""
+    return f"mean of last {plural(window, noun)}" if n > window else "running mean"
+
+
+def draw_series_over_time(
+    ax: Axes, series: SeriesData, window: int, color: str, label: str, axis: TimeAxis, raw: bool = True
+) -> None:
+    """Raw points (faint, thinned) and their trailing mean as a line; markers when there are few points."""
+    x = axis.x(series.timestamps)
+    few = len(series) <= FEW_POINTS
     if raw:
         keep = thin(len(series), MAX_SCATTER_POINTS)
-        ax.scatter(times[keep], series.values[keep], s=8, alpha=0.25, color=RAW_COLOR, linewidths=0, label="each point")
+        size, alpha = (28, 0.7) if few else (8, 0.25)
+        ax.scatter(x[keep], series.values[keep], s=size, alpha=alpha, color=RAW_COLOR, linewidths=0, label="each point")
     keep = thin(len(series), MAX_LINE_POINTS)
     smooth = rolling_mean(series.values, window)
-    ax.plot(times[keep], smooth[keep], color=color, linewidth=2, label=label)
-    format_time_axis(ax)
+    ax.plot(x[keep], smooth[keep], color=color, linewidth=2, label=label, marker="o" if few else None, markersize=4)
+    axis.apply(ax)

@@ -16,43 +16,40 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from genmon.monitor.store.series_data import SeriesData
-from genmon.plots.base import (
-    LINE_COLOR,
-    draw_series_over_time,
-    new_figure,
-    save_png,
-    style_axes,
-    time_axis_label,
-    unit_label,
-)
+from genmon.plots.base import DPI, LINE_COLOR, draw_series_over_time, new_figure, save_png, style_axes, unit_label
+from genmon.plots.breakdowns import breakdown_charts
 from genmon.plots.overview import NAME as OVERVIEW_NAME
 from genmon.plots.overview import draw_overview
 from genmon.plots.standard import standard_charts
+from genmon.plots.time_axis import time_axis
+from genmon.plots.units import plural
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def draw_standard_charts(series_list: Sequence[SeriesData], figsize: tuple[float, float]) -> dict[str, Figure]:
-    """Figures for every standard chart whose metrics hold points, plus the overview, by file stem."""
+def draw_standard_charts(
+    series_list: Sequence[SeriesData], figsize: tuple[float, float], dpi: int = DPI
+) -> dict[str, Figure]:
+    """Figures for every standard and per-model chart whose metrics hold points, plus the overview, by file stem."""
     data = {series.name: series for series in series_list if len(series)}
-    available = [chart for chart in standard_charts() if chart.available(data)]
+    standard = [chart for chart in standard_charts() if chart.available(data)]
     figures: dict[str, Figure] = {}
-    for chart in available:
-        figure = new_figure(figsize)
+    for chart in [*standard, *(c for c in breakdown_charts() if c.available(data))]:
+        figure = new_figure(figsize, dpi)
         chart.draw(figure.add_subplot(), data)
         figures[chart.name] = figure
-    overview = draw_overview(available, data, figsize)
+    overview = draw_overview(standard, data, figsize)
     if overview is not None:
         figures[OVERVIEW_NAME] = overview
     return figures
 
 
 def save_standard_charts(
-    series_list: Sequence[SeriesData], save_dir: Path, figsize: tuple[float, float]
+    series_list: Sequence[SeriesData], save_dir: Path, figsize: tuple[float, float], dpi: int = DPI
 ) -> tuple[list[Path], dict[str, Figure]]:
     """Draw and save every available chart as ``<save_dir>/<name>.png``; return the paths and figures."""
-    figures = draw_standard_charts(series_list, figsize)
+    figures = draw_standard_charts(series_list, figsize, dpi)
     save_dir.mkdir(parents=True, exist_ok=True)
     paths = [save_png(figure, save_dir / f"{name}.png") for name, figure in figures.items()]
     return paths, figures
@@ -64,12 +61,9 @@ def plot_metric(series: SeriesData, rolling_window: int = 10, figsize: tuple[flo
         raise ValueError(f"rolling_window must be a positive number of points, got {rolling_window!r}")
     figure = new_figure(figsize)
     ax = figure.add_subplot()
-    draw_series_over_time(ax, series, rolling_window, LINE_COLOR, f"mean of last {rolling_window} points")
-    style_axes(
-        ax,
-        f"{series.name} over time ({len(series):,} points)",
-        time_axis_label(series.timestamps),
-        unit_label(series.name),
-    )
+    axis = time_axis([series.timestamps])
+    label = f"mean of last {plural(rolling_window, 'point')}"
+    draw_series_over_time(ax, series, rolling_window, LINE_COLOR, label, axis)
+    style_axes(ax, f"{series.name} over time ({plural(len(series), 'point')})", axis.label, unit_label(series.name))
     ax.legend(loc="best", fontsize=9, framealpha=0.9)
     return figure

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from genmon.exporters.calls import headline as calls_headline
 from genmon.exporters.columns import local_wall_micros
 from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.base import (
@@ -15,11 +16,13 @@ from genmon.plots.base import (
     Chart,
     auto_window,
     draw_series_over_time,
+    mean_label,
     new_figure,
     style_axes,
-    time_axis_label,
     unit_label,
 )
+from genmon.plots.time_axis import time_axis
+from genmon.plots.units import format_percent, format_seconds, format_usd, plural
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -57,26 +60,36 @@ def draw_overview(
 
 
 def headline(data: Mapping[str, SeriesData]) -> str:
-    """``genmon overview: 1,200 calls, 97.5% succeeded, p50 1.2 s, p95 3.4 s, 2.1M tokens, 10:00-11:30``."""
-    parts = ["genmon overview"]
-    details = []
-    times = data.get("generation_time")
-    if times is not None:
-        p50, p95 = np.percentile(times.values, [50, 95]).tolist()
-        details.append(f"{len(times):,} calls")
-        success = data.get("success_rate")
-        if success is not None:
-            details.append(f"{100.0 * float(success.values.mean()):.1f}% succeeded")
-        details.append(f"p50 {p50:.3g} s, p95 {p95:.3g} s")
-    tokens = data.get("total_token_count")
-    if tokens is not None:
-        details.append(f"{_compact(float(tokens.values.sum()))} tokens")
-    first = min(float(s.timestamps[0]) for s in data.values())
-    last = max(float(s.timestamps[-1]) for s in data.values())
-    wall, _ = local_wall_micros(np.array([first, last]))
-    start, end = (wall // 1_000_000).view("datetime64[s]").astype(str).tolist()
-    details.append(f"{start.replace('T', ' ')} to {end[11:] if start[:10] == end[:10] else end.replace('T', ' ')}")
-    return parts[0] + ": " + ", ".join(details)
+    """Two lines: model calls (wrappers apart), then tokens, cost and the time range.
+
+    ``genmon overview: 352 model calls, 8.4% failed, p50 40.7 ms, p95 107 ms; wrappers apart: CHAIN 121``
+    and ``102k tokens; $0.388; 2026-01-01 10:00:00 to 10:00:02 (2.4 s)``.
+    """
+    figures = calls_headline(list(data.values()))
+    calls, totals = [], []
+    model = figures.model
+    if model.calls:
+        text = plural(model.calls, "model call")
+        if model.error_rate is not None:
+            text += f", {format_percent(model.error_rate)} failed"
+        calls.append(f"{text}, p50 {format_seconds(model.p50)}, p95 {format_seconds(model.p95)}")
+    if figures.wrappers:
+        calls.append("wrappers apart: " + ", ".join(f"{w.label} {w.calls:,}" for w in figures.wrappers))
+    if figures.total_tokens is not None:
+        totals.append(f"{_compact(figures.total_tokens)} tokens")
+    if figures.cost_usd is not None:
+        totals.append(format_usd(figures.cost_usd))
+    if figures.start is not None and figures.end is not None:
+        wall, _ = local_wall_micros(np.array([figures.start, figures.end]))
+        start, end = (wall // 1_000_000).view("datetime64[s]").astype(str).tolist()
+        same_day = start[:10] == end[:10]
+        if figures.end == figures.start:
+            totals.append(f"at {start.replace('T', ' ')}")
+        else:
+            span = f"{start.replace('T', ' ')} to {end[11:] if same_day else end.replace('T', ' ')}"
+            totals.append(f"{span} ({format_seconds(figures.end - figures.start)})")
+    lines = ["; ".join(part) for part in (calls, totals) if part]
+    return "genmon overview: " + "\n".join(lines)
 
 
 def _compact(number: float) -> str:
@@ -98,5 +111,6 @@ class _MetricPanel:
     def draw(self, ax: object, data: Mapping[str, SeriesData]) -> None:
         series = data[self.name]
         window = auto_window(len(series))
-        draw_series_over_time(ax, series, window, LINE_COLOR, f"mean of last {window} points")  # type: ignore[arg-type]
-        style_axes(ax, self.name, time_axis_label(series.timestamps), unit_label(self.name))  # type: ignore[arg-type]
+        axis = time_axis([series.timestamps])
+        draw_series_over_time(ax, series, window, LINE_COLOR, mean_label(window, len(series), "point"), axis)  # type: ignore[arg-type]
+        style_axes(ax, f"{self.name} ({plural(len(series), 'point')})", axis.label, unit_label(self.name))  # type: ignore[arg-type]

@@ -1,4 +1,10 @@
-"""The standard charts, with afterimage's file names, drawn from the metrics afterimage records."""
+"""The standard charts, with afterimage's file names, drawn from the metrics afterimage records.
+
+Call figures (rates and the latency histogram) are drawn over model calls
+(``genmon.records.model_calls``): wrappers such as a batch call or an
+evaluator would otherwise stretch the histogram and dilute the error rate.
+Every panel over time smooths with the same window, counted in model calls.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +16,32 @@ import numpy as np
 from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.base import (
     ERROR_COLOR,
+    FEW_POINTS,
     LINE_COLOR,
     MAX_LINE_POINTS,
     PALETTE,
     SUCCESS_COLOR,
     Chart,
-    auto_window,
+    call_window,
     draw_series_over_time,
-    format_time_axis,
-    local_times,
+    mean_label,
     rolling_mean,
     style_axes,
     thin,
-    time_axis_label,
 )
+from genmon.plots.time_axis import time_axis
+from genmon.plots.units import format_seconds, plural, time_scale
+from genmon.records.model_calls import model_calls
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 EVALUATION_SCORE_PREFIX = "evaluation_score_"
+CLIP_MIN_POINTS = 20  # below this, every call is drawn: a p99 of a handful of calls is their maximum
 
 
 class RateChart:
-    """success_error_rate.png: rolling success and error rates of generation calls over time."""
+    """success_error_rate.png: rolling success and error rates of model calls over time."""
 
     name = "success_error_rate"
 
@@ -40,44 +49,82 @@ class RateChart:
         return "success_rate" in data or "error_rate" in data
 
     def draw(self, ax: Axes, data: Mapping[str, SeriesData]) -> None:
-        drawn = [data[m] for m in ("success_rate", "error_rate") if m in data]
+        drawn = {m: _calls(data[m]) for m in ("success_rate", "error_rate") if m in data}
+        axis = time_axis(s.timestamps for s in drawn.values())
+        window = call_window(data)
+        calls = max(len(s) for s in drawn.values())
         for metric, color, label in (("success_rate", SUCCESS_COLOR, "success"), ("error_rate", ERROR_COLOR, "error")):
-            series = data.get(metric)
+            series = drawn.get(metric)
             if series is None:
                 continue
-            window = auto_window(len(series))
             keep = thin(len(series), MAX_LINE_POINTS)
             rate = rolling_mean(series.values, window) * 100.0
-            times = local_times(series.timestamps)
             ax.plot(
-                times[keep], rate[keep], color=color, linewidth=2, label=f"{label} rate (mean of last {window} calls)"
+                axis.x(series.timestamps)[keep],
+                rate[keep],
+                color=color,
+                linewidth=2,
+                marker="o" if len(series) <= FEW_POINTS else None,
+                markersize=4,
+                label=f"{label} rate ({mean_label(window, len(series))})",
             )
         ax.set_ylim(-3, 103)
-        format_time_axis(ax)
-        style_axes(ax, "Success and error rates over time", time_axis_label(drawn[0].timestamps), "Rate (%)")
+        axis.apply(ax)
+        style_axes(ax, f"Success and error rates of model calls ({plural(calls, 'call')})", axis.label, "Rate (%)")
         ax.legend(loc="best", fontsize=9, framealpha=0.9)
 
 
 class DistributionChart:
-    """A latency histogram with the median and p95 marked (generation_time.png, evaluation_time.png)."""
+    """A latency histogram with p50 and p95 marked (generation_time.png over model calls, evaluation_time.png).
 
-    def __init__(self, metric: str, title: str, xlabel: str) -> None:
+    With 20 calls or more, the bins stop at the p99 and the calls beyond it
+    are counted in the legend, so one slow outlier cannot squeeze the rest
+    into a single bar.
+    """
+
+    def __init__(
+        self, metric: str, title: str, xlabel: str, over_model_calls: bool = False, noun: str = "call"
+    ) -> None:
         self.name = metric
         self.metric = metric
         self.title = title
         self.xlabel = xlabel
+        self.over_model_calls = over_model_calls
+        self.noun = noun
 
     def available(self, data: Mapping[str, SeriesData]) -> bool:
         return self.metric in data
 
     def draw(self, ax: Axes, data: Mapping[str, SeriesData]) -> None:
-        values = data[self.metric].values
-        bins = min(60, max(10, int(np.sqrt(len(values)))))
-        ax.hist(values, bins=bins, color=LINE_COLOR, alpha=0.75, edgecolor="white", linewidth=0.5)
-        p50, p95 = np.percentile(values, [50, 95]).tolist()
-        ax.axvline(p50, color=SUCCESS_COLOR, linewidth=2, linestyle="--", label=f"p50 = {p50:.3g} s")
-        ax.axvline(p95, color=ERROR_COLOR, linewidth=2, linestyle="--", label=f"p95 = {p95:.3g} s")
-        style_axes(ax, f"{self.title} ({len(values):,} calls)", self.xlabel, "Calls")
+        series = data[self.metric]
+        title = self.title
+        if self.over_model_calls:
+            selected = model_calls(series)
+            if len(selected):
+                series = selected
+            else:
+                title = self.title.replace("Model call", "Tracked call")  # only wrappers: draw them, and say so
+        values = series.values
+        p50, p95, p99 = np.percentile(values, [50, 95, 99]).tolist()
+        scale, unit = time_scale(p99)
+        clipped = values[values > p99] if len(values) >= CLIP_MIN_POINTS else values[:0]
+        shown = values[values <= p99] if len(clipped) else values
+        bins = min(60, max(10, int(np.sqrt(len(shown)))))
+        low, high = float(shown.min()) * scale, float(shown.max()) * scale
+        if low == high:  # one value (or one call): centre it in an odd number of bins, never on a bin's edge
+            half = max(abs(low) * 0.5, 1e-3)
+            ax.hist(
+                shown * scale, bins=11, range=(low - half, low + half), color=LINE_COLOR, alpha=0.75, edgecolor="white"
+            )
+        else:
+            ax.hist(shown * scale, bins=bins, color=LINE_COLOR, alpha=0.75, edgecolor="white", linewidth=0.5)
+        ax.axvline(p50 * scale, color=SUCCESS_COLOR, linewidth=2, linestyle="--", label=f"p50 = {format_seconds(p50)}")
+        ax.axvline(p95 * scale, color=ERROR_COLOR, linewidth=2, linestyle="--", label=f"p95 = {format_seconds(p95)}")
+        if len(clipped):
+            # An empty artist carries the note into the legend.
+            ax.plot([], [], " ", label=f"{plural(len(clipped), self.noun)} above p99 = {format_seconds(p99)} not shown")
+        count = plural(len(values), self.noun)
+        style_axes(ax, f"{title} ({count})", f"{self.xlabel} ({unit})", self.noun.capitalize() + "s")
         ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
 
 
@@ -94,12 +141,12 @@ class TokenChart:
 
     def draw(self, ax: Axes, data: Mapping[str, SeriesData]) -> None:
         series = data[self.metric]
-        window = auto_window(len(series))
-        draw_series_over_time(ax, series, window, LINE_COLOR, f"mean of last {window} calls")
+        window = call_window(data)
+        axis = time_axis([series.timestamps])
+        draw_series_over_time(ax, series, window, LINE_COLOR, mean_label(window, len(series)), axis)
         total = float(series.values.sum())
-        style_axes(
-            ax, f"{self.title} ({total:,.0f} tokens in all)", time_axis_label(series.timestamps), "Tokens per call"
-        )
+        title = f"{self.title} ({plural(len(series), 'call')}, {plural(total, 'token')} in all)"
+        style_axes(ax, title, axis.label, "Tokens per call")
         ax.legend(loc="upper left", fontsize=9, framealpha=0.9)
 
 
@@ -112,29 +159,39 @@ class EvaluationScoresChart:
         return any(name.startswith(EVALUATION_SCORE_PREFIX) for name in data)
 
     def draw(self, ax: Axes, data: Mapping[str, SeriesData]) -> None:
-        names = [name for name in data if name.startswith(EVALUATION_SCORE_PREFIX)]
+        names = sorted(name for name in data if name.startswith(EVALUATION_SCORE_PREFIX))
+        axis = time_axis(data[n].timestamps for n in names)
+        evaluations = max(len(data[n]) for n in names)
+        window = max(5, evaluations // 100)
         for index, name in enumerate(names):
             series = data[name]
-            window = auto_window(len(series), minimum=5)
             keep = thin(len(series), MAX_LINE_POINTS)
             score = rolling_mean(series.values, window)
             label = name[len(EVALUATION_SCORE_PREFIX) :].replace("_", " ")
-            times = local_times(series.timestamps)
-            ax.plot(times[keep], score[keep], color=PALETTE[index % len(PALETTE)], linewidth=2, label=label)
-        format_time_axis(ax)
-        first = data[names[0]].timestamps
-        style_axes(ax, "Evaluation scores over time (rolling mean)", time_axis_label(first), "Score")
-        ax.legend(loc="best", fontsize=9, framealpha=0.9, ncol=1 if len(names) < 5 else 2)
+            few = len(series) <= FEW_POINTS
+            color = PALETTE[index % len(PALETTE)]
+            ax.plot(axis.x(series.timestamps)[keep], score[keep], color=color, linewidth=2, label=label,
+                    marker="o" if few else None, markersize=4)  # fmt: skip
+        axis.apply(ax)
+        style_axes(ax, f"Evaluation scores over time ({plural(evaluations, 'evaluation')})", axis.label, "Score")
+        ax.legend(loc="best", fontsize=9, framealpha=0.9, ncol=1 if len(names) < 5 else 2,
+                  title=mean_label(window, evaluations, "evaluation"), title_fontsize=9)  # fmt: skip
+
+
+def _calls(series: SeriesData) -> SeriesData:
+    """The model calls of a call metric, or every point when none is a model call (only wrappers were tracked)."""
+    selected = model_calls(series)
+    return selected if len(selected) else series
 
 
 def standard_charts() -> list[Chart]:
     """The standard charts in afterimage's order."""
     return [
         RateChart(),
-        DistributionChart("generation_time", "Generation time distribution", "Generation time (s)"),
+        DistributionChart("generation_time", "Model call latency", "Latency", over_model_calls=True),
         TokenChart("prompt_token_count", "Prompt tokens per call"),
         TokenChart("completion_token_count", "Completion tokens per call"),
         TokenChart("total_token_count", "Total tokens per call"),
         EvaluationScoresChart(),
-        DistributionChart("evaluation_time", "Evaluation time distribution", "Evaluation time (s)"),
+        DistributionChart("evaluation_time", "Evaluation time", "Evaluation time", noun="evaluation"),
     ]

@@ -1,0 +1,101 @@
+"""The rows of the report's tables, formatted once for report.html, the terminal and notebooks.
+
+Each table is a list of columns (name, numeric or not) and rows of text
+cells, in a stable order: call metrics first in afterimage's order, then
+the rest by name; models by name; operations with model calls first, then
+wrappers by span type. Numbers carry their unit (s or ms, tokens, $,
+humanised bytes, %); 0/1 metrics and counters show no percentiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from genmon.exporters.calls import MODEL_CALL_LABEL, CallStats, by_model, by_operation
+from genmon.monitor.store.series_data import SeriesData
+from genmon.plots.units import format_number, format_percent, format_seconds, format_usd, metric_kind
+
+KEY_METRICS = (
+    "generation_time",
+    "success_rate",
+    "error_rate",
+    "prompt_token_count",
+    "completion_token_count",
+    "total_token_count",
+    "cost_usd",
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """Column names, which columns hold numbers (right-aligned), rows of text cells, and a note under it."""
+
+    columns: tuple[str, ...]
+    numeric: tuple[bool, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+def metric_order(names: Sequence[str]) -> list[str]:
+    """Call metrics first in afterimage's order, then every other name sorted."""
+    key = {name: index for index, name in enumerate(KEY_METRICS)}
+    return sorted(names, key=lambda n: (key.get(n, len(KEY_METRICS)), n))
+
+
+def metrics_table(series_list: Sequence[SeriesData]) -> Table:
+    """metric, unit, count, total, mean, p50, p95, p99, max per metric (percentiles left out for 0/1 metrics and counters)."""
+    data = {s.name: s for s in series_list if len(s)}
+    rows = []
+    for name in metric_order(list(data)):
+        values = data[name].values
+        kind = metric_kind(name, values)
+        if kind.is_share:
+            total = f"{int(values.sum()):,}"  # how many were 1: the failures of error_rate
+        else:
+            total = format_number(float(values.sum()) / kind.scale) if kind.summable else ""
+        stats = ["", "", "", ""]
+        if kind.percentiles:
+            stats = [kind.cell(float(v)) for v in np.percentile(values, [50, 95, 99])] + [
+                kind.cell(float(values.max()))
+            ]
+        mean = "" if kind.is_counter else kind.cell(float(values.mean()))
+        rows.append((name, kind.unit, f"{len(values):,}", total, mean, *stats))
+    columns = ("metric", "unit", "count", "total", "mean", "p50", "p95", "p99", "max")
+    return Table(columns, (False, False, *[True] * 7), tuple(rows))
+
+
+def _call_cells(row: CallStats) -> tuple[str, ...]:
+    return (
+        f"{row.calls:,}",
+        format_percent(row.error_rate),
+        format_seconds(row.p50),
+        format_seconds(row.p95),
+        format_seconds(row.p99),
+        "" if row.total_tokens is None else format_number(row.total_tokens),
+        format_usd(row.cost_usd),
+    )
+
+
+_CALL_COLUMNS = ("calls", "error rate", "p50", "p95", "p99", "tokens", "cost")
+
+
+def models_table(series_list: Sequence[SeriesData]) -> Table:
+    """One row per model over model calls; calls that named no model are counted in the note, not as a blank row."""
+    rows, unnamed = by_model(series_list)
+    note = f"{unnamed:,} model calls named no model and are not in this table." if unnamed else ""
+    cells = tuple((row.label, *_call_cells(row)) for row in rows)
+    return Table(("model", *_CALL_COLUMNS), (False, *[True] * 7), cells, note)
+
+
+def operations_table(series_list: Sequence[SeriesData]) -> Table:
+    """One row per operation: model calls first, then wrappers by span type (their latency includes their children)."""
+    rows = by_operation(series_list)
+    cells = tuple((row.label, row.span_type or "", *_call_cells(row)) for row in rows)
+    wrappers = any(row.span_type != MODEL_CALL_LABEL for row in rows)
+    note = "Wrappers (CHAIN, AGENT, EVALUATOR...) are apart from model calls: their time includes the calls they made."
+    return Table(
+        ("operation", "span type", *_CALL_COLUMNS), (False, False, *[True] * 7), cells, note if wrappers else ""
+    )
