@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +15,10 @@ from mlflow import MlflowClient
 
 from genmon import GenerationMonitor
 from genmon.errors import MissingExtraError
+from genmon.handlers._mlflow_support import mlflow_key
 from genmon.handlers._mlflow_traces import SpanTrees
-from genmon.handlers.mlflow_handler import MlflowHandler, mlflow_metric_key
+from genmon.handlers._trace_ids import span_id
+from genmon.handlers.mlflow_handler import MlflowHandler
 from genmon.records.spans import SpanRecord
 from genmon.testing import ManualClock
 
@@ -165,25 +160,45 @@ def test_span_trees_wait_for_their_root_and_late_children_join_the_sent_trace() 
     """Children are held until the root arrives; a child finishing after its root joins the same trace."""
 
     def span(call_id: str, parent: str | None, start: float) -> SpanRecord:
-        return SpanRecord(call_id, parent, call_id, "LLM", start, 1.0, True)
+        return SpanRecord(
+            call_id, parent, call_id, "LLM", start, 1.0, True, trace_id="ab" * 16 if parent is None else None
+        )
 
     trees = SpanTrees()
     assert trees.add([span("c", "b", 3.0), span("b", "a", 2.0)]) == [] and len(trees) == 2
-    ((trace_id, members),) = trees.add([span("a", None, 1.0)])
-    assert [m[0].call_id for m in members] == ["a", "b", "c"]
-    ids = {m[0].call_id: (m[1], m[2]) for m in members}
+    (tree,) = trees.add([span("a", None, 1.0)])
+    assert tree.new and tree.trace_id == int("ab" * 16, 16)  # the root's trace id, as OTLP sends it
+    assert [m[0].call_id for m in tree.members] == ["a", "b", "c"]
+    ids = {m[0].call_id: (m[1], m[2]) for m in tree.members}
     assert ids["a"][1] is None and ids["b"][1] == ids["a"][0] and ids["c"][1] == ids["b"][0]
-    ((late_trace, late),) = trees.add([span("d", "a", 4.0)])
-    assert late_trace == trace_id and late[0][2] == ids["a"][0]
+    assert ids["a"][0] == int.from_bytes(span_id("a"), "big")  # the OTLP handler's span id of the same call
+    (late,) = trees.add([span("d", "a", 4.0)])
+    assert not late.new and late.trace_id == tree.trace_id and late.members[0][2] == ids["a"][0]
     trees.add([span("orphan", "never-finished", 5.0)])
-    ((_, drained),) = trees.drain()
-    assert drained[0][0].call_id == "orphan" and drained[0][2] is None and trees.partial_traces == 1
+    (drained,) = trees.drain()
+    assert drained.members[0][0].call_id == "orphan" and drained.members[0][2] is None and trees.partial_traces == 1
 
 
 def test_metric_keys_are_sanitised_for_mlflow() -> None:
     """Characters MLflow refuses become underscores; allowed ones stay."""
-    assert mlflow_metric_key("process/cpu percent:1.5-x") == "process/cpu percent:1.5-x"
-    assert mlflow_metric_key("a|b*c") == "a_b_c"
+    assert mlflow_key("process/cpu percent:1.5-x") == "process/cpu percent:1.5-x"
+    assert mlflow_key("a|b*c") == "a_b_c"
+
+
+def test_keys_are_always_accepted_by_mlflow_s_own_checks() -> None:
+    """Any text, path-like or not (``a//b``, ``/a``, ``..x``, 300 characters), becomes a key MLflow's validators accept."""
+    import random
+
+    from mlflow.utils.validation import _validate_metric_name, _validate_param_name
+
+    rng = random.Random(15)
+    names = ["a//b", "/a", "a/", "./a", "..", ".", "..x", "a/../b", "", "x" * 300, "a/" + "b" * 249 + "/c"]
+    names += ["".join(rng.choice("ab./ _-:|é") for _ in range(rng.randint(0, 8))) for _ in range(5000)]
+    for name in names:
+        key = mlflow_key(name)
+        _validate_metric_name(key)
+        _validate_param_name(key)
+    assert (mlflow_key("a//b"), mlflow_key("..x"), mlflow_key("température")) == ("a/b", "__x", "température")
 
 
 def test_missing_mlflow_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -193,80 +208,9 @@ def test_missing_mlflow_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
         MlflowHandler()
 
 
-# -- a real `mlflow server` process ---------------------------------------------------------------
-def _mlflow_command() -> list[str] | None:
-    beside = Path(sys.executable).with_name("mlflow")
-    found = str(beside) if beside.exists() else shutil.which("mlflow")
-    return [found] if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def mlflow_server(store: tuple[str, Path], tmp_path: Path) -> Iterator[str]:
-    """`mlflow server` on 127.0.0.1 (a free port), ready when /health answers; terminated at test end."""
-    command = _mlflow_command()
-    if command is None:
-        pytest.skip("the mlflow command is not installed")
-    # A copy of the module's already-created database: the server skips creating its tables.
-    shutil.copyfile(store[0].removeprefix("sqlite:///"), tmp_path / "server.db")
-    port = _free_port()
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            *command,
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "art"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"mlflow server did not start: {(tmp_path / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.2)  # polling a child process' readiness: no event to wait on
-        yield url
-    finally:
-        # The server runs worker and job processes in its own session: end the whole group we started.
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait(10)
-        log.close()
-
-
-def test_against_a_real_mlflow_server(mlflow_server: str, tmp_path: Path) -> None:
+def test_against_a_real_mlflow_server(shared_mlflow_server: str, tmp_path: Path) -> None:
     """Metrics, a trace and the artifacts logged through a real server read back through MlflowClient."""
+    mlflow_server = shared_mlflow_server
     sink = MlflowHandler(mlflow_server, experiment_name="served", run_name="served-run")
     with GenerationMonitor(
         log_dir=tmp_path / "run", metric_handlers=[sink], log_handlers=[], metrics_interval=0

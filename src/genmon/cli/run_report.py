@@ -16,7 +16,6 @@ from genmon.cli.run_files import RunData
 from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.units import plural
 
-OVERVIEW = "overview"
 EXPORT_FORMATS = {"json": "json", "csv": "csv", "excel": "xlsx", "parquet": "parquet"}
 
 
@@ -27,10 +26,6 @@ class ReportOutputs:
     report: Path
     plots: list[Path]
     exports: dict[str, list[Path]] = field(default_factory=dict)
-
-
-REPORT_FIGSIZE = (7.2, 3.7)  # two charts a row in report.html, text still legible
-REPORT_DPI = 120  # standalone PNGs of 864 x 444 pixels, sharp enough at half a 1,240 px page
 
 
 class Steps(Protocol):
@@ -107,7 +102,7 @@ def build_report(
     run: RunData, out_dir: Path, formats: Sequence[str] = tuple(EXPORT_FORMATS), steps: Steps | None = None
 ) -> ReportOutputs:
     """Exports, plots and report.html for a run read from files, all under ``out_dir``; each step told to ``steps``."""
-    from genmon.plots.report_html import ReportInput, write_report
+    from genmon.plots.report_html import REPORT_DPI, REPORT_FIGSIZE, report_input, write_report
 
     steps = steps or QuietSteps()
     series = run.store.snapshot()
@@ -122,18 +117,14 @@ def build_report(
         steps.start("charts")
         plots = plot_run(series, out_dir / "plots", REPORT_FIGSIZE, REPORT_DPI)
         steps.done("charts", f"{plural(len(plots) - 1, 'chart')} and overview.png in {out_dir / 'plots'}")
-    starts = [float(s.timestamps[0]) for s in series] + [float(s.get("start", 0)) for s in run.spans[:1]]
-    ends = [float(s.timestamps[-1]) for s in series]
-    report = ReportInput(
+    report = report_input(
+        series,
+        run.spans,
+        plots,
         title="genmon run report",
         sources=[str(d) for d in run.directories],
-        series=series,
-        # The overview repeats the other charts: the report shows each chart once.
-        plots=[p for p in plots if p.stem != OVERVIEW],
         alerts=alerts,
-        spans=run.spans,
         run=run.run_info,
-        time_range=(min(starts), max(ends)) if starts and ends else None,
     )
     steps.start("report")
     path = write_report(report, out_dir / "report.html")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from genmon.errors import MissingExtraError
+from genmon.handlers._retry import RetryableError
 
-_INVALID_KEY_CHARS = re.compile(r"[^a-zA-Z0-9_\-./: ]")
+# MLflow's rule for metric, param and tag keys (mlflow.utils.validation): word characters, _ - . / : and space.
+_INVALID_KEY_CHARS = re.compile(r"[^\w\-./: ]")
+MAX_KEY_LENGTH = 250  # MLflow's MAX_ENTITY_KEY_LENGTH
 # Stores that mlflow-skinny cannot open (it has no SQLAlchemy, no alembic, no file store).
 _LOCAL_STORE_SCHEMES = frozenset({"", "file", "sqlite", "postgresql", "mysql", "mssql"})
 # MLflow error codes worth retrying; anything else (bad parameter, not found) is not.
@@ -22,9 +26,21 @@ RETRY_CODES = frozenset(
 )
 
 
-def mlflow_metric_key(name: str) -> str:
-    """A metric name MLflow accepts: other characters become ``_``, at most 250 characters."""
-    return (_INVALID_KEY_CHARS.sub("_", name) or "_")[:250]
+def mlflow_key(name: str) -> str:
+    """A metric, param or tag key MLflow accepts: other characters become ``_``, at most 250 characters.
+
+    MLflow also refuses a key that a path would normalise to another name
+    (``a//b``, ``/a``, ``a/``, ``./a``) or starts with ``..``: those path
+    parts are dropped, and ``..`` becomes ``__``.
+    """
+    key = _INVALID_KEY_CHARS.sub("_", name)
+    if "/" in key or key in (".", ".."):
+        parts = ["__" if part == ".." else part for part in key.split("/") if part not in ("", ".")]
+        key = "/".join(parts)
+    if key.startswith(".."):  # MLflow refuses any key starting with ".."
+        key = "__" + key[2:]
+    key = key[:MAX_KEY_LENGTH].rstrip("/")
+    return key or "_"
 
 
 def check_store_supported(tracking_uri: str | None) -> None:
@@ -75,3 +91,41 @@ def is_requests_network_error(error: BaseException) -> bool:
         "ProtocolError",
         "MaxRetryError",
     )
+
+
+class StepError(Exception):
+    """A step of a batch failed for good; ``delivered`` records of the batch got through before it."""
+
+    def __init__(self, message: str, delivered: int) -> None:
+        super().__init__(message)
+        self.delivered = delivered
+
+
+def classify(error: BaseException, delivered: int) -> Exception:
+    """A ``RetryableError`` for what is worth retrying (network, timeouts, MLflow's transient codes), else a ``StepError``."""
+    text = f"MLflow {type(error).__name__}: {str(error)[:500]}"
+    code = getattr(error, "error_code", None)
+    transient = isinstance(error, (OSError, TimeoutError)) or code in RETRY_CODES or is_requests_network_error(error)
+    out: Exception = RetryableError(text) if transient else StepError(text, delivered)
+    out.delivered = delivered  # type: ignore[attr-defined]
+    return out
+
+
+def experiment_id_for(client: Any, name: str | None, artifact_location: str | None, run_id: str | None) -> str:
+    """The experiment to log into: the given run's, MLflow's Default (``"0"``) or ``name`` (created when missing)."""
+    from mlflow.exceptions import MlflowException
+
+    if run_id is not None:
+        return str(client.get_run(run_id).info.experiment_id)
+    if name is None:
+        return "0"  # MLflow's Default experiment
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    try:
+        return str(client.create_experiment(name, artifact_location=artifact_location))
+    except MlflowException:
+        found = client.get_experiment_by_name(name)  # created meanwhile elsewhere
+        if found is None:
+            raise
+        return str(found.experiment_id)

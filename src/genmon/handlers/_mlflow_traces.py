@@ -1,10 +1,23 @@
-"""genmon spans as MLflow traces: grouping finished spans into call trees, and their MLflow form.
+"""genmon spans as MLflow traces: grouping finished spans into traces, and their MLflow form.
 
 Spans finish children first, so ``SpanTrees`` holds a span until its root
-(a span with no parent) arrives, then releases the whole tree as one trace.
-A span whose root was already sent (a child finishing after its parent)
-joins that trace. ``drain()`` releases what still waits (at the final close)
-as partial traces, each headed by its topmost waiting span.
+(a span with no parent) arrives, then releases the whole call tree. With
+``split_units`` (MlflowHandler's default, ``trace_per="unit"``) a call tree
+that holds a batch (``genmon.records.units``: ``attach``'s ``generate``
+running one ``generate_conversation`` per item) becomes one trace per unit
+of work plus one short trace of the batch call itself; each unit's trace is
+tagged ``genmon.batch_call_id`` and ``genmon.batch_trace_id`` (the batch's
+trace), and the batch's trace ``genmon.units`` (how many). Otherwise the
+whole call tree is one trace. A span whose trace was already sent (a child
+finishing after its parent) joins that trace. ``drain()`` releases what still
+waits (at the final close, or past ``max_waiting``) as partial traces, each
+headed by a topmost waiting span.
+
+Ids are the OTLP handler's (``genmon.handlers._trace_ids``): span ids from
+call ids; a call tree kept whole has its root's trace id, the one OTLP
+sends; a trace headed by another call (a unit, a partial tree) is anchored
+at that call. Every trace is tagged ``genmon.trace_id``, the call tree's
+trace id as OTLP sends it.
 
 ``trace_entities`` builds MLflow ``Span`` and ``TraceInfo`` entities directly
 (from the span dict format MLflow persists), so they are logged through a
@@ -17,27 +30,62 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
+
+from genmon.handlers._trace_ids import anchored_trace_id, span_id, trace_id
+from genmon.records.units import units_of_work
 
 MAX_WAITING_SPANS = 10_000
 MAX_REMEMBERED_SPANS = 10_000
 
-# A tree: (trace_id as int, [(span, span_id, parent_span_id or None), ...]), its top span first;
-# the top's parent_span_id is None for a new trace, set for a late part of a trace already sent.
-Tree = tuple[int, list[tuple[Any, int, "int | None"]]]
+
+def _int(raw: bytes) -> int:
+    return int.from_bytes(raw, "big")
+
+
+def _span_id(call_id: str) -> int:
+    return _int(span_id(call_id))
+
+
+@dataclass
+class Tree:
+    """Spans released together: a new trace, or a late part of a trace already sent.
+
+    ``members`` holds ``(span, span_id, parent_span_id)``, the top first (it
+    heads the trace), the rest in start order; the top's parent is None in a
+    new trace and its sent parent in a late part.
+    """
+
+    trace_id: int
+    members: list[tuple[Any, int, int | None]]
+    new: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class SpanTrees:
-    """Groups finished spans into trees; bounded by ``max_waiting`` held spans."""
+    """Groups finished spans into traces; bounded by ``max_waiting`` held spans.
 
-    def __init__(self, max_waiting: int = MAX_WAITING_SPANS, max_remembered: int = MAX_REMEMBERED_SPANS) -> None:
+    Args:
+        split_units: one trace per unit of work (a batch call apart) instead of one per call tree.
+        max_waiting: spans held for their root at most; past it they are released as partial traces.
+        max_remembered: sent spans remembered so that late children join their trace.
+    """
+
+    def __init__(
+        self,
+        split_units: bool = False,
+        max_waiting: int = MAX_WAITING_SPANS,
+        max_remembered: int = MAX_REMEMBERED_SPANS,
+    ) -> None:
+        self.split_units = split_units
         self.max_waiting = max_waiting
         self._waiting: dict[str, Any] = {}
         self._children: dict[str, list[str]] = {}
-        # call_id -> (trace_id, span_id) of spans already sent, for late children.
-        self._sent: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        # call_id -> trace id of spans already sent, for late children; trace ids used, for reuse.
+        self._sent: OrderedDict[str, int] = OrderedDict()
+        self._used: OrderedDict[int, None] = OrderedDict()
         self._max_remembered = max_remembered
         self.partial_traces = 0
 
@@ -45,15 +93,16 @@ class SpanTrees:
         return len(self._waiting)
 
     def add(self, spans: list[Any]) -> list[Tree]:
-        """Take a batch; return the trees (or late parts of sent trees) now complete."""
+        """Take a batch; return the traces (or late parts of sent traces) now complete."""
         out: list[Tree] = []
         for span in spans:
             parent = span.parent_call_id
             if parent is None:
-                out.append(self._release(span, secrets.randbits(128) or 1, None))
+                out.extend(self._release(span, _int(trace_id(span))))
             elif parent in self._sent:
-                trace_id, parent_span_id = self._sent[parent]
-                out.append(self._release(span, trace_id, parent_span_id))
+                members = self._collect(span)
+                out.append(Tree(self._sent[parent], self._members(members, _span_id(parent)), new=False))
+                self._remember(members, self._sent[parent])
             else:
                 self._waiting[span.call_id] = span
                 self._children.setdefault(parent, []).append(span.call_id)
@@ -64,29 +113,69 @@ class SpanTrees:
     def drain(self) -> list[Tree]:
         """Release every waiting span as partial traces headed by the topmost waiting spans."""
         heads = [s for s in self._waiting.values() if s.parent_call_id not in self._waiting]
-        out = [self._release(head, secrets.randbits(128) or 1, None) for head in heads]
-        self.partial_traces += len(out)
+        out = []
+        for head in heads:
+            out.extend(self._release(head, _int(anchored_trace_id(head.call_id))))
+        self.partial_traces += len(heads)
         return out
 
-    def _release(self, top: Any, trace_id: int, parent_span_id: int | None) -> Tree:
+    def _release(self, top: Any, trace: int) -> list[Tree]:
+        """``top`` and its waiting descendants as new traces: one, or one per unit plus the batch's."""
+        spans = self._collect(top)
+        if trace in self._used:  # two root calls in one application span share its trace id
+            trace = _int(anchored_trace_id(top.call_id))
+        tags = {"genmon.trace_id": top.trace_id} if top.trace_id else {}
+        units, children, batches = units_of_work(spans, getattr) if self.split_units else ([], {}, [])
+        if not batches:
+            return [self._new_tree(spans, trace, tags)]
+        batch_tags = {**tags, "genmon.units": str(len(units))}
+        out = [self._new_tree(batches, trace, batch_tags)]
+        for unit in units:
+            subtree, pending = [], [unit]
+            while pending:
+                span = pending.pop()
+                subtree.append(span)
+                pending.extend(children.get(span.call_id, ()))
+            unit_tags = {
+                **tags,
+                "genmon.batch_call_id": str(unit.parent_call_id),
+                "genmon.batch_trace_id": f"tr-{trace:032x}",
+            }
+            out.append(self._new_tree(subtree, _int(anchored_trace_id(unit.call_id)), unit_tags))
+        return out
+
+    def _new_tree(self, spans: list[Any], trace: int, tags: dict[str, str]) -> Tree:
+        self._used[trace] = None
+        if len(self._used) > self._max_remembered:
+            self._used.popitem(last=False)
+        self._remember(spans, trace)
+        return Tree(trace, self._members(spans, None), tags=tags)
+
+    def _collect(self, top: Any) -> list[Any]:
+        """``top`` then its waiting descendants, taken out of the waiting room."""
         self._waiting.pop(top.call_id, None)
-        members: list[tuple[Any, int, int | None]] = []
-        stack = [(top, parent_span_id)]
+        out, stack = [], [top]
         while stack:
-            span, parent_id = stack.pop()
-            span_id = secrets.randbits(64) or 1
-            members.append((span, span_id, parent_id))
-            self._remember(span.call_id, trace_id, span_id)
+            span = stack.pop()
+            out.append(span)
             for child_id in self._children.pop(span.call_id, ()):
                 child = self._waiting.pop(child_id, None)
                 if child is not None:
-                    stack.append((child, span_id))
-        # The top first (it heads the trace), the rest in start order.
-        return trace_id, members[:1] + sorted(members[1:], key=lambda m: m[0].start)
+                    stack.append(child)
+        return out
 
-    def _remember(self, call_id: str, trace_id: int, span_id: int) -> None:
-        self._sent[call_id] = (trace_id, span_id)
-        if len(self._sent) > self._max_remembered:
+    @staticmethod
+    def _members(spans: list[Any], top_parent: int | None) -> list[tuple[Any, int, int | None]]:
+        """The spans with their ids, the first one heading them (parent ``top_parent``), the rest in start order."""
+        top, rest = spans[0], sorted(spans[1:], key=lambda s: s.start)
+        members: list[tuple[Any, int, int | None]] = [(top, _span_id(top.call_id), top_parent)]
+        members += [(s, _span_id(s.call_id), _span_id(s.parent_call_id)) for s in rest]
+        return members
+
+    def _remember(self, spans: list[Any], trace: int) -> None:
+        for span in spans:
+            self._sent[span.call_id] = trace
+        while len(self._sent) > self._max_remembered:
             self._sent.popitem(last=False)
 
 
@@ -108,10 +197,10 @@ def span_attributes(span: Any, trace_id_text: str) -> dict[str, str]:
         "genmon.duration_s": span.duration_s,
         "genmon.success": span.success,
     }
-    for field in ("model_name", "component", "prompt_tokens", "completion_tokens", "cost_usd"):
-        value = getattr(span, field)
+    for name in ("model_name", "component", "prompt_tokens", "completion_tokens", "cost_usd"):
+        value = getattr(span, name)
         if value is not None:
-            attrs[f"genmon.{field}"] = value
+            attrs[f"genmon.{name}"] = value
     if span.model_name:
         attrs["mlflow.llm.model"] = span.model_name
     if span.prompt_tokens is not None or span.completion_tokens is not None:
@@ -160,23 +249,44 @@ def span_dict(span: Any, trace_id: int, span_id: int, parent_span_id: int | None
     }
 
 
-def trace_entities(tree: Tree, experiment_id: str, run_id: str | None) -> tuple[Any, list[Any], bool]:
-    """(TraceInfo, [Span], is_new_trace) for a tree; a late part of a sent trace has no new TraceInfo."""
+def trace_entities(tree: Tree, experiment_id: str, run_id: str | None) -> tuple[Any, list[Any]]:
+    """(TraceInfo, [Span]) for a tree; a late part of a sent trace needs no new TraceInfo (``tree.new``)."""
     from mlflow.entities import Span, TraceInfo, TraceLocation, TraceState
 
-    trace_id, members = tree
-    spans = [Span.from_dict(span_dict(s, trace_id, sid, pid)) for s, sid, pid in members]
-    head, _, head_parent = members[0]
+    spans = [Span.from_dict(span_dict(s, tree.trace_id, sid, pid)) for s, sid, pid in tree.members]
+    head = tree.members[0][0]
     metadata = {"mlflow.trace_schema.version": "3"}
     if run_id is not None:
         metadata["mlflow.sourceRun"] = run_id
     info = TraceInfo(
-        trace_id=f"tr-{trace_id:032x}",
+        trace_id=f"tr-{tree.trace_id:032x}",
         trace_location=TraceLocation.from_experiment_id(experiment_id),
         request_time=int(head.start * 1000),
         state=TraceState.OK if head.success else TraceState.ERROR,
         execution_duration=int(head.duration_s * 1000),
         trace_metadata=metadata,
-        tags={"mlflow.traceName": head.name, "genmon.root_call_id": head.call_id},
+        tags={"mlflow.traceName": head.name, "genmon.root_call_id": head.call_id, **tree.tags},
     )
-    return info, spans, head_parent is None
+    return info, spans
+
+
+def log_trees(tracing: Any, experiment_id: str, run_id: str | None, trees: list[Tree]) -> tuple[int, int]:
+    """Log the trees' spans, and a TraceInfo for each new trace; return (new traces, spans)."""
+    from mlflow.entities import TraceData
+
+    entities = [(tree, *trace_entities(tree, experiment_id, run_id)) for tree in trees]
+    spans = [span for _, _, tree_spans in entities for span in tree_spans]
+    try:
+        tracing.log_spans(experiment_id, spans)
+        spans_in_store = True
+    except NotImplementedError:
+        spans_in_store = False  # a store without span logging: the spans go to trace artifacts
+    traces = 0
+    for tree, info, tree_spans in entities:
+        if tree.new:
+            returned = tracing.start_trace(info)
+            in_store = returned.tags.get("mlflow.trace.spansLocation") == "TRACKING_STORE"
+            if not (spans_in_store and in_store):
+                tracing._upload_trace_data(returned, TraceData(spans=tree_spans))
+            traces += 1
+    return traces, len(spans)

@@ -166,15 +166,8 @@ def run_attributes(run: Any) -> dict[str, Any]:
         out["genmon.run.name"] = run.run_name
     for key, value in run.tags.items():
         out[f"genmon.run.tags.{key}"] = value
-    _flatten("genmon.run.config", run.config, out)
+    # Nested config becomes dotted keys (genmon.run.config.sampling.temperature), which backends filter on one by one.
+    for key, value in run.flat_config().items():
+        if value is not None:
+            out[f"genmon.run.config.{key}"] = value
     return out
-
-
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    # Nested config becomes dotted keys (config={"sampling": {"temperature": 0.7}} ->
-    # genmon.run.config.sampling.temperature), which backends can filter on one by one.
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _flatten(f"{prefix}.{key}", item, out)
-    elif value is not None:
-        out[prefix] = value

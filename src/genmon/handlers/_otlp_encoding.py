@@ -17,12 +17,12 @@ The mapping (documented as one table in the README, section "OpenTelemetry (OTLP
   ``session.id``), which are taken as attribute names and win over the computed ones.
 
 Span ids are derived from genmon's call ids (a child's parent id from its
-``parent_call_id``), so a child sent before its parent still points at it.
+``parent_call_id``), so a child sent before its parent still points at it
+(``genmon.handlers._trace_ids``, shared with MlflowHandler).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +36,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from genmon._version import __version__
+from genmon.handlers._trace_ids import span_id, trace_id
 
 CLIENT, INTERNAL = Span.SpanKind.SPAN_KIND_CLIENT, Span.SpanKind.SPAN_KIND_INTERNAL
 # genmon span type -> gen_ai.operation.name (None: no GenAI operation; the span keeps genmon's name).
@@ -97,20 +98,6 @@ def rejected_spans(answer: bytes) -> tuple[int, str]:
         return 0, ""
     partial = response.partial_success
     return int(partial.rejected_spans), partial.error_message
-
-
-def span_id(call_id: str) -> bytes:
-    """The 8-byte OTLP span id of a genmon call id (stable: a child computes its parent's)."""
-    return hashlib.blake2b(call_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-
-
-def trace_id(span: Any) -> bytes:
-    """The span's 16-byte trace id: carried by the record, else derived from its call tree's nearest id."""
-    if span.trace_id:
-        return bytes.fromhex(span.trace_id)
-    # Records built by hand carry none: a root and its direct children still share one.
-    anchor = span.parent_call_id or span.call_id
-    return hashlib.blake2b(anchor.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def operation_of(span: Any) -> str | None:

@@ -143,6 +143,14 @@ class HandlerContext(Protocol):
         """Copies of every retained point, once the metric worker has stored what was recorded (bounded by the close)."""
         ...
 
+    def stored_spans(self) -> list[SpanRecord]:
+        """The finished spans the monitor keeps (the latest 100,000), once the span worker stored what was recorded."""
+        ...
+
+    def recent_alerts(self) -> list[dict[str, Any]]:
+        """The latest 1,000 alerts fired or resolved, as the log holds them (``alert``, ``level``, ``message``, ``data``...)."""
+        ...
+
 
 @runtime_checkable
 class MonitorBoundHandler(Protocol):

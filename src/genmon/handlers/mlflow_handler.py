@@ -1,4 +1,4 @@
-"""MlflowHandler: metrics into an MLflow run with steps, spans as MLflow traces, artifacts at close.
+"""MlflowHandler: metrics into an MLflow run with steps, spans as MLflow traces, a summary and artifacts at close.
 
 Needs ``pip install 'genmon[mlflow]'`` (mlflow-skinny). Every MLflow call
 happens on the handler's own thread (``genmon.handlers._batching``), with
@@ -7,17 +7,25 @@ the tracking URI given here: nothing is set globally (no
 user's own MLflow code is left alone, and ``flush(timeout)`` /
 ``close(timeout)`` hold their bounds even when MLflow's exit drain would not.
 
+- The run: named after the monitor's ``run_name`` (unless the handler has its
+  own), tagged with the monitor's ``tags`` and the handler's, its params the
+  monitor's ``config`` (``genmon.handlers._mlflow_run``), logged as soon as
+  the monitor binds the handler.
 - Metrics: ``log_batch`` calls of up to 1,000 points; each metric's points
   get steps 0, 1, 2... in recording order and their own timestamps. Names
-  are sanitised to MLflow's characters (letters, digits, ``_ - . : / space``).
-- Spans: each call tree becomes one MLflow trace linked to the run; a span
+  are made MLflow-safe (letters, digits, ``_ - . : / space``).
+- Spans: one MLflow trace per unit of work (``trace_per="unit"``: each call of
+  a batch apart, the batch call its own short trace) or per call tree
+  (``trace_per="root"``); see ``genmon.handlers._mlflow_traces``. A span
   keeps its type (LLM, AGENT, TOOL...), its times and status, and carries
   ``genmon.call_id``, ``genmon.parent_call_id``, ``genmon.duration_s``,
   ``genmon.success``, tokens (also as MLflow's ``mlflow.chat.tokenUsage``),
   ``genmon.cost_usd`` and an ``exception`` event when it failed.
-- At close (when attached to a monitor): the standard plots (``plots/``) and
-  a Parquet export of every retained point (``metrics.parquet``) are logged
-  as run artifacts, then the run is marked FINISHED.
+- At close (when attached to a monitor): summary metrics (``summary/...``:
+  calls, error rate, latency percentiles, tokens, cost, per model), then the
+  artifacts (``genmon.handlers._mlflow_artifacts``: metrics.parquet,
+  report.html, plots/, spans.jsonl) while the close budget lasts, then the
+  run is marked FINISHED.
 
 MLflow's own HTTP client retries and times out by itself
 (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_TIMEOUT``); lower
@@ -27,21 +35,16 @@ deadline either way.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from genmon.handlers._batching import SendAbandoned, Task
 from genmon.handlers._extras import import_extra
-from genmon.handlers._mlflow_support import (
-    RETRY_CODES,
-    check_store_supported,
-    is_requests_network_error,
-    mlflow_metric_key,
-)
-from genmon.handlers._mlflow_traces import SpanTrees, Tree, trace_entities
+from genmon.handlers._mlflow_artifacts import RunContents, log_close_artifacts, run_contents
+from genmon.handlers._mlflow_run import log_run_info, log_summary, run_tags
+from genmon.handlers._mlflow_support import check_store_supported, classify, experiment_id_for, mlflow_key
+from genmon.handlers._mlflow_traces import SpanTrees, Tree, log_trees
 from genmon.handlers._remote import RemoteSink
 from genmon.handlers._retry import RetryableError, close_timeout
 
@@ -50,27 +53,24 @@ MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 # take their time to upload: a default close waits this long for this sink.
 DEFAULT_CLOSE_BUDGET_S = 60.0
 KILL_TIMEOUT_S = 2.0
-
-
-class _StepError(Exception):
-    """A step of a batch failed; ``delivered`` records of the batch got through before it."""
-
-    def __init__(self, message: str, delivered: int) -> None:
-        super().__init__(message)
-        self.delivered = delivered
+TRACE_PER = ("unit", "root")
 
 
 class MlflowHandler(RemoteSink):
-    """Logs metrics, spans and end-of-run artifacts to MLflow from its own thread.
+    """Logs metrics, spans, params, a summary and end-of-run artifacts to MLflow from its own thread.
 
     Args:
         tracking_uri: e.g. ``http://127.0.0.1:5000`` or ``sqlite:///mlflow.db``;
             None uses MLflow's default (``MLFLOW_TRACKING_URI`` or its local default).
         experiment_name: created when missing; None uses MLflow's default experiment.
-        run_name, tags: of the run created at the first delivery.
+        run_name: the run's name (default: the monitor's ``run_name``).
+        tags: run tags, beside (and over) the monitor's ``tags``.
         log_spans: send spans as traces.
-        log_artifacts: at close, log the plots and a Parquet export (needs the monitor).
-        run_id: log into this existing run instead of creating one.
+        log_artifacts: log the monitor's config as config.json, and at close
+            metrics.parquet, report.html, the plots and spans.jsonl (needs the monitor).
+        trace_per: ``"unit"`` (one trace per unit of work, a batch call apart) or
+            ``"root"`` (one trace per call tree, as OTLP sends them).
+        run_id: log into this existing run instead of creating one (it keeps its name).
         artifact_location: where a newly created experiment keeps its artifacts.
         batch_size, flush_interval, max_buffer, max_retries, backoff, max_backoff:
             as for ``HttpHandler``.
@@ -102,9 +102,12 @@ class MlflowHandler(RemoteSink):
         max_backoff: float = 10.0,
         name: str = "MlflowHandler",
         close_budget: float | None = DEFAULT_CLOSE_BUDGET_S,
+        trace_per: str = "unit",
     ) -> None:
         self._keep_config(locals())
-        self._mlflow = import_extra("mlflow", "mlflow-skinny", "mlflow")
+        if trace_per not in TRACE_PER:
+            raise ValueError(f"trace_per must be 'unit' or 'root', got {trace_per!r:.80}")
+        import_extra("mlflow", "mlflow-skinny", "mlflow")
         check_store_supported(tracking_uri)
         if close_budget is not None and (isinstance(close_budget, bool) or not close_budget > 0):
             raise ValueError(f"close_budget must be seconds > 0 or None, got {close_budget!r}")
@@ -118,18 +121,27 @@ class MlflowHandler(RemoteSink):
         self.log_artifacts = log_artifacts
         self.name = name
         self.run_id: str | None = run_id
+        self._own_run = run_id is None
+        self.trace_per = trace_per
         self.artifact_location = artifact_location
         self.experiment_id: str | None = None
         self.metrics_logged = 0
         self.spans_logged = 0
         self.traces_logged = 0
         self.artifacts_logged: list[str] = []
+        self.artifacts_skipped: list[str] = []
+        self.params_logged = 0
+        self.summary_logged = 0
+        self._run_info: Any = None  # the monitor's RunInfo, once bound
+        self._run_info_done = False
+        self._created_name: str | None = None
+        self._send_deadline: float | None = None
         self._client: Any = None
         self._tracing: Any = None
         self._steps: dict[str, int] = {}
-        self._trees = SpanTrees()
+        self._trees = SpanTrees(split_units=trace_per == "unit")
         self._closes = 0
-        self._artifacts_done = False
+        self._final: dict[str, Any] = {}  # the close's snapshot and the steps done with it
         self._plan_for: list[Any] | None = None  # the batch whose steps are in _plan
         self._plan: list[tuple[Any, int]] = []
         self._plan_done = 0  # records of that batch already delivered
@@ -149,6 +161,14 @@ class MlflowHandler(RemoteSink):
 
     def __repr__(self) -> str:
         return f"MlflowHandler(experiment_name={self.experiment_name!r}, run_id={self.run_id!r})"
+
+    def bind_monitor(self, context: Any) -> None:
+        """Called by the monitor: its run name, tags and config are logged to the run next."""
+        super().bind_monitor(context)
+        run = getattr(context, "run", None)
+        if run is not None and not run.is_empty():
+            self._run_info = run
+            self._sender.put_task("run-info")
 
     # -- records in (the monitor's lanes; never blocks) ----------------------------------------
     def handle_batch(self, points: list[Any]) -> None:
@@ -203,24 +223,28 @@ class MlflowHandler(RemoteSink):
             self._record_error(error)
 
     def stats(self) -> dict[str, Any]:
-        """The sender's counts plus metrics_logged, spans_logged, traces_logged, spans_waiting, artifacts."""
+        """The sender's counts plus what reached MLflow: metrics, params, summary, spans, traces, artifacts."""
         out = self._sender.stats()
         out.update(
             metrics_logged=self.metrics_logged,
+            params_logged=self.params_logged,
+            summary_logged=self.summary_logged,
             spans_logged=self.spans_logged,
             traces_logged=self.traces_logged,
             partial_traces=self._trees.partial_traces,
             spans_waiting=len(self._trees),
             artifacts=list(self.artifacts_logged),
+            artifacts_skipped=list(self.artifacts_skipped),
         )
         return out
 
     # -- the sender thread ---------------------------------------------------------------------
     def _send(self, batch: list[Any], budget_s: float | None) -> None:
+        self._send_deadline = None if budget_s is None else time.monotonic() + budget_s
         try:
             self._ensure_run()
         except Exception as error:  # noqa: BLE001 - classified below
-            raise self._classify(error, 0) from None
+            raise classify(error, 0) from None
         if self._killed:  # the close gave up while the run was being set up: never leave it RUNNING
             self._mark_killed()
             raise SendAbandoned("the close deadline passed while the run was being set up: run marked KILLED")
@@ -232,13 +256,16 @@ class MlflowHandler(RemoteSink):
             try:
                 step()
             except Exception as error:  # noqa: BLE001 - classified below
-                raise self._classify(error, self._plan_done) from None
+                raise classify(error, self._plan_done) from None
             self._plan.pop(0)
             self._plan_done += records
         self._plan_for = None
 
     def _make_plan(self, batch: list[Any]) -> list[tuple[Any, int]]:
         plan: list[tuple[Any, int]] = []
+        tasks = {item.payload for item in batch if isinstance(item, Task)}
+        if "run-info" in tasks:
+            plan.append((lambda: self._best_effort(self._log_run_info), 0))
         records = [item for item in batch if not isinstance(item, Task)]
         metrics = [r for kind, r in records if kind == "metric"]
         for start in range(0, len(metrics), MAX_METRICS_PER_CALL):
@@ -246,15 +273,27 @@ class MlflowHandler(RemoteSink):
             plan.append((lambda chunk=chunk: self._log_metrics(chunk), len(chunk)))
         spans = [r for kind, r in records if kind == "span"]
         trees = self._trees.add(spans) if spans else []
-        tasks = {item.payload for item in batch if isinstance(item, Task)}
         if "finish" in tasks:
             trees += self._trees.drain()  # the last close: nothing more will join the waiting spans
         # Spans held for their root count as delivered to this handler now.
         plan.append((lambda: self._log_trees(trees), len(spans)))
-        if tasks & {"finish", "finish-lane"}:
-            final = "finish" in tasks
-            plan.append((lambda: self._finish(final), 0))
+        if tasks & {"finish", "finish-lane"} and self._context is not None:
+            plan.append((lambda: self._best_effort(self._log_summary), 0))
+            if self.log_artifacts:
+                plan.append((lambda: self._best_effort(self._log_artifacts), 0))
+        if "finish" in tasks:
+            plan.append((lambda: self._client.set_terminated(self.run_id, "FINISHED"), 0))
         return plan
+
+    def _best_effort(self, step: Any) -> None:
+        """Run a step of the run's description: a transient failure is retried, any other one reported and passed."""
+        try:
+            step()
+        except Exception as error:  # noqa: BLE001 - classified: retried, or counted in the monitor's handler errors
+            failure = classify(error, 0)
+            if isinstance(failure, RetryableError):
+                raise failure from None
+            self._record_error(failure)
 
     def _ensure_run(self) -> None:
         if self._client is None:
@@ -263,30 +302,34 @@ class MlflowHandler(RemoteSink):
             self._client = MlflowClient(self.tracking_uri)
         client = self._client
         if self.experiment_id is None:
-            if self.run_id is not None:
-                self.experiment_id = client.get_run(self.run_id).info.experiment_id
-            elif self.experiment_name is None:
-                self.experiment_id = "0"  # MLflow's Default experiment
-            else:
-                found = client.get_experiment_by_name(self.experiment_name)
-                if found is None:
-                    try:
-                        self.experiment_id = client.create_experiment(
-                            self.experiment_name, artifact_location=self.artifact_location
-                        )
-                    except self._mlflow.exceptions.MlflowException:
-                        found = client.get_experiment_by_name(self.experiment_name)  # created meanwhile elsewhere
-                        if found is None:
-                            raise
-                        self.experiment_id = found.experiment_id
-                else:
-                    self.experiment_id = found.experiment_id
+            self.experiment_id = experiment_id_for(client, self.experiment_name, self.artifact_location, self.run_id)
         if self.run_id is None:
             from genmon._version import __version__
 
-            tags = {"mlflow.source.name": "genmon", "genmon.version": __version__, **self.tags}
-            run = client.create_run(self.experiment_id, run_name=self.run_name, tags=tags)
+            # Named and tagged now when the monitor bound the handler already, else by the run-info step.
+            tags = {
+                "mlflow.source.name": "genmon",
+                "genmon.version": __version__,
+                **run_tags(self._run_info, self.tags),
+            }
+            self._created_name = self._wanted_name()
+            run = client.create_run(self.experiment_id, run_name=self._created_name, tags=tags)
             self.run_id = run.info.run_id
+
+    def _wanted_name(self) -> str | None:
+        return self.run_name or (self._run_info.run_name if self._run_info is not None else None)
+
+    def _log_run_info(self) -> None:
+        run = self._run_info
+        if run is None or self._run_info_done:
+            return
+        name = self._wanted_name()
+        if self._own_run and name is not None and name != self._created_name:
+            self._client.update_run(self.run_id, name=name)
+            self._created_name = name
+        full_copy = self.log_artifacts and bool(run.config)
+        self.params_logged = log_run_info(self._client, str(self.run_id), run, self.tags, full_copy)
+        self._run_info_done = True
 
     def _metric_entities(self, points: list[tuple[str, float, float, Any]]) -> list[Any]:
         from mlflow.entities import Metric
@@ -294,7 +337,7 @@ class MlflowHandler(RemoteSink):
         out = []
         steps = self._steps
         for name, value, ts, _meta in points:
-            key = mlflow_metric_key(name)
+            key = mlflow_key(name)
             step = steps.get(key, 0)
             steps[key] = step + 1
             out.append(Metric(key, float(value), int(ts * 1000), step))
@@ -311,53 +354,38 @@ class MlflowHandler(RemoteSink):
             from mlflow.tracing.client import TracingClient
 
             self._tracing = TracingClient(self.tracking_uri)
-        entities = [trace_entities(tree, str(self.experiment_id), self.run_id) for tree in trees]
-        spans = [span for _, tree_spans, _ in entities for span in tree_spans]
-        try:
-            self._tracing.log_spans(str(self.experiment_id), spans)
-            spans_in_store = True
-        except NotImplementedError:
-            spans_in_store = False  # a store without span logging: the spans go to trace artifacts
-        for info, tree_spans, is_new in entities:
-            if is_new:
-                returned = self._tracing.start_trace(info)
-                in_store = returned.tags.get("mlflow.trace.spansLocation") == "TRACKING_STORE"
-                if not (spans_in_store and in_store):
-                    from mlflow.entities import TraceData
+        traces, spans = log_trees(self._tracing, str(self.experiment_id), self.run_id, trees)
+        self.traces_logged += traces
+        self.spans_logged += spans
 
-                    self._tracing._upload_trace_data(returned, TraceData(spans=tree_spans))
-                self.traces_logged += 1
-            self.spans_logged += len(tree_spans)
+    def _final_contents(self) -> RunContents:
+        """What the close's summary and artifacts read, taken once (the snapshot waits for the metric worker)."""
+        if "contents" not in self._final:
+            self._final["contents"] = run_contents(self._context, self._run_info)
+        return self._final["contents"]  # type: ignore[no-any-return]
 
-    def _finish(self, final: bool) -> None:
-        if self.log_artifacts and not self._artifacts_done and self._context is not None:
-            self._log_monitor_artifacts()
-            self._artifacts_done = True
-        if final:
-            self._client.set_terminated(self.run_id, "FINISHED")
+    def _log_summary(self) -> None:
+        if not self._final.get("summary"):
+            series = self._final_contents().series
+            self.summary_logged = log_summary(self._client, str(self.run_id), series, int(time.time() * 1000))
+            self._final["summary"] = True
 
-    def _log_monitor_artifacts(self) -> None:
-        from genmon.exporters.parquet_file import ParquetExporter
-        from genmon.plots.charts import save_standard_charts
+    def _log_artifacts(self) -> None:
+        if self._final.get("artifacts"):
+            return
 
-        # The span lane may close while the metric worker still drains: the
-        # snapshot waits (bounded by the close) until every point is stored.
-        series = self._context.stored_snapshot()
-        with tempfile.TemporaryDirectory(prefix="genmon-mlflow-") as tmp:
-            root = Path(tmp)
-            ParquetExporter().export(series, root / "metrics.parquet")
-            paths, _figures = save_standard_charts(series, root / "plots", (12, 6))
-            self._client.log_artifact(self.run_id, str(root / "metrics.parquet"))
-            if paths:
-                self._client.log_artifacts(self.run_id, str(root / "plots"), artifact_path="plots")
-            self.artifacts_logged = ["metrics.parquet", *(f"plots/{p.name}" for p in paths)]
+        def upload(path: Any, artifact_path: str | None) -> None:
+            log = self._client.log_artifacts if path.is_dir() else self._client.log_artifact
+            log(self.run_id, str(path), artifact_path)
 
-    def _classify(self, error: BaseException, delivered: int) -> Exception:
-        text = f"MLflow {type(error).__name__}: {str(error)[:500]}"
-        code = getattr(error, "error_code", None)
-        transient = (
-            isinstance(error, (OSError, TimeoutError)) or code in RETRY_CODES or is_requests_network_error(error)
-        )
-        out: Exception = RetryableError(text) if transient else _StepError(text, delivered)
-        out.delivered = delivered  # type: ignore[attr-defined]
-        return out
+        def time_left() -> float | None:
+            deadline = self._send_deadline
+            return None if deadline is None else deadline - time.monotonic()
+
+        done = log_close_artifacts(self._final_contents(), upload, time_left)
+        self.artifacts_logged, self.artifacts_skipped = done.logged, done.skipped
+        self._final["artifacts"] = True
+        if done.skipped:
+            self._record_error(
+                TimeoutError(f"artifacts skipped at the close deadline: {', '.join(done.skipped)} (raise close_budget)")
+            )

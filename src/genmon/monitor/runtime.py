@@ -24,6 +24,7 @@ from genmon.monitor.engine import delivery
 from genmon.monitor.engine.failures import HandlerErrors
 from genmon.monitor.engine.pipeline import Pipeline, wait_marker
 from genmon.monitor.engine.queueing import BoundedQueue, deadline_in
+from genmon.monitor.handler_host import HandlerHost
 from genmon.monitor.recorder import Recorder
 from genmon.monitor.resources.profiler import Profiler
 from genmon.monitor.resources.sampler import ResourceSampler
@@ -83,7 +84,7 @@ class Runtime:
             s.clock,
             lambda: s.alert_handlers,
             self.errors,
-            lambda record: self.logs.source.put_internal(record),
+            self._log_alert,
             on_alert=lambda alert: self.events.emit_alert(alert),
             send_resolved=s.send_resolved,
             window_s=s.alert_window_s,
@@ -131,6 +132,10 @@ class Runtime:
         self.alerts.start()
         for handler in s.alert_handlers:
             bind(handler)
+
+    def _log_alert(self, record: Any) -> None:
+        self.host.keep_alert(record)  # for the sinks that list alerts at close (MLflow's report.html)
+        self.logs.source.put_internal(record)
 
     def start_sampler(self, record: Callable[[Mapping[str, float]], None], interval_s: float) -> ResourceSampler:
         """Start the psutil sampler (replacing a running one); ``close()`` stops it."""
@@ -338,45 +343,3 @@ class MonitorView:
 
     def has_metric(self, name: str) -> bool:
         return self._runtime.store.series(name) is not None
-
-
-class HandlerHost:
-    """The ``HandlerContext`` a handler's ``bind_monitor`` receives: errors, the close deadline, the store."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
-        self.errors = runtime.errors
-        self.log_dir = runtime.settings.log_dir
-        self.run = runtime.settings.run
-        self._bound: dict[int, Any] = {}
-        self._lock = threading.Lock()
-
-    def close_deadline(self) -> float | None:
-        return self._runtime.close_deadline
-
-    def lanes_of(self, handler: Any) -> int:
-        return sum(
-            sum(1 for fed in pipeline.sinks.handlers() if fed is handler) for pipeline in self._runtime.pipelines()
-        )
-
-    def bind(self, handler: Any) -> None:
-        """``handler.bind_monitor(self)``, once per handler object (and never failing the caller)."""
-        bind = getattr(handler, "bind_monitor", None)
-        if not callable(bind):
-            return
-        with self._lock:
-            if id(handler) in self._bound:
-                return
-            self._bound[id(handler)] = handler
-        try:
-            bind(self)
-        except Exception as error:  # noqa: BLE001 - a handler's bug must not fail the monitor
-            self.errors.record(getattr(handler, "name", None) or type(handler).__name__, error)
-
-    def stored_snapshot(self) -> list[SeriesData]:
-        runtime = self._runtime
-        worker = runtime.metrics.worker.thread
-        deadline = runtime.close_deadline
-        if deadline is not None and worker is not threading.current_thread():  # only while the monitor closes
-            worker.join(max(deadline - time.monotonic(), 0.0))
-        return runtime.store.snapshot()

@@ -21,6 +21,7 @@ from typing import Any
 from genmon.exporters.calls import headline
 from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.html_parts import STYLE, alerts_rows, cards_html, esc, run_facts_html, table_html
+from genmon.plots.overview import NAME as OVERVIEW_NAME
 from genmon.plots.report_spans import slowest_units_html
 from genmon.plots.tables import metrics_table, models_table, operations_table
 from genmon.plots.units import format_seconds
@@ -49,6 +50,10 @@ window.addEventListener("load", function () {
 """
 
 
+REPORT_FIGSIZE = (7.2, 3.7)  # two charts a row in report.html, text still legible
+REPORT_DPI = 120  # standalone PNGs of 864 x 444 pixels, sharp enough at half a 1,240 px page
+
+
 @dataclass
 class ReportInput:
     """What the report shows; built by ``genmon report`` from run files or from a live monitor's snapshot."""
@@ -61,6 +66,34 @@ class ReportInput:
     spans: list[dict[str, Any]] = field(default_factory=list)
     run: Mapping[str, Any] | None = None  # run.json: run_name, tags, config
     time_range: tuple[float, float] | None = None
+
+
+def report_input(
+    series: Sequence[SeriesData],
+    spans: Sequence[dict[str, Any]],
+    plots: Sequence[Path],
+    *,
+    title: str,
+    sources: Sequence[str],
+    alerts: Sequence[dict[str, Any]] = (),
+    run: Mapping[str, Any] | None = None,
+) -> ReportInput:
+    """The report of a run: every chart but the overview, from the first point or span to the last point.
+
+    ``spans`` are dicts in start order (spans.jsonl lines or ``SpanRecord.to_dict()``).
+    """
+    starts = [float(s.timestamps[0]) for s in series] + [float(s.get("start", 0)) for s in spans[:1]]
+    ends = [float(s.timestamps[-1]) for s in series]
+    return ReportInput(
+        title=title,
+        sources=list(sources),
+        series=list(series),
+        plots=[p for p in plots if p.stem != OVERVIEW_NAME],  # the overview repeats the other charts
+        alerts=list(alerts),
+        spans=list(spans),
+        run=run,
+        time_range=(min(starts), max(ends)) if starts and ends else None,
+    )
 
 
 def write_report(report: ReportInput, path: Path, slowest: int = 10) -> Path:

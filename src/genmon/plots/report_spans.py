@@ -3,7 +3,8 @@
 A unit of work is a top-level call, except that a batch is unfolded: a call
 whose children are two or more wrapper calls of one name (``attach``'s
 ``generate`` running one ``generate_conversation`` per item) counts each
-child as a unit. Each unit is a ``<details>`` element; inside, the calls it
+child as a unit (``genmon.records.units``, the definition MLflow's traces
+share). Each unit is a ``<details>`` element; inside, the calls it
 made are listed in start order, and the path through the slowest child at
 each level is open and marked, so the reason a unit was slow is one click
 away. Spans come as dicts (spans.jsonl lines or ``SpanRecord.to_dict()``).
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from genmon.plots.units import format_seconds, format_usd, plural
-from genmon.records.model_calls import is_model_call
+from genmon.records.units import units_of_work
 
 Span = Mapping[str, Any]
 MAX_CHILDREN = 25  # per level; the rest are summed up in one line
@@ -35,36 +36,6 @@ def number(value: Any) -> float | None:
 
 def _duration(span: Span) -> float:
     return number(span.get("duration_s")) or 0.0
-
-
-def units_of_work(spans: Sequence[Span]) -> tuple[list[Span], dict[Any, list[Span]], list[Span]]:
-    """(units of work, children by parent id, the batch calls that were unfolded)."""
-    ids = {s.get("call_id") for s in spans}
-    children: dict[Any, list[Span]] = {}
-    roots = []
-    for span in spans:
-        parent = span.get("parent_call_id")
-        if parent is None or parent not in ids:
-            roots.append(span)
-        else:
-            children.setdefault(parent, []).append(span)
-    units: list[Span] = []
-    batches: list[Span] = []
-    pending = list(roots)
-    while pending:
-        span = pending.pop()
-        kids = children.get(span.get("call_id"), [])
-        if _is_batch(kids):
-            batches.append(span)
-            pending.extend(kids)
-        else:
-            units.append(span)
-    return units, children, batches
-
-
-def _is_batch(kids: Sequence[Span]) -> bool:
-    names = {k.get("name") for k in kids}
-    return len(kids) >= 2 and len(names) == 1 and not any(is_model_call(k.get("span_type")) for k in kids)
 
 
 def slowest_units_html(spans: Sequence[Span], limit: int = 10) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -72,6 +73,26 @@ class RunInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_name": self.run_name, "tags": dict(self.tags), "config": dict(self.config)}
+
+    def is_empty(self) -> bool:
+        """True when the run was given no name, tag or config."""
+        return self.run_name is None and not self.tags and not self.config
+
+    def flat_config(self) -> dict[str, Any]:
+        """The config with nested mappings flattened to dotted keys (``{"sampling": {"t": 0.7}}`` -> ``sampling.t``).
+
+        Leaves are kept as they are (lists too); what the sinks that take flat
+        keys (MLflow params, OTLP resource attributes) show.
+        """
+        out: dict[str, Any] = {}
+        pending: list[tuple[str, Any]] = list(self.config.items())[::-1]
+        while pending:
+            key, value = pending.pop()
+            if isinstance(value, Mapping):
+                pending.extend((f"{key}.{k}", v) for k, v in list(value.items())[::-1])
+            else:
+                out[key] = value
+        return out
 
 
 STAT_KEYS = ("mean", "min", "max", "count", "sum", "std", "p50", "p95", "p99", "last")
