@@ -83,6 +83,37 @@ def test_delivers_metrics_logs_spans_and_alerts_in_the_documented_payload(
     assert stats["sent"] == stats["received"] > 0 and stats["dropped_total"] == 0
 
 
+def test_every_request_carries_the_run_name_tags_and_config(http_server: RecordingServer, tmp_path: Path) -> None:
+    """The monitor's run_name, tags and config travel in each request's ``run``, as run.json holds them."""
+    sink = HttpHandler(http_server.url, batch_size=2)
+    config = {"sampling": {"temperature": 0.7}, "models": ["a", "b"], "seed": 7}
+    with GenerationMonitor(
+        log_dir=tmp_path, metric_handlers=[sink], run_name="nightly", tags={"dataset": "v3"}, config=config
+    ) as monitor:
+        for i in range(5):
+            monitor.record_metric("latency", float(i))
+    assert sink.close(30)
+    payloads = _payloads(http_server)
+    assert len(payloads) >= 3  # batches of 2 points: the run is in every request, not only the first
+    expected = {"run_name": "nightly", "tags": {"dataset": "v3"}, "config": config}
+    assert all(p["run"] == expected for p in payloads)
+    assert orjson.loads((tmp_path / "run.json").read_bytes()).items() >= expected.items()
+    assert all(list(p)[:3] == ["source", "run", "sent_at"] for p in payloads)
+    assert sorted(m["value"] for p in payloads for m in p["metrics"]) == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_a_run_without_name_tags_or_config_sends_the_body_it_always_sent(
+    http_server: RecordingServer, tmp_path: Path
+) -> None:
+    """No run_name, tags or config: no ``run`` key, the body keeps exactly its earlier keys."""
+    sink = HttpHandler(http_server.url)
+    with GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink]) as monitor:
+        monitor.record_metric("latency", 1.0)
+    assert sink.close(30)
+    (payload,) = _payloads(http_server)
+    assert list(payload) == ["source", "sent_at", "metrics", "logs", "spans", "alerts"]
+
+
 def test_batches_hold_at_most_batch_size_records(http_server: RecordingServer) -> None:
     """35 points with batch_size 10 go out as four requests of 10, 10, 10 and 5 in order."""
     sink = HttpHandler(http_server.url, batch_size=10, flush_interval=60)

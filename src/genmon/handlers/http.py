@@ -9,6 +9,7 @@ slow or dead endpoint delays only this sink.
 The request body (``Content-Type: application/json``)::
 
     {"source": {"service": "genmon", "host": "...", "pid": 123},
+     "run":    {"run_name": "nightly", "tags": {"dataset": "v3"}, "config": {"temperature": 0.7}},
      "sent_at": "2025-01-31T12:00:00.000000+01:00",
      "metrics": [{"metric": "generation_time", "value": 1.2,
                   "timestamp": "<ISO-8601>", "metadata": {"model_name": "gpt-4o"}}],
@@ -18,7 +19,10 @@ The request body (``Content-Type: application/json``)::
      "alerts":  [{"name": "...", "message": "...", "level": "warning",
                   "timestamp": "<ISO-8601>", "data": {...}}]}
 
-All four lists are always present (possibly empty).
+All four lists are always present (possibly empty). ``run`` (the monitor's
+``run_name``, ``tags`` and ``config``, as in run.json) is there when the
+monitor was given any of them; a monitor without them sends the same body
+as before ``run`` existed.
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ class HttpHandler(RemoteSink):
         self._redactor = self._poster.redactor
         self._iso = IsoFormatter()
         self._source = {"service": "genmon", "host": socket.gethostname(), "pid": os.getpid()}
+        self._run: dict[str, Any] | None = None
         self._start_sender(
             "http",
             self._post,
@@ -111,6 +116,13 @@ class HttpHandler(RemoteSink):
         return (
             f"HttpHandler(endpoint={self.endpoint!r}, headers={sorted(self._poster.headers)!r}, timeout={self.timeout})"
         )
+
+    def bind_monitor(self, context: Any) -> None:
+        """Called by the monitor: its run name, tags and config go into every request's ``run``."""
+        super().bind_monitor(context)
+        run = getattr(context, "run", None)
+        if run is not None and not run.is_empty():
+            self._run = run.to_dict()
 
     # -- records in (any thread; never blocks) ------------------------------------------
     def handle_batch(self, records: list[Any]) -> None:
@@ -173,7 +185,10 @@ class HttpHandler(RemoteSink):
         for record in batch:
             kind, entry = _entry(record, iso)
             lists[kind].append(entry)
-        body = {"source": self._source, "sent_at": iso(time.time()), **lists}
+        body: dict[str, Any] = {"source": self._source}
+        if self._run is not None:
+            body["run"] = self._run
+        body.update(sent_at=iso(time.time()), **lists)
         try:
             return orjson.dumps(body, option=_JSON_OPTIONS, default=str), 0
         except ENCODING_ERRORS:
