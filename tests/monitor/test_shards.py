@@ -44,7 +44,7 @@ def _work(task: int) -> int:
 def test_a_pool_of_four_workers_writes_every_point_exactly_once(tmp_path: Path) -> None:
     """4 forked pool workers shard automatically; the merged report holds every point once, none of the parent's backlog."""
     global _monitor
-    _monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0, shutdown_timeout=30)
+    _monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0, shutdown_timeout=30, run_name="pool-job")
     try:
         _monitor.record_metric("parent", 1.0)  # queued in the parent before the fork: must not be copied
         context = multiprocessing.get_context("fork")
@@ -57,6 +57,8 @@ def test_a_pool_of_four_workers_writes_every_point_exactly_once(tmp_path: Path) 
         _monitor = None
     shard_files = sorted(p.name for p in tmp_path.glob("metrics-*.jsonl"))
     assert len(shard_files) == len(pids) <= 4
+    # Each forked worker says which run it belongs to, so the report knows its shards are one run.
+    assert sorted(p.name for p in tmp_path.glob("run-*.json")) == [f"run-{f[8:-6]}.json" for f in shard_files]
     parent_lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [line["metric"] for line in parent_lines] == ["parent"]  # children never wrote the parent's file
     run = load_runs([tmp_path])

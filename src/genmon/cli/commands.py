@@ -13,10 +13,10 @@ from genmon.cli.run_files import RunData, RunFileWarning, load_runs
 from genmon.cli.run_report import EXPORT_FORMATS, ConsoleSteps, ReportOutputs, build_report, plot_run, summary_table
 
 
-def _load(run_dirs: Sequence[str]) -> RunData:
+def _load(run_dirs: Sequence[str], merge_runs: bool = False) -> RunData:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunFileWarning)
-        run = load_runs(run_dirs)
+        run = load_runs(run_dirs, merge_runs=merge_runs)
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
     if not run.store.names():
@@ -44,8 +44,8 @@ def print_outputs(console: Any, run: RunData, outputs: ReportOutputs, title: str
     console.print(f"open {outputs.report}", soft_wrap=True)
 
 
-def report_command(run_dirs: Sequence[str], out: str | None) -> int:
-    run = _load(run_dirs)
+def report_command(run_dirs: Sequence[str], out: str | None, merge_runs: bool = False) -> int:
+    run = _load(run_dirs, merge_runs)
     out_dir = Path(out) if out else (Path(run_dirs[0]) if len(run_dirs) == 1 else Path("genmon-report"))
     console = _console()
     outputs = build_report(run, out_dir, steps=ConsoleSteps(console))
@@ -53,11 +53,11 @@ def report_command(run_dirs: Sequence[str], out: str | None) -> int:
     return 0
 
 
-def export_command(run_dir: str, fmt: str, window_s: float | None, out: str | None) -> int:
+def export_command(run_dir: str, fmt: str, window_s: float | None, out: str | None, merge_runs: bool = False) -> int:
     from genmon.exporters.base import get_exporter, window_snapshot
     from genmon.exporters.parquet_file import ParquetExporter
 
-    run = _load([run_dir])
+    run = _load([run_dir], merge_runs)
     last = max(float(s.timestamps[-1]) for s in run.store.snapshot())
     # A finished run's window ends at its last point, not at the current time.
     series = window_snapshot(run.store, last, window_s)
@@ -74,8 +74,8 @@ def export_command(run_dir: str, fmt: str, window_s: float | None, out: str | No
     return 0
 
 
-def plot_command(run_dir: str, out: str | None) -> int:
-    run = _load([run_dir])
+def plot_command(run_dir: str, out: str | None, merge_runs: bool = False) -> int:
+    run = _load([run_dir], merge_runs)
     for path in plot_run(run.store.snapshot(), Path(out) if out else Path(run_dir) / "plots"):
         print(path)
     return 0

@@ -23,6 +23,9 @@ class UsageError(ValueError):
     """Bad usage that argparse cannot see (a window that does not parse); exit code 2."""
 
 
+MERGE_RUNS_HELP = "merge files of different runs (other run names, tags or configs) instead of refusing them"
+
+
 def parse_window(text: str) -> float:
     """Seconds from '90s', '15m', '1h', '2d', '250ms' or a plain number of seconds."""
     match = _WINDOW.match(text)
@@ -82,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         "  genmon report old-afterimage-run   # afterimage's metrics.jsonl works too",
     )
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories to merge")
+    report.add_argument("--merge-runs", action="store_true", help=MERGE_RUNS_HELP)
     report.add_argument(
         "--out",
         default=None,
@@ -96,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         "  genmon export runs/today --format parquet\n  genmon export runs/today --format csv --window 15m --out /tmp/last15.csv",
     )
     export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--merge-runs", action="store_true", help=MERGE_RUNS_HELP)
     export.add_argument("--format", required=True, choices=["parquet", "csv", "json", "excel", "xlsx"])
     export.add_argument("--window", default=None, help="only the last part of the run, e.g. 90s, 15m, 1h, 2d")
     export.add_argument(
@@ -109,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         "  genmon plot runs/today\n  genmon plot runs/today --out /tmp/charts",
     )
     plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("--merge-runs", action="store_true", help=MERGE_RUNS_HELP)
     plot.add_argument("--out", default=None, metavar="DIR", help="directory for the PNG files (default RUN_DIR/plots)")
 
     tail = _command(
@@ -163,11 +169,11 @@ def _run(args: argparse.Namespace) -> int:
     from genmon.cli.commands import export_command, plot_command, report_command
 
     if args.command == "report":
-        return report_command(args.run_dirs, args.out)
+        return report_command(args.run_dirs, args.out, args.merge_runs)
     if args.command == "export":
         window = None if args.window is None else parse_window(args.window)
-        return export_command(args.run_dir, args.format, window, args.out)
-    return plot_command(args.run_dir, args.out)
+        return export_command(args.run_dir, args.format, window, args.out, args.merge_runs)
+    return plot_command(args.run_dir, args.out, args.merge_runs)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from genmon.cli.run_identity import check_one_run, read_run_file, run_sources
 from genmon.monitor.settings import RUN_FILE
 from genmon.monitor.store.metric_store import MetricStore
 
@@ -56,7 +57,7 @@ class RunData:
     spans: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
-    run_info: dict[str, Any] | None = None  # run.json of the first directory that has one: run_name, tags, config
+    run_info: dict[str, Any] | None = None  # the run's run.json (run_name, tags, config); None for mixed runs
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alert records found in the logs, oldest first."""
@@ -73,20 +74,33 @@ def run_files(directory: Path, patterns: Iterable[str]) -> list[Path]:
     return list(found)
 
 
-def load_runs(directories: Iterable[str | Path], max_points_per_metric: int | None = None) -> RunData:
-    """Read the metrics, logs and spans of the given run directories into one view."""
+def load_runs(
+    directories: Iterable[str | Path], max_points_per_metric: int | None = None, merge_runs: bool = False
+) -> RunData:
+    """Read the metrics, logs and spans of the given run directories into one view.
+
+    The files must belong to one run (``genmon.cli.run_identity``): files of
+    different runs raise ``MixedRunsError`` naming them, unless ``merge_runs``.
+    """
     dirs = [Path(d) for d in directories]
     if not dirs:
         raise RunNotFoundError("no run directory given")
     run = RunData(dirs, MetricStore(max_points_per_metric=max_points_per_metric))
+    sources = []
+    found = []
     for directory in dirs:
         if not directory.is_dir():
             raise RunNotFoundError(f"run directory not found: {directory}")
-        metric_paths = run_files(directory, METRIC_FILES)
-        log_paths = run_files(directory, LOG_FILES)
-        span_paths = run_files(directory, SPAN_FILES)
-        if not (metric_paths or log_paths or span_paths):
+        paths = [run_files(directory, kind) for kind in (METRIC_FILES, LOG_FILES, SPAN_FILES)]
+        if not any(paths):
             raise RunNotFoundError(f"no run files (metrics.jsonl, genmon.log, spans.jsonl) in {directory}")
+        found.append(paths)
+        sources += run_sources(directory, run.problems)
+    # Checked before reading a line: mixing two runs fails fast, naming the files of each.
+    run.run_info, warning = check_one_run(sources, merge_runs)
+    if warning is not None:
+        run.problems.append(warning)
+    for metric_paths, log_paths, span_paths in found:
         run.files += [*metric_paths, *log_paths, *span_paths]
         for path in metric_paths:
             _load_metrics(path, run)
@@ -94,8 +108,6 @@ def load_runs(directories: Iterable[str | Path], max_points_per_metric: int | No
             run.logs.extend(_read_logs(path, run.problems))
         for path in span_paths:
             run.spans.extend(_read_spans(path, run.problems))
-        if run.run_info is None:
-            run.run_info = read_run_info(directory, run.problems)
     run.logs.sort(key=lambda r: r.get("_ts", 0.0))
     run.spans.sort(key=lambda s: s.get("start", 0.0))
     for problem in run.problems:
@@ -105,15 +117,7 @@ def load_runs(directories: Iterable[str | Path], max_points_per_metric: int | No
 
 def read_run_info(directory: Path, problems: list[str]) -> dict[str, Any] | None:
     """The run's name, tags and config from ``run.json``, or None when the run has none (or it is unreadable)."""
-    path = directory / RUN_FILE
-    if not path.is_file():
-        return None
-    try:
-        info = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as error:
-        problems.append(f"{path}: unreadable ({error}); the run's name, tags and config are left out")
-        return None
-    return info if isinstance(info, dict) else None
+    return read_run_file(directory / RUN_FILE, problems)
 
 
 def to_epoch(stamp: Any) -> float:

@@ -128,7 +128,7 @@ class Runtime:
         self.sampler: ResourceSampler | None = None
         self.services: list[Any] = []  # Prometheus servers and pushers, stopped by close()
         self.view = MonitorView(self)
-        write_run_file(s.log_dir, s.run, IsoFormatter()(s.clock()))
+        write_run_file(s.log_dir, s.run, IsoFormatter()(s.clock()), s.shard)
         self.alerts.start()
         for handler in s.alert_handlers:
             bind(handler)

@@ -155,26 +155,40 @@ class Settings:
         )
 
 
-def write_run_file(log_dir: Path, run: RunInfo, started_at: str) -> Path | None:
+def write_run_file(log_dir: Path, run: RunInfo, started_at: str, shard: str | None = None) -> Path | None:
     """``log_dir/run.json``: the run's name, tags, config and start, written once (the first shard writes it).
 
     Created exclusively, so processes sharing a run directory never write it
-    twice; a run with no name, tags or config writes none.
+    twice; a run with no name, tags or config writes none. A shard also
+    writes its own ``run-<shard>.json`` beside its ``metrics-<shard>.jsonl``,
+    so ``genmon report`` can tell shards of one run from another run's
+    written into the same directory.
     """
-    if run.run_name is None and not run.tags and not run.config:
+    if run.is_empty():
         return None
-    path = log_dir / RUN_FILE
     import orjson
 
     from genmon._version import __version__
 
-    body = {**run.to_dict(), "started_at": started_at, "genmon_version": __version__}
+    body = orjson.dumps(
+        {**run.to_dict(), "started_at": started_at, "genmon_version": __version__},
+        option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY,
+    )
+    path = log_dir / RUN_FILE
+    if shard is not None:
+        (log_dir / shard_run_file(shard)).write_bytes(body)  # one process per shard name: no other writer
     try:
         with open(path, "xb") as file:  # exclusive: one writer per run directory
-            file.write(orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+            file.write(body)
     except FileExistsError:
         return path
     return path
+
+
+def shard_run_file(shard: str) -> str:
+    """``run-<shard>.json``: one shard's name, tags and config."""
+    stem, suffix = RUN_FILE.rsplit(".", 1)
+    return f"{stem}-{shard}.{suffix}"
 
 
 def live_list(handlers: Any, argument: str) -> list[Any]:
