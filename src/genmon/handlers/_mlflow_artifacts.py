@@ -97,6 +97,8 @@ def log_close_artifacts(contents: RunContents, upload: Upload, time_left: Callab
             )
             upload(write_report(report, root / "report.html"), None)
             done.logged.append("report.html")
+        else:
+            done.skipped.append("plots")  # drawn for the report: nothing to upload
         if plots and room("plots"):
             upload(root / "plots", "plots")
             done.logged += [f"plots/{p.name}" for p in plots]

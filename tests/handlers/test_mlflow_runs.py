@@ -1,0 +1,279 @@
+"""MLflow runs worth comparing, read back from a real `mlflow server`: summary metrics, params, tags, name, traces, artifacts.
+
+Every claim of the README's "Sending genmon to MLflow" is checked here
+against the shared server (``shared_mlflow_server``), each test in an
+experiment of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("mlflow")
+
+from mlflow import MlflowClient
+
+from genmon import GenerationMonitor
+from genmon.cli.run_files import load_runs
+from genmon.exporters.calls import by_model, headline
+from genmon.handlers import FileMetricHandler, MlflowHandler
+from genmon.handlers._mlflow_artifacts import FINISH_RESERVE_S, RunContents, log_close_artifacts
+from genmon.handlers._mlflow_run import PARAM_VALUE_LIMIT
+from genmon.simulated import PRICES, run_simulation
+
+CONVERSATIONS = 6
+LONG_PROMPT = "Answer as an expert. " * 400  # 8,400 characters: more than MLflow's 6,000 for a param
+CONFIG = {
+    "conversations": CONVERSATIONS,
+    "sampling": {"temperature": 0.7, "top_p": 0.9},
+    "models": ["sim-large", "sim-small"],
+    "system prompt (v2)": LONG_PROMPT,
+}
+
+
+def _experiment(client: MlflowClient, request: pytest.FixtureRequest) -> str:
+    return str(client.create_experiment(f"runs-{request.node.name}"))
+
+
+def _finished_job(
+    server: str, log_dir: Path, experiment_id: str, **handler_options: Any
+) -> tuple[MlflowHandler, GenerationMonitor]:
+    """The demo's job (attach on a batch generator, two models, rate limits) with run name, tags and config."""
+    client = MlflowClient(server)
+    name = client.get_experiment(experiment_id).name
+    sink = MlflowHandler(
+        server, experiment_name=name, tags={"owner": "ml-team", "dataset": "v3-handler"}, **handler_options
+    )
+    monitor = GenerationMonitor(
+        log_dir=log_dir,
+        metric_handlers=[FileMetricHandler(log_dir), sink],  # metrics.jsonl and spans.jsonl beside the MLflow run
+        prices=PRICES,
+        metrics_interval=0,
+        run_name="nightly-generation",
+        tags={"dataset": "v3", "generator": "simulated"},
+        config=CONFIG,
+    )
+    with monitor:
+        asyncio.run(run_simulation(monitor, CONVERSATIONS, concurrency=3, error_rate=0.3, seed=11))
+        monitor.set_threshold("generation_time", 0.001)  # fires: the report lists it
+        assert "threshold:generation_time" in [a.name for a in monitor.check_alerts(timeout=10)]
+        assert monitor.close(timeout=120)
+    return sink, monitor
+
+
+@dataclass
+class FinishedJob:
+    server: str
+    experiment_id: str
+    log_dir: Path
+    sink: MlflowHandler
+    monitor: GenerationMonitor
+
+
+@pytest.fixture(scope="module")
+def finished_job(shared_mlflow_server: str, tmp_path_factory: pytest.TempPathFactory) -> FinishedJob:
+    """One job run to the end with the default MlflowHandler, read by several tests (a job and its close take seconds)."""
+    experiment_id = str(MlflowClient(shared_mlflow_server).create_experiment("runs-finished-job"))
+    log_dir = tmp_path_factory.mktemp("finished-job")
+    sink, monitor = _finished_job(shared_mlflow_server, log_dir, experiment_id)
+    return FinishedJob(shared_mlflow_server, experiment_id, log_dir, sink, monitor)
+
+
+def test_a_finished_job_is_a_run_worth_comparing(finished_job: FinishedJob, tmp_path: Path) -> None:
+    """Name, tags, params, summary metrics equal to genmon's own figures, per-point series kept apart."""
+    client = MlflowClient(finished_job.server)
+    sink, monitor = finished_job.sink, finished_job.monitor
+    run = client.get_run(str(sink.run_id))
+    assert (run.info.run_name, run.info.status) == ("nightly-generation", "FINISHED")
+    # Tags: the monitor's, then the handler's own, which win on the same key.
+    tags = run.data.tags
+    assert (tags["dataset"], tags["generator"], tags["owner"]) == ("v3-handler", "simulated", "ml-team")
+    # Params: the config flattened with dots, as text; the long value cut with a note, the odd key made safe.
+    params = run.data.params
+    assert {k: params[k] for k in ("conversations", "sampling.temperature", "sampling.top_p", "models")} == {
+        "conversations": "6",
+        "sampling.temperature": "0.7",
+        "sampling.top_p": "0.9",
+        "models": '["sim-large","sim-small"]',
+    }
+    cut = params["system prompt _v2_"]
+    assert len(cut) == PARAM_VALUE_LIMIT and LONG_PROMPT.startswith(cut[:5000])
+    assert cut.endswith("[... 8,400 characters; the whole value is in config.json]")
+    note = tags["genmon.params_note"]
+    assert "cut to 6,000 characters: system prompt _v2_" in note and "system prompt (v2) -> system prompt _v2_" in note
+    local = client.download_artifacts(run.info.run_id, "config.json", str(tmp_path))
+    assert json.loads(Path(local).read_text()) == CONFIG
+    # Summary metrics: exactly genmon's own figures for this run, read back from its files.
+    files = load_runs([finished_job.log_dir]).store.snapshot()
+    figures = headline(files)
+    metrics = run.data.metrics
+    model = figures.model
+    assert figures.wrappers and model.calls > 2 * CONVERSATIONS and model.errors  # rate limits hit some calls
+    assert {k: metrics[f"summary/{k}"] for k in ("calls", "errors", "error_rate")} == {
+        "calls": model.calls,
+        "errors": model.errors,
+        "error_rate": model.error_rate,
+    }
+    assert [metrics[f"summary/latency_p{q}_s"] for q in (50, 95, 99)] == [model.p50, model.p95, model.p99]
+    assert (metrics["summary/total_tokens"], metrics["summary/cost_usd"]) == (figures.total_tokens, figures.cost_usd)
+    rows, _ = by_model(files)
+    assert sorted(r.label for r in rows) == ["sim-large", "sim-small"]
+    for row in rows:
+        prefix = f"summary/model/{row.label}"
+        assert (metrics[f"{prefix}/calls"], metrics[f"{prefix}/error_rate"], metrics[f"{prefix}/latency_p95_s"]) == (
+            row.calls,
+            row.error_rate,
+            row.p95,
+        )
+        assert (metrics[f"{prefix}/prompt_tokens"], metrics[f"{prefix}/cost_usd"]) == (row.prompt_tokens, row.cost_usd)
+    for wrapper in figures.wrappers:
+        assert metrics[f"summary/wrapper/{wrapper.label}/calls"] == wrapper.calls
+    # ...and the same p95 as monitor.summary(by="call_kind") computes.
+    table = monitor.summary(by="call_kind")
+    assert metrics["summary/latency_p95_s"] == table.loc[("generation_time", "model"), "p95"]
+    # The per-point series are still there, under names no summary metric takes.
+    history = client.get_metric_history(run.info.run_id, "generation_time")
+    assert len(history) == sum(len(s) for s in files if s.name == "generation_time")
+    summary_names = {k for k in metrics if k.startswith("summary/")}
+    assert not summary_names & {s.name for s in files} and len(summary_names) == sink.stats()["summary_logged"]
+
+
+def test_one_trace_per_conversation_and_a_short_trace_of_the_batch_call(finished_job: FinishedJob) -> None:
+    """attach's generate() is one short trace; each generate_conversation is a trace of its own, tagged with the batch."""
+    client = MlflowClient(finished_job.server)
+    sink, monitor = finished_job.sink, finished_job.monitor
+    traces = client.search_traces(locations=[finished_job.experiment_id], max_results=200)
+    by_name: dict[str, list[Any]] = {}
+    for trace in traces:
+        by_name.setdefault(trace.info.tags["mlflow.traceName"], []).append(trace)
+    assert {name: len(found) for name, found in by_name.items()} == {
+        "generate": 1,
+        "generate_conversation": CONVERSATIONS,
+    }
+    (batch,) = by_name["generate"]
+    assert [(s.name, s.parent_id) for s in batch.data.spans] == [("generate", None)]
+    assert batch.info.tags["genmon.units"] == str(CONVERSATIONS)
+    spans = monitor.get_spans()
+    root = next(s for s in spans if s.parent_call_id is None)
+    assert batch.info.trace_id == f"tr-{root.trace_id}"  # the trace id OtlpHandler sends for this call tree
+    for unit in by_name["generate_conversation"]:
+        assert unit.info.tags["genmon.batch_trace_id"] == batch.info.trace_id
+        assert unit.info.tags["genmon.batch_call_id"] == root.call_id
+        assert unit.info.trace_metadata["mlflow.sourceRun"] == sink.run_id
+        head = [s for s in unit.data.spans if s.parent_id is None]
+        assert [s.name for s in head] == ["generate_conversation"]
+        names = {s.name for s in unit.data.spans} - {"generate_conversation"}
+        assert names == {"complete", "evaluate_conversation"}
+    assert sum(len(t.data.spans) for t in traces) == len(spans) == sink.stats()["spans_logged"]
+    assert sink.stats()["traces_logged"] == CONVERSATIONS + 1
+
+
+def test_trace_per_root_keeps_the_whole_call_tree_as_one_trace(
+    shared_mlflow_server: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """trace_per="root": one trace of every span, under the trace id OTLP sends."""
+    client = MlflowClient(shared_mlflow_server)
+    experiment_id = _experiment(client, request)
+    sink, monitor = _finished_job(
+        shared_mlflow_server, tmp_path / "run", experiment_id, trace_per="root", log_artifacts=False
+    )
+    (trace,) = client.search_traces(locations=[experiment_id], max_results=200)
+    spans = monitor.get_spans()
+    root = next(s for s in spans if s.parent_call_id is None)
+    assert trace.info.trace_id == f"tr-{root.trace_id}" and len(trace.data.spans) == len(spans)
+    assert [s.name for s in trace.data.spans if s.parent_id is None] == ["generate"]
+    assert client.list_artifacts(str(sink.run_id)) == []  # log_artifacts=False: no config.json either
+
+
+def test_artifacts_are_the_report_the_spans_the_parquet_file_and_the_plots(
+    finished_job: FinishedJob, tmp_path: Path
+) -> None:
+    """report.html (run name, alert, slowest units), spans.jsonl (every span), metrics.parquet and plots/ at close."""
+    import pyarrow.parquet as pq
+
+    client = MlflowClient(finished_job.server)
+    sink, monitor = finished_job.sink, finished_job.monitor
+    run_id = str(sink.run_id)
+    top = {a.path for a in client.list_artifacts(run_id)}
+    assert top == {"config.json", "metrics.parquet", "report.html", "spans.jsonl", "plots"}
+    plots = {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert {"plots/generation_time.png", "plots/latency_by_model.png", "plots/overview.png"} <= plots
+    assert sink.stats()["artifacts"][:2] == ["metrics.parquet", "report.html"] and not sink.stats()["artifacts_skipped"]
+    out = tmp_path / "downloaded"
+    out.mkdir()
+    report = Path(client.download_artifacts(run_id, "report.html", str(out))).read_text()
+    assert "genmon run report: nightly-generation" in report
+    assert "threshold:generation_time" in report  # the alert fired during the run
+    assert f"slowest of {CONVERSATIONS} units of work" in report
+    assert report.count('<img alt="') == len(plots) - 1  # every chart but the overview, embedded
+    lines = Path(client.download_artifacts(run_id, "spans.jsonl", str(out))).read_text().splitlines()
+    own = (finished_job.log_dir / "spans.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["call_id"] for line in lines) == sorted(json.loads(line)["call_id"] for line in own)
+    table = pq.read_table(client.download_artifacts(run_id, "metrics.parquet", str(out)))
+    assert table.num_rows == monitor.store.count()
+
+
+def test_the_handler_s_own_run_name_wins_and_an_existing_run_keeps_its_name(
+    shared_mlflow_server: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """MlflowHandler(run_name=) names the run over the monitor's; with run_id= the run keeps its name and gets the params."""
+    client = MlflowClient(shared_mlflow_server)
+    experiment_id = _experiment(client, request)
+    name = client.get_experiment(experiment_id).name
+    own = MlflowHandler(shared_mlflow_server, experiment_name=name, run_name="handler-name", log_artifacts=False)
+    existing = client.create_run(experiment_id, run_name="made-elsewhere").info.run_id
+    into = MlflowHandler(shared_mlflow_server, run_id=existing, log_artifacts=False)
+    with GenerationMonitor(
+        log_dir=tmp_path, metric_handlers=[own, into], metrics_interval=0, run_name="monitor-name", config={"seed": 3}
+    ) as monitor:
+        monitor.track_generation(0.5, True, model_name="m")
+        assert monitor.close(timeout=120)
+    assert client.get_run(str(own.run_id)).info.run_name == "handler-name"
+    kept = client.get_run(existing)
+    assert (kept.info.run_name, kept.data.params, kept.data.metrics["summary/calls"]) == (
+        "made-elsewhere",
+        {"seed": "3"},
+        1.0,
+    )
+
+
+def test_the_close_uploads_what_its_budget_allows_most_useful_first(tmp_path: Path) -> None:
+    """With the budget nearly spent after the Parquet file, the report, plots and spans are skipped and named."""
+    from genmon.monitor.store.metric_store import MetricStore
+    from genmon.records.spans import SpanRecord
+
+    store = MetricStore()
+    store.append_batch(
+        [("generation_time", 0.5, 1.8e9, {"model_name": "m"}), ("error_rate", 0.0, 1.8e9, {"model_name": "m"})]
+    )
+    span = SpanRecord("c1", None, "chat", "LLM", 1.8e9, 0.5, True, model_name="m")
+    contents = RunContents(series=store.snapshot(), spans=[span], source=str(tmp_path))
+    uploaded: list[tuple[str, str | None]] = []
+
+    def upload(path: Path, artifact_path: str | None) -> None:
+        assert path.exists()
+        uploaded.append((path.name, artifact_path))
+
+    left = iter([None, FINISH_RESERVE_S / 2])  # time enough for the first step, then less than the reserve
+    done = log_close_artifacts(contents, upload, lambda: next(left, FINISH_RESERVE_S / 2))
+    assert (uploaded, done.logged, done.skipped) == (
+        [("metrics.parquet", None)],
+        ["metrics.parquet"],
+        ["report.html", "plots", "spans.jsonl"],
+    )
+    uploaded.clear()
+    done = log_close_artifacts(contents, upload, lambda: None)  # no deadline: everything
+    assert [name for name, _ in uploaded] == ["metrics.parquet", "report.html", "plots", "spans.jsonl"]
+    assert done.skipped == [] and "plots/generation_time.png" in done.logged
+
+
+def test_trace_per_is_checked_at_construction() -> None:
+    """An unknown trace_per fails at the call, naming the choices."""
+    with pytest.raises(ValueError, match="trace_per must be 'unit' or 'root', got 'conversation'"):
+        MlflowHandler("http://127.0.0.1:1", trace_per="conversation")
