@@ -137,6 +137,13 @@ def test_a_finished_job_is_a_run_worth_comparing(finished_job: FinishedJob, tmp_
     # ...and the same p95 as monitor.summary(by="call_kind") computes.
     table = monitor.summary(by="call_kind")
     assert metrics["summary/latency_p95_s"] == table.loc[("generation_time", "model"), "p95"]
+    # The runs table filters and sorts by them (the README's search).
+    (found,) = client.search_runs(
+        [finished_job.experiment_id],
+        filter_string="metrics.`summary/calls` > 0 and params.`sampling.temperature` = '0.7'",
+        order_by=["metrics.`summary/latency_p95_s` ASC"],
+    )
+    assert found.info.run_id == run.info.run_id
     # The per-point series are still there, under names no summary metric takes.
     history = client.get_metric_history(run.info.run_id, "generation_time")
     assert len(history) == sum(len(s) for s in files if s.name == "generation_time")
@@ -170,6 +177,13 @@ def test_one_trace_per_conversation_and_a_short_trace_of_the_batch_call(finished
         assert [s.name for s in head] == ["generate_conversation"]
         names = {s.name for s in unit.data.spans} - {"generate_conversation"}
         assert names == {"complete", "evaluate_conversation"}
+    # The Traces tab's search box finds a batch's conversations by their tag.
+    found = client.search_traces(
+        locations=[finished_job.experiment_id],
+        filter_string=f"tag.genmon.batch_trace_id = '{batch.info.trace_id}'",
+        max_results=200,
+    )
+    assert sorted(t.info.trace_id for t in found) == sorted(t.info.trace_id for t in by_name["generate_conversation"])
     assert sum(len(t.data.spans) for t in traces) == len(spans) == sink.stats()["spans_logged"]
     assert sink.stats()["traces_logged"] == CONVERSATIONS + 1
 
