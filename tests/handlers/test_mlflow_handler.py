@@ -93,7 +93,8 @@ def test_spans_become_traces_with_types_parents_attributes_and_exception_events(
     traces = client.search_traces(locations=[_experiment_id(client, "spans")])
     assert sorted(t.info.tags["mlflow.traceName"] for t in traces) == ["lookup", "plan"]
     tree = next(t for t in traces if t.info.tags["mlflow.traceName"] == "plan")
-    assert tree.info.trace_metadata["mlflow.sourceRun"] == sink.run_id
+    linked = client.search_traces(locations=[_experiment_id(client, "spans")], run_id=sink.run_id)
+    assert {t.info.trace_id for t in linked} == {t.info.trace_id for t in traces}  # the run's traces tab
     spans = _spans_by_name(tree)
     plan, chat = spans["plan"], spans["chat"]
     assert (plan.span_type, chat.span_type) == ("AGENT", "LLM")

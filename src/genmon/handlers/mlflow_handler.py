@@ -44,7 +44,7 @@ from genmon.handlers._extras import import_extra
 from genmon.handlers._mlflow_artifacts import RunContents, log_close_artifacts, run_contents
 from genmon.handlers._mlflow_run import log_run_info, log_summary, run_tags
 from genmon.handlers._mlflow_support import check_store_supported, classify, experiment_id_for, mlflow_key
-from genmon.handlers._mlflow_traces import SpanTrees, Tree, log_trees
+from genmon.handlers._mlflow_traces import SpanTrees, TraceWriter, Tree
 from genmon.handlers._remote import RemoteSink
 from genmon.handlers._retry import RetryableError, close_timeout
 
@@ -353,8 +353,8 @@ class MlflowHandler(RemoteSink):
         if self._tracing is None:
             from mlflow.tracing.client import TracingClient
 
-            self._tracing = TracingClient(self.tracking_uri)
-        traces, spans = log_trees(self._tracing, str(self.experiment_id), self.run_id, trees)
+            self._tracing = TraceWriter(TracingClient(self.tracking_uri))
+        traces, spans = self._tracing.log(str(self.experiment_id), self.run_id, trees)
         self.traces_logged += traces
         self.spans_logged += spans
 

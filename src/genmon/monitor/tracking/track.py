@@ -208,8 +208,11 @@ class SpanRecorder:
             raise MonitorClosedError("the monitor is closed: nothing more can be tracked")
         parent = CURRENT.get()
         if parent is None:
+            # Looked up before the clock is read, so a root and its children spend the same time
+            # between their start and their timer: a child never seems to end after its parent.
+            trace_id, parent_span_id = root_trace()
             span = Span(tracker, new_call_id(), None, self._clock())
-            span.trace_id, span.parent_span_id = root_trace()
+            span.trace_id, span.parent_span_id = trace_id, parent_span_id
         else:
             span = Span(tracker, new_call_id(), parent.call_id, self._clock())
             span.trace_id = parent.trace_id
