@@ -176,6 +176,11 @@ def test_one_trace_per_conversation_and_a_short_trace_of_the_batch_call(finished
         assert [s.name for s in head] == ["generate_conversation"]
         names = {s.name for s in unit.data.spans} - {"generate_conversation"}
         assert names == {"complete", "evaluate_conversation"}
+        tokens = sum(
+            s.attributes.get("genmon.prompt_tokens", 0) + s.attributes.get("genmon.completion_tokens", 0)
+            for s in unit.data.spans
+        )
+        assert unit.info.token_usage["total_tokens"] == tokens > 0  # the trace's token total
     # Every trace is linked to the run (the run page's Traces tab).
     linked = client.search_traces(locations=[finished_job.experiment_id], run_id=sink.run_id, max_results=200)
     assert sorted(t.info.trace_id for t in linked) == sorted(t.info.trace_id for t in traces)
@@ -249,6 +254,11 @@ def test_the_handler_s_own_run_name_wins_and_an_existing_run_keeps_its_name(
         log_dir=tmp_path, metric_handlers=[own, into], metrics_interval=0, run_name="monitor-name", config={"seed": 3}
     ) as monitor:
         monitor.track_generation(0.5, True, model_name="m")
+        assert monitor.flush(timeout=60)
+        # Name, tags and params are there while the job runs, not only at its end.
+        running = client.get_run(str(own.run_id))
+        assert (running.info.status, running.info.run_name) == ("RUNNING", "handler-name")
+        assert running.data.params == {"seed": "3"}
         assert monitor.close(timeout=120)
     assert client.get_run(str(own.run_id)).info.run_name == "handler-name"
     kept = client.get_run(existing)
@@ -257,6 +267,7 @@ def test_the_handler_s_own_run_name_wins_and_an_existing_run_keeps_its_name(
         {"seed": "3"},
         1.0,
     )
+    assert "summary/cost_usd" not in kept.data.metrics  # nothing to count: left out, not 0
 
 
 def test_the_close_uploads_what_its_budget_allows_most_useful_first(tmp_path: Path) -> None:
@@ -293,3 +304,23 @@ def test_trace_per_is_checked_at_construction() -> None:
     """An unknown trace_per fails at the call, naming the choices."""
     with pytest.raises(ValueError, match="trace_per must be 'unit' or 'root', got 'conversation'"):
         MlflowHandler("http://127.0.0.1:1", trace_per="conversation")
+
+
+def test_config_params_follow_mlflow_s_rules_and_say_what_did_not_fit() -> None:
+    """Dotted keys, text values; past 1,000 params, or keys colliding once made safe, left out and named in the note."""
+    from genmon.handlers._mlflow_run import MAX_CONFIG_PARAMS, config_params
+    from genmon.records.types import RunInfo
+
+    config: dict[str, Any] = {"a|b": 1, "a_b": 2, "flag": True, "none": None, "nested": {"list": [1, "x"]}}
+    config.update({f"k{i}": i for i in range(MAX_CONFIG_PARAMS)})
+    params = config_params(RunInfo(config=config), full_copy=False)
+    assert len(params.params) == MAX_CONFIG_PARAMS
+    assert {k: params.params[k] for k in ("a_b", "flag", "none", "nested.list")} == {
+        "a_b": "1",
+        "flag": "True",
+        "none": "None",
+        "nested.list": '[1,"x"]',
+    }
+    assert params.renamed == [("a|b", "a_b")] and params.left_out[0] == "a_b" and len(params.left_out) == 5
+    note = params.note(full_copy=False)
+    assert note == "keys made MLflow-safe: a|b -> a_b; left out: a_b, k996, k997, k998, k999"
