@@ -159,7 +159,7 @@ def evaluation_points(
         if feedback is not None:
             _, checked = check_metadata({"feedback": feedback}, ts, f"scores[{score_name!r}]")
             feedback = (checked or {}).get("feedback")
-        score_meta = dict(base, feedback=feedback) if feedback is not None else base
+        score_meta = dict(base, feedback=feedback)  # null when none was given, as afterimage wrote it
         name = check_name(f"evaluation_score_{score_name}", f"scores key {score_name!r}")
         points.append((name, check_value(value, f"scores[{score_name!r}]"), ts, score_meta))
     error_rate = 1 if (not success or kwargs.get("error")) else 0  # an int, as afterimage recorded it
