@@ -105,7 +105,11 @@ def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: 
             ("error_rate", 1.0 if kwargs.get("error") else 0.0, ts, meta),
         ]
     else:
-        points = [("generation_time", duration, ts, meta), ("success_rate", 0.0, ts, meta), ("error_rate", 1.0, ts, meta)]
+        points = [
+            ("generation_time", duration, ts, meta),
+            ("success_rate", 0.0, ts, meta),
+            ("error_rate", 1.0, ts, meta),
+        ]
     append = points.append
     model = kwargs.get("model_name")
     if model is not None:
