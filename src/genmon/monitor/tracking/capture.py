@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +33,10 @@ __all__ = ["DEFAULT_MAX_CHARS", "REDACTED", "CapturePolicy", "Pending", "jsonabl
 
 DEFAULT_MAX_CHARS = 10_000
 MAX_DEPTH = 12  # nesting kept; deeper values become their type name
+# The marks a cut leaves, read back when a value is cut again (after redaction) so the counts stay the originals'.
+_CUT_TEXT = re.compile(r"\.\.\. \((\d+) chars\)\Z")
+_CUT_ITEMS = re.compile(r"\A\.\.\. \((\d+) more items\)\Z")
+_CUT_KEYS = re.compile(r"\A(\d+) more keys\Z")
 
 
 class Pending:
@@ -181,7 +186,8 @@ class _Converter:
             return text
         keep = max(self.left - 24, 0)
         self.left = 0
-        return f"{text[:keep]}... ({len(text)} chars)"
+        cut_before = _CUT_TEXT.search(text)
+        return f"{text[:keep]}... ({int(cut_before.group(1)) if cut_before else len(text)} chars)"
 
     def _mapping(self, value: Mapping[Any, Any], depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -190,7 +196,7 @@ class _Converter:
             items = list(value.items())
             for index, (key, item) in enumerate(items):
                 if self.left <= 0:
-                    out["..."] = f"{len(items) - index} more keys"
+                    out["..."] = f"{_left_out(items[index:], _CUT_KEYS, lambda kv: kv[0] == '...' and kv[1])} more keys"
                     break
                 name = key if type(key) is str else str(key)
                 self.left -= len(name) + 4
@@ -206,13 +212,23 @@ class _Converter:
             items = list(value)
             for index, item in enumerate(items):
                 if self.left <= 0:
-                    out.append(f"... ({len(items) - index} more items)")
+                    out.append(f"... ({_left_out(items[index:], _CUT_ITEMS, lambda item: item)} more items)")
                     break
                 self.left -= 1
                 out.append(self.convert(item, depth + 1))
         finally:
             self._path.discard(id(value))
         return out
+
+
+def _left_out(rest: list[Any], mark: re.Pattern[str], text_of: Callable[[Any], Any]) -> int:
+    """How many items ``rest`` stands for: its items, the count an earlier cut's mark holds in place of one."""
+    count = 0
+    for item in rest:
+        text = text_of(item)
+        found = mark.match(text) if isinstance(text, str) else None
+        count += int(found.group(1)) if found else 1
+    return count
 
 
 def _plain(value: Any) -> Any:

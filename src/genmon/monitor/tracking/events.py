@@ -131,7 +131,7 @@ class EventBus:
         self.subscribers: dict[str, list[_Subscription]] = {name: [] for name in EVENTS}
         self._every: list[_Subscription] = []
         self._subscriptions: list[_Subscription] = []
-        self._known = set(EVENTS)
+        self._known: set[str] = set()  # custom names already checked
         self._now_ns = time.time_ns if clock is time.time else (lambda: round(clock() * 1e9))
         self._lock = threading.Lock()
         self._closed = False
