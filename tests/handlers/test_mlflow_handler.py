@@ -307,7 +307,10 @@ def test_captured_inputs_and_outputs_become_the_spans_and_the_traces_on_a_real_s
         assert monitor.close(timeout=60)
     assert sink.close(60)
     client = MlflowClient(shared_mlflow_server)
-    traces = {t.info.tags["mlflow.traceName"]: t for t in client.search_traces(locations=[_experiment_id(client, "captured-io")])}
+    traces = {
+        t.info.tags["mlflow.traceName"]: t
+        for t in client.search_traces(locations=[_experiment_id(client, "captured-io")])
+    }
     tree = traces["pipeline"]
     spans = _spans_by_name(tree)
     assert spans["pipeline"].inputs == {"question": "meaning of life?", "api_key": "<redacted>"}

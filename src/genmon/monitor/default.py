@@ -225,13 +225,24 @@ def track(
 
     While no monitor is enabled it does nothing (see the module docstring).
     """
+    check = _check_track_arguments or _load_check()
+    if callable(operation) and not isinstance(operation, str):  # bare @genmon.track
+        return DefaultTracker(check(operation.__qualname__, span_type, model_name, component, metadata, capture_io))(
+            operation
+        )
+    return DefaultTracker(check(operation, span_type, model_name, component, metadata, capture_io))
+
+
+_check_track_arguments: Callable[..., tuple[Any, ...]] | None = None
+
+
+def _load_check() -> Callable[..., tuple[Any, ...]]:
+    # Loaded with the first genmon.track(...), not with `import genmon`; an import statement per call costs ~1 us.
+    global _check_track_arguments
     from genmon.monitor.tracking.track import check_track_arguments
 
-    if callable(operation) and not isinstance(operation, str):  # bare @genmon.track
-        return DefaultTracker(
-            check_track_arguments(operation.__qualname__, span_type, model_name, component, metadata, capture_io)
-        )(operation)
-    return DefaultTracker(check_track_arguments(operation, span_type, model_name, component, metadata, capture_io))
+    _check_track_arguments = check_track_arguments
+    return check_track_arguments
 
 
 def late_bound(

@@ -189,7 +189,7 @@ class Runtime:
     def _finished_spans(self, batch: list[SpanRecord]) -> list[SpanRecord]:
         """On the span worker: serialise captured inputs and outputs, then emit generation_end and _error."""
         materialise = self.tracking.capture.materialise
-        spans = [materialise(span) for span in batch]
+        spans = [span if span.inputs is None and span.outputs is None else materialise(span) for span in batch]
         self.events.emit_spans(spans)
         return spans
 

@@ -25,7 +25,6 @@ class SpanTemplate(Protocol):
     model_name: str | None
     component: str | None
     metadata: dict[str, Any] | None
-    capture: bool
 
 
 CURRENT: ContextVar[Span | None] = ContextVar("genmon_current_span", default=None)
@@ -57,7 +56,6 @@ class Span:
     """
 
     __slots__ = (
-        "_capture",
         "_child_usage",
         "_parent",
         "_t0",
@@ -107,7 +105,6 @@ class Span:
         # What went in and came out, serialised on the span worker (see genmon.monitor.tracking.capture).
         self.inputs: Pending | None = None
         self.outputs: Pending | None = None
-        self._capture = tracker.capture
         self._parent: Span | None = None
         # Set when a call made inside this one reported token usage: this
         # span then does not read usage from its own result (often the very

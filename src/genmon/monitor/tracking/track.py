@@ -28,7 +28,7 @@ from genmon.monitor.tracking.generation import error_text, generation_points
 from genmon.monitor.tracking.span import CURRENT, RESERVED_KEYS, Span, current_span
 from genmon.monitor.tracking.trace_context import root_trace
 from genmon.monitor.tracking.usage import PriceTable
-from genmon.records.spans import SpanRecord, check_span_type, new_call_id
+from genmon.records.spans import SPAN_TYPES, SpanRecord, check_span_type, new_call_id
 from genmon.records.validation import check_metadata, check_text
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ __all__ = ["Span", "SpanRecorder", "Tracker", "check_track_arguments", "current_
 F = TypeVar("F", bound=Callable[..., Any])
 _new_record = tuple.__new__
 _NO_RESULT: Any = object()
+_CANONICAL_TYPES = frozenset(SPAN_TYPES)
 MAX_EXCEPTION_MESSAGE = 2000
 
 
@@ -90,6 +91,8 @@ class Tracker:
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         span = self._leaving()
         if span is not None:
+            if exc is not None and self.capture and span.outputs is None:
+                span.outputs = Pending("error", None)
             self.recorder.finish(span, exc)
 
     async def __aenter__(self) -> Span:
@@ -118,12 +121,13 @@ def tracked_function(
     runs untracked instead of raising ``MonitorClosedError`` (the default
     monitor's functions: monitoring must never fail the call).
     """
-    start, finish = recorder.start, recorder.finish
-    signature = signature_of(fn) if tracker.capture else None
+    start, record_finish = recorder.start, recorder.finish
+    capture = tracker.capture
+    signature = signature_of(fn) if capture else None
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span | None:
         try:
-            span = start(tracker, call_inputs(signature, args, kwargs) if tracker.capture else None)
+            span = start(tracker, call_inputs(signature, args, kwargs) if capture else None)
         except MonitorClosedError:
             if untracked_when_closed:
                 return None
@@ -131,6 +135,17 @@ def tracked_function(
         if model_from is not None:
             span.model_name = span.model_name or model_from(kwargs)
         return span
+
+    if not capture and not untracked_when_closed and model_from is None:
+        begin = lambda args, kwargs: start(tracker)  # the plain path: one call, nothing to check
+
+    def finish(span: Span, exc: BaseException | None, result: Any = _NO_RESULT) -> None:
+        if span.outputs is None:  # captured unless the body set its own
+            span.outputs = Pending("error", None) if exc is not None else Pending("value", snapshot(result))
+        record_finish(span, exc, result)
+
+    if not capture:
+        finish = record_finish  # type: ignore[assignment]
 
     if inspect.iscoroutinefunction(fn):
 
@@ -174,6 +189,17 @@ def check_track_arguments(
     capture_io: Any,
 ) -> tuple[str, str, str | None, str | None, dict[str, Any] | None, bool | None]:
     """``track``'s arguments checked (a clear error naming the bad one), the span type made canonical."""
+    if (  # the common call, answered in a few flag checks: ASCII names, a canonical type, nothing else
+        type(operation) is str
+        and operation.isascii()
+        and operation
+        and span_type in _CANONICAL_TYPES
+        and (model_name is None or (type(model_name) is str and model_name.isascii() and model_name))
+        and (component is None or (type(component) is str and component.isascii() and component))
+        and not metadata
+        and (capture_io is None or type(capture_io) is bool)
+    ):
+        return operation, span_type, model_name, component, None, capture_io
     if not isinstance(operation, str) or not operation:
         raise TypeError(f"operation must be a non-empty string, got {operation!r:.80}")
     check_text(operation, "operation")
@@ -276,12 +302,6 @@ class SpanRecorder:
             pass
         span.duration_s = duration
         span.success = exc is None
-        if span._capture and span.outputs is None:
-            span.outputs = (
-                Pending("error", None)
-                if exc is not None
-                else (None if result is _NO_RESULT else Pending("value", snapshot(result)))
-            )
         if exc is not None:
             try:
                 self._record(span, duration, exc)
