@@ -205,11 +205,9 @@ class DefaultTracker:
 
     def __call__(self, fn: F) -> F:
         """Decorate a sync or async function: tracked by the monitor enabled at each call, else called as it is."""
-        import inspect  # at decoration, not with `import genmon`
+        from genmon.monitor.tracking.arguments import check_decoratable
 
-        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            raise TypeError(f"track cannot decorate the generator function {fn.__qualname__}: track inside it instead")
-        return late_bound(fn, self._tracker)  # type: ignore[return-value]
+        return late_bound(check_decoratable(fn), self._tracker)  # type: ignore[return-value]
 
 
 def track(
@@ -239,7 +237,7 @@ _check_track_arguments: Callable[..., tuple[Any, ...]] | None = None
 def _load_check() -> Callable[..., tuple[Any, ...]]:
     # Loaded with the first genmon.track(...), not with `import genmon`; an import statement per call costs ~1 us.
     global _check_track_arguments
-    from genmon.monitor.tracking.track import check_track_arguments
+    from genmon.monitor.tracking.arguments import check_track_arguments
 
     _check_track_arguments = check_track_arguments
     return check_track_arguments

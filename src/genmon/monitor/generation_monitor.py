@@ -294,7 +294,7 @@ class GenerationMonitor(MonitorViews):
     def on(self, event: Any = None, callback: Callable[[Event], Any] | None = None) -> Any:
         """Call ``callback(event)`` (sync or async, isolated) on an event, a list of events, or every event
         (``on(callback)``); without a callback, a decorator."""
-        return self._rt.subscribe(event, callback)
+        return self._rt.events.subscribe(event, callback)
 
     def emit(self, name: str, /, *, source: str | None = None, **data: Any) -> None:
         """Emit a custom event ``name`` with ``data`` to its callbacks (a no-op without any); ``source`` defaults to

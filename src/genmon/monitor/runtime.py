@@ -31,7 +31,7 @@ from genmon.monitor.settings import Settings, write_run_file
 from genmon.monitor.store.metric_store import MetricStore
 from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.view import window_snapshot
-from genmon.monitor.tracking.events import EventBus, check_event_name
+from genmon.monitor.tracking.events import EventBus
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import TokenTotals
 from genmon.monitor.tracking.track import SpanRecorder
@@ -168,23 +168,6 @@ class Runtime:
             raise ValueError("name and operation are the same filter: give one")
         start = None if window is None else self.settings.clock() - to_seconds(window)
         return self.span_store.query(name or operation, parent_call_id, span_type, start, limit)
-
-    def subscribe(self, events: Any, callback: Any) -> Any:
-        """``monitor.on`` in each of its forms: ``(name, cb)``, ``([names], cb)``, ``(cb)`` for every event, and
-        the decorators ``("name")``, ``([names])`` and ``()``."""
-        if callback is None and events is not None and callable(events) and not isinstance(events, str):
-            events, callback = None, events  # on(callback) / bare @monitor.on: every event
-        if isinstance(events, str):
-            events = (events,)
-        elif events is not None and not isinstance(events, (list, tuple, set, frozenset)):
-            raise TypeError(f"events must be an event name, a list of names or None, got {type(events).__name__}")
-        if callback is None:
-            if events is not None:
-                events = tuple(events)
-                for name in events:
-                    check_event_name(name)  # a bad name fails at the decorator line
-            return lambda fn: self.subscribe(events, fn)
-        return self.events.on(events, callback)
 
     def _finished_spans(self, batch: list[SpanRecord]) -> list[SpanRecord]:
         """On the span worker: serialise captured inputs and outputs, then emit generation_end and _error."""

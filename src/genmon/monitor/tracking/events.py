@@ -168,6 +168,23 @@ class EventBus:
                     self.subscribers[key] = [*self.subscribers.get(key, self._every), sub]
         return callback
 
+    def subscribe(self, events: Any, callback: Any) -> Any:
+        """``monitor.on`` in each of its forms: ``(name, cb)``, ``([names], cb)``, ``(cb)`` for every event, and
+        the decorators ``("name")``, ``([names])`` and ``()``."""
+        if callback is None and events is not None and callable(events) and not isinstance(events, str):
+            events, callback = None, events  # on(callback) / bare @monitor.on: every event
+        if isinstance(events, str):
+            events = (events,)
+        elif events is not None and not isinstance(events, (list, tuple, set, frozenset)):
+            raise TypeError(f"events must be an event name, a list of names or None, got {type(events).__name__}")
+        if callback is None:
+            if events is not None:
+                events = tuple(events)
+                for name in events:
+                    check_event_name(name)  # a bad name fails at the decorator line
+            return lambda fn: self.subscribe(events, fn)
+        return self.on(events, callback)
+
     def subscriptions(self) -> list[tuple[tuple[str, ...] | None, Callable[[Event], Any]]]:
         """(events or None for every event, callback) of each subscription, in the order made."""
         return [(sub.events, sub.callback) for sub in self._subscriptions]

@@ -23,24 +23,23 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from genmon.errors import MonitorClosedError
+from genmon.monitor.tracking.arguments import check_decoratable, check_track_arguments
 from genmon.monitor.tracking.capture import CapturePolicy, Pending, call_inputs, signature_of, snapshot
 from genmon.monitor.tracking.generation import error_text, generation_points
-from genmon.monitor.tracking.span import CURRENT, RESERVED_KEYS, Span, current_span
+from genmon.monitor.tracking.span import CURRENT, Span, current_span
 from genmon.monitor.tracking.trace_context import root_trace
 from genmon.monitor.tracking.usage import PriceTable
-from genmon.records.spans import SPAN_TYPES, SpanRecord, check_span_type, new_call_id
-from genmon.records.validation import check_metadata, check_text
+from genmon.records.spans import SpanRecord, new_call_id
 
 if TYPE_CHECKING:
     from genmon.monitor.engine.queueing import BoundedQueue
     from genmon.monitor.tracking.events import EventBus
 
-__all__ = ["Span", "SpanRecorder", "Tracker", "check_track_arguments", "current_span", "tracked_function"]
+__all__ = ["Span", "SpanRecorder", "Tracker", "current_span", "tracked_function"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _new_record = tuple.__new__
 _NO_RESULT: Any = object()
-_CANONICAL_TYPES = frozenset(SPAN_TYPES)
 MAX_EXCEPTION_MESSAGE = 2000
 
 
@@ -103,9 +102,7 @@ class Tracker:
 
     def __call__(self, fn: F) -> F:
         """Decorate a sync or async function; usage is read from its return value."""
-        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            raise TypeError(f"track cannot decorate the generator function {fn.__qualname__}: track inside it instead")
-        return tracked_function(self.recorder, self, fn)  # type: ignore[return-value]
+        return tracked_function(self.recorder, self, check_decoratable(fn))  # type: ignore[return-value]
 
 
 def tracked_function(
@@ -178,45 +175,6 @@ def tracked_function(
         return result
 
     return tracked
-
-
-def check_track_arguments(
-    operation: Any,
-    span_type: Any,
-    model_name: Any,
-    component: Any,
-    metadata: dict[str, Any] | None,
-    capture_io: Any,
-) -> tuple[str, str, str | None, str | None, dict[str, Any] | None, bool | None]:
-    """``track``'s arguments checked (a clear error naming the bad one), the span type made canonical."""
-    if (  # the common call, answered in a few flag checks: ASCII names, a canonical type, nothing else
-        type(operation) is str
-        and operation.isascii()
-        and operation
-        and span_type in _CANONICAL_TYPES
-        and (model_name is None or (type(model_name) is str and model_name.isascii() and model_name))
-        and (component is None or (type(component) is str and component.isascii() and component))
-        and not metadata
-        and (capture_io is None or type(capture_io) is bool)
-    ):
-        return operation, span_type, model_name, component, None, capture_io
-    if not isinstance(operation, str) or not operation:
-        raise TypeError(f"operation must be a non-empty string, got {operation!r:.80}")
-    check_text(operation, "operation")
-    for argument, value in (("model_name", model_name), ("component", component)):
-        if value is not None and (not isinstance(value, str) or not value):
-            raise TypeError(f"{argument} must be a non-empty string or None, got {value!r:.80}")
-        if value is not None:
-            check_text(value, argument)
-    checked = None
-    if metadata:
-        _, checked = check_metadata(metadata, 0.0)
-        clash = RESERVED_KEYS.intersection(checked or ())
-        if clash:
-            raise ValueError(f"metadata keys {sorted(clash)} are track's own arguments")
-    if capture_io is not None and not isinstance(capture_io, bool):
-        raise TypeError(f"capture_io must be True, False or None (the monitor's setting), got {capture_io!r:.80}")
-    return operation, check_span_type(span_type), model_name, component, checked, capture_io
 
 
 class SpanRecorder:
