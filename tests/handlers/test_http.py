@@ -140,7 +140,13 @@ def test_client_errors_reject_the_batch_without_retrying(http_server: RecordingS
     sink.handle_batch(_points(6))
     assert sink.flush(30)
     assert len(http_server.requests) == 1
-    assert sink.stats()["dropped"] == {"buffer_full": 0, "retries_exhausted": 0, "rejected": 6, "close_timeout": 0, "unserialisable": 0}
+    assert sink.stats()["dropped"] == {
+        "buffer_full": 0,
+        "retries_exhausted": 0,
+        "rejected": 6,
+        "close_timeout": 0,
+        "unserialisable": 0,
+    }
     assert sink.close(30)
 
 

@@ -35,6 +35,7 @@ ALERT_THRESHOLD_KEYWORDS = (
 def shard_id() -> str:
     """``<host>-<pid>``: unique per process across the machines sharing a run directory."""
     import socket
+
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
