@@ -13,6 +13,7 @@ from genmon.monitor import lifecycle
 from genmon.monitor.engine.queueing import deadline_in, fast_record_metric
 from genmon.monitor.settings import DEFAULT_INTERVAL_S, HandlerListAttribute, Settings, shard_id
 from genmon.monitor.views import MonitorViews
+from genmon.records.redaction import redact_secrets
 from genmon.records.spans import ANY, SpanRecord
 from genmon.records.types import Alert, RunInfo, TokenUsageReport, WindowStats
 from genmon.records.validation import check_metadata, check_name, check_value, to_seconds
@@ -92,6 +93,9 @@ class GenerationMonitor(MonitorViews):
         tags: Mapping[str, str] | None = None,
         config: Mapping[str, Any] | None = None,
         send_resolved: bool = True,
+        capture_io: bool = False,
+        capture_max_chars: int = 10_000,
+        capture_redact: Callable[[Any], Any] | None = redact_secrets,
     ) -> None:
         settings = Settings.from_keywords(locals())
         self._settings = settings
@@ -164,6 +168,11 @@ class GenerationMonitor(MonitorViews):
     def run(self) -> RunInfo:
         """The run's name, tags and config (also in ``log_dir/run.json``)."""
         return self._settings.run
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` (or ``shutdown()``) was called."""
+        return self._closed
 
     @property
     def shard(self) -> str | None:
@@ -254,10 +263,13 @@ class GenerationMonitor(MonitorViews):
     # -- tracked calls, events, resources, profiling (genmon.monitor.tracking, .resources) --
     def track(
         self, operation: str, *, span_type: str = "LLM", model_name: str | None = None, component: str | None = None,
-        **metadata: Any,
+        capture_io: bool | None = None, **metadata: Any,
     ) -> Tracker:  # fmt: skip
-        """Track a call as a span (``with``, ``async with`` or a decorator); it records track_generation's points."""
-        return self._rt.tracking.tracker(operation, span_type, model_name, component, metadata)  # type: ignore[no-any-return]
+        """Track a call as a span (``with``, ``async with`` or a decorator); it records track_generation's points.
+
+        ``capture_io`` keeps the call's arguments and return value (None: the monitor's ``capture_io``).
+        """
+        return self._rt.tracking.tracker(operation, span_type, model_name, component, metadata, capture_io)  # type: ignore[no-any-return]
 
     def current_span(self) -> Span | None:
         """The innermost tracked call running in this context (thread or task), or None."""
@@ -272,16 +284,22 @@ class GenerationMonitor(MonitorViews):
         """The last finished spans matching every filter given (``parent_call_id=None``: root spans)."""
         return self._rt.query_spans(name, operation, parent_call_id, window, limit, span_type)
 
-    def attach(self, generator: Any, *, methods: list[str] | None = None, span_type: str | None = None) -> Any:
-        """Monitor ``generator`` in one line and return it (see ``genmon.monitor.tracking.attach``)."""
-        self._rt.attach(self, generator, methods, span_type)
+    def attach(
+        self, generator: Any, *, methods: list[str] | None = None, span_type: str | None = None, depth: int = 1
+    ) -> Any:
+        """Monitor ``generator`` and the LLM clients it holds ``depth`` attributes down; returns it (see ``tracking.attach``)."""
+        self._rt.attach(self, generator, methods, span_type, depth)
         return generator
 
-    def on(self, event: str, callback: Callable[[Event], Any] | None = None) -> Any:
-        """Call ``callback(event)`` (sync or async, isolated) on each ``event``; without a callback, a decorator."""
-        if callback is None:
-            return lambda fn: self.on(event, fn)
-        return self._rt.subscribe(event, callback)
+    def on(self, event: Any = None, callback: Callable[[Event], Any] | None = None) -> Any:
+        """Call ``callback(event)`` (sync or async, isolated) on an event, a list of events, or every event
+        (``on(callback)``); without a callback, a decorator."""
+        return self._rt.events.subscribe(event, callback)
+
+    def emit(self, name: str, /, *, source: str | None = None, **data: Any) -> None:
+        """Emit a custom event ``name`` with ``data`` to its callbacks (a no-op without any); ``source`` defaults to
+        the calling module."""
+        self._rt.events.emit_custom(name, source, data)
 
     def sample_resources(self, interval: float = DEFAULT_INTERVAL_S) -> ResourceSampler:
         """Record ``process/*`` and ``system/*`` metrics every ``interval`` seconds until ``close()``; replaces a running sampler."""

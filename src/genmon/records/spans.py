@@ -74,6 +74,9 @@ class SpanRecord(NamedTuple):
             trace when a span of it was current where the root call started, else a fresh one.
         parent_span_id: 16 hex digits: the application's OpenTelemetry span a root call
             started in (None for a child, whose parent is ``parent_call_id``).
+        inputs, outputs: what went in and what came out (arguments, return value or
+            exception), JSON-ready, redacted and truncated; None unless captured
+            (``capture_io=True``) or set with ``span.set_inputs`` / ``set_outputs``.
     """
 
     call_id: str
@@ -96,6 +99,8 @@ class SpanRecord(NamedTuple):
     response_model: str | None = None
     trace_id: str | None = None
     parent_span_id: str | None = None
+    inputs: Any = None
+    outputs: Any = None
 
     @property
     def operation(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
+from genmon.monitor.tracking.capture import Pending, snapshot
 from genmon.monitor.tracking.usage import read_usage
 from genmon.records.validation import check_metadata, check_text, check_value
 
@@ -50,8 +51,8 @@ class Span:
     """A tracked call in flight: what ``with monitor.track(...) as span`` gives the body.
 
     The body can attach what it learns: ``set_usage``, ``set_result``,
-    ``set_cost``, ``set_model`` and ``set_metadata``. After the block,
-    ``duration_s`` and ``success`` are set too.
+    ``set_cost``, ``set_model``, ``set_metadata``, ``set_inputs`` and
+    ``set_outputs``. After the block, ``duration_s`` and ``success`` are set too.
     """
 
     __slots__ = (
@@ -65,9 +66,11 @@ class Span:
         "cost_usd",
         "duration_s",
         "finish_reason",
+        "inputs",
         "metadata",
         "model_name",
         "name",
+        "outputs",
         "parent_call_id",
         "parent_span_id",
         "prompt_tokens",
@@ -99,6 +102,9 @@ class Span:
         self.parent_span_id: str | None = None
         self.duration_s: float | None = None
         self.success: bool | None = None
+        # What went in and came out, serialised on the span worker (see genmon.monitor.tracking.capture).
+        self.inputs: Pending | None = None
+        self.outputs: Pending | None = None
         self._parent: Span | None = None
         # Set when a call made inside this one reported token usage: this
         # span then does not read usage from its own result (often the very
@@ -158,6 +164,18 @@ class Span:
         if clash:
             raise ValueError(f"metadata keys {sorted(clash)} are set by track's own arguments")
         self.metadata = {**(self.metadata or {}), **(checked or {})}
+
+    def set_inputs(self, inputs: Any) -> None:
+        """What went into this call (any value; serialised, redacted and truncated on the span worker).
+
+        Kept by reference until then (a list or dict is copied one level deep):
+        an object mutated after the call can show its later state.
+        """
+        self.inputs = Pending("value", snapshot(inputs))
+
+    def set_outputs(self, outputs: Any) -> None:
+        """What came out of this call; a tracked function's return value is not captured over it."""
+        self.outputs = Pending("value", snapshot(outputs))
 
     def __repr__(self) -> str:
         return f"<Span {self.name!r} {self.span_type} call_id={self.call_id} parent={self.parent_call_id}>"
