@@ -28,7 +28,7 @@ from genmon.monitor.tracking.span import CURRENT, RESERVED_KEYS, Span, current_s
 from genmon.monitor.tracking.trace_context import root_trace
 from genmon.monitor.tracking.usage import PriceTable
 from genmon.records.spans import SpanRecord, check_span_type, new_call_id
-from genmon.records.validation import check_metadata, check_text
+from genmon.records.validation import check_metadata, check_text, with_step
 
 if TYPE_CHECKING:
     from genmon.monitor.engine.queueing import BoundedQueue
@@ -183,10 +183,13 @@ class SpanRecorder:
         model_name: str | None = None,
         component: str | None = None,
         metadata: dict[str, Any] | None = None,
+        step: Any = None,
     ) -> Any:
         """Validate ``track``'s arguments once, so each call pays nothing for them."""
         if callable(operation) and not isinstance(operation, str):  # bare @monitor.track
-            return self.tracker(operation.__qualname__, span_type, model_name, component, metadata)(operation)
+            return self.tracker(operation.__qualname__, span_type, model_name, component, metadata, step)(operation)
+        if step is not None:  # the step travels as the points' and the span's "step" metadata
+            metadata = with_step(metadata, step)
         if not isinstance(operation, str) or not operation:
             raise TypeError(f"operation must be a non-empty string, got {operation!r:.80}")
         check_text(operation, "operation")
@@ -273,11 +276,13 @@ class SpanRecorder:
             error_message = error_text(exc, MAX_EXCEPTION_MESSAGE)
             kwargs["error_type"] = error_type
         ts, points = generation_points(duration, exc is None, kwargs, self._clock())
-        cost = span.cost_usd
+        cost, cost_source = span.cost_usd, span.cost_source
         if cost is None and self.prices:
             cost = self.prices.cost(span.model_name, prompt, completion)
+            cost_source = "price_table"
         if cost is not None:
-            points.append(("cost_usd", cost, ts, points[0][3]))
+            # Where the figure came from, on the cost point only (the call's other points keep their shared metadata).
+            points.append(("cost_usd", cost, ts, {**(points[0][3] or {}), "cost_source": cost_source}))
         self._put_metric(points)  # one queue item; the metric worker expands it
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (~300 ns -> ~100 ns on the
         # caller's thread); every field is given, in order (tests check the record's fields).
@@ -303,6 +308,7 @@ class SpanRecorder:
                 span.response_model,
                 span.trace_id,
                 span.parent_span_id,
+                cost_source if cost is not None else None,
             ),
         )
         self._put_span(record)
