@@ -44,8 +44,12 @@ def takes_values(handler: Any, argument: str = "alert handler") -> bool:
     if _binds(signature, 3):
         return True
     name = getattr(handler, "__qualname__", type(handler).__name__)
+    bare = signature.replace(
+        parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+        return_annotation=signature.empty,
+    )
     raise TypeError(
-        f"{argument} {name}{signature} must take one argument (the Alert) or mtaio's three (metric, value, threshold)"
+        f"{argument} {name}{bare} must take one argument (the Alert) or mtaio's three (metric, value, threshold)"
     )
 
 
