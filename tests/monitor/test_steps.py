@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from genmon import GenerationMonitor
-from genmon.records.validation import point_step
+from genmon.records.steps import point_step
 from genmon.testing import ManualClock
 
 Make = Callable[..., GenerationMonitor]

@@ -46,7 +46,7 @@ from genmon.handlers._mlflow_support import (
 from genmon.handlers._mlflow_traces import SpanTrees, Tree, trace_entities
 from genmon.handlers._remote import RemoteSink
 from genmon.handlers._retry import RetryableError, close_timeout
-from genmon.records.validation import point_step
+from genmon.records.steps import point_step
 
 MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 # A new sqlite store takes 10-15 s to create on a loaded 2-core machine, and artifacts

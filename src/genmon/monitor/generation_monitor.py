@@ -14,8 +14,9 @@ from genmon.monitor.engine.queueing import deadline_in, fast_record_metric
 from genmon.monitor.settings import DEFAULT_INTERVAL_S, HandlerListAttribute, Settings, shard_id
 from genmon.monitor.views import MonitorViews
 from genmon.records.spans import ANY, SpanRecord
+from genmon.records.steps import with_step
 from genmon.records.types import Alert, RunInfo, TokenUsageReport, WindowStats
-from genmon.records.validation import check_metadata, check_name, check_value, to_seconds, with_step
+from genmon.records.validation import check_metadata, check_name, check_value, to_seconds
 
 if TYPE_CHECKING:  # the parts the runtime builds: loaded with the first monitor, not with `import genmon`
     from genmon.handlers.base import LogHandler, MetricHandler

@@ -22,7 +22,8 @@ from genmon.monitor.tracking.generation import (
     generation_points,
     log_data,
 )
-from genmon.records.validation import check_metadata, check_name, check_value, with_step
+from genmon.records.steps import with_step
+from genmon.records.validation import check_metadata, check_name, check_value
 
 
 class Recorder:

@@ -29,7 +29,7 @@ import numpy as np
 
 from genmon.exporters.columns import local_wall_micros, offset_text
 from genmon.monitor.store.series_data import SeriesData
-from genmon.records.validation import point_step
+from genmon.records.steps import point_step
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

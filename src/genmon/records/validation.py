@@ -20,21 +20,16 @@ __all__ = [
     "check_metadata",
     "check_name",
     "check_run_info",
-    "check_step",
     "check_text",
     "check_value",
-    "point_step",
     "safe_text",
     "to_epoch",
     "to_seconds",
-    "with_step",
 ]
 
 RESERVED_METADATA_KEYS = frozenset({"metric", "value"})
 # What every file and Parquet column can hold: a metadata integer past int64 cannot be written.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-
-
 # The options every sink encodes with (metrics.jsonl, genmon.log, spans.jsonl, HTTP): checking
 # with the same ones means a record accepted at the call can always be written.
 # (orjson is imported where a value needs it: a record of plain scalars never loads it.)
@@ -42,8 +37,6 @@ def json_options() -> int:
     import orjson
 
     return orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
 _PLAIN = frozenset({float, bool, type(None)})
 # What encoding a record that cannot be written raises: orjson's JSONEncodeError is a
 # TypeError, and text with a lone surrogate fails its encoding to UTF-8 (a ValueError).
@@ -132,43 +125,6 @@ def check_name(name: Any, argument: str = "metric_name") -> str:
     if isinstance(name, str):
         raise ValueError(f"{argument} must be a non-empty string, got ''")  # noqa: TRY004 - right type, bad value
     raise TypeError(f"{argument} must be a non-empty string, got {type(name).__name__} {name!r:.80}")
-
-
-def check_step(step: Any, argument: str = "step") -> int:
-    """``step`` as an int: a whole number from 0 to int64's maximum (MLflow's step is an int64)."""
-    if isinstance(step, bool) or not hasattr(step, "__index__"):
-        raise TypeError(f"{argument} must be a whole number >= 0, got {type(step).__name__} {step!r:.80}")
-    number = int(step.__index__())  # numpy integers too
-    if not 0 <= number <= INT64_MAX:
-        raise ValueError(f"{argument} must be a whole number from 0 to 2**63-1, got {number!r:.80}")
-    return number
-
-
-def point_step(metadata: Mapping[str, Any] | None) -> int | None:
-    """A point's step: its ``step`` metadata when that is a whole number >= 0, else None.
-
-    ``record_metric(..., step=n)`` puts it there; metadata recorded with a
-    ``step`` of another kind (a label such as ``"warmup"``) is no step.
-    """
-    if not metadata:
-        return None
-    step = metadata.get("step")
-    if type(step) is int and 0 <= step <= INT64_MAX:
-        return step
-    return None
-
-
-def with_step(metadata: Any, step: Any, argument: str = "step") -> dict[str, Any]:
-    """``metadata`` with the point's step under ``"step"``; a different ``metadata['step']`` is refused."""
-    number = check_step(step, argument)
-    if metadata is None:
-        return {"step": number}
-    if not isinstance(metadata, dict):
-        raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}")
-    given = metadata.get("step", number)
-    if given != number or type(given) is bool:
-        raise ValueError(f"{argument}={number} and metadata['step']={given!r:.80} disagree: give the step once")
-    return {**metadata, "step": number}
 
 
 def check_value(value: Any, argument: str = "value") -> float:

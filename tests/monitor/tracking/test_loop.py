@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from genmon import GenerationMonitor, LoopCallback
-from genmon.records.validation import point_step
+from genmon.records.steps import point_step
 
 Make = Callable[..., GenerationMonitor]
 

@@ -147,8 +147,6 @@ class Profiler:
         checked = None if metadata is None else check_metadata(metadata, 0.0)[1]
         return ProfileScope(self, None if name is None else check_name(name, "name"), checked)
 
-    scope = profile
-
     def memory_now(self) -> tuple[float, str]:
         """Current memory in bytes and where it came from ("tracemalloc" or "rss")."""
         import tracemalloc  # loaded with the first profiled run, not at `import genmon`

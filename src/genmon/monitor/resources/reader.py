@@ -153,28 +153,24 @@ class ResourceReader:
         return process, system
 
 
+def _rates(current: Any, previous: Any, elapsed: float | None, names: tuple[str, str]) -> tuple[Any, Any]:
+    if previous is None or elapsed is None:
+        return None, None
+    return tuple(_rate(getattr(current, name), getattr(previous, name), elapsed) for name in names)  # type: ignore[return-value]
+
+
 def _disk(current: Any, previous: Any, elapsed: float | None) -> DiskStats | None:
     if current is None:
         return None
-    read_rate = write_rate = None
-    if previous is not None and elapsed is not None:
-        read_rate = _rate(current.read_bytes, previous.read_bytes, elapsed)
-        write_rate = _rate(current.write_bytes, previous.write_bytes, elapsed)
-    return DiskStats(
-        current.read_bytes, current.write_bytes, current.read_count, current.write_count, read_rate, write_rate
-    )
+    rates = _rates(current, previous, elapsed, ("read_bytes", "write_bytes"))
+    return DiskStats(current.read_bytes, current.write_bytes, current.read_count, current.write_count, *rates)
 
 
 def _network(current: Any, previous: Any, elapsed: float | None) -> NetworkStats | None:
     if current is None:
         return None
-    recv_rate = sent_rate = None
-    if previous is not None and elapsed is not None:
-        recv_rate = _rate(current.bytes_recv, previous.bytes_recv, elapsed)
-        sent_rate = _rate(current.bytes_sent, previous.bytes_sent, elapsed)
-    return NetworkStats(
-        current.bytes_recv, current.bytes_sent, current.packets_recv, current.packets_sent, recv_rate, sent_rate
-    )
+    rates = _rates(current, previous, elapsed, ("bytes_recv", "bytes_sent"))
+    return NetworkStats(current.bytes_recv, current.bytes_sent, current.packets_recv, current.packets_sent, *rates)
 
 
 class SnapshotTaker:

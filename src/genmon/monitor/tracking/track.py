@@ -28,7 +28,8 @@ from genmon.monitor.tracking.span import CURRENT, RESERVED_KEYS, Span, current_s
 from genmon.monitor.tracking.trace_context import root_trace
 from genmon.monitor.tracking.usage import PriceTable
 from genmon.records.spans import SpanRecord, check_span_type, new_call_id
-from genmon.records.validation import check_metadata, check_text, with_step
+from genmon.records.steps import with_step
+from genmon.records.validation import check_metadata, check_text
 
 if TYPE_CHECKING:
     from genmon.monitor.engine.queueing import BoundedQueue
