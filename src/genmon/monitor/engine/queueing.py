@@ -234,7 +234,8 @@ def fast_record_metric(
         metric_name: str, value: float, metadata: dict[str, Any] | None = None, step: int | None = None
     ) -> None:
         if (
-            metadata is step is None  # both None: a step travels in the metadata, on the full path
+            metadata is None
+            and step is None  # a step travels in the metadata, on the full path (`a is b is None` costs more)
             and type(metric_name) is str
             and metric_name
             and metric_name.isascii()  # an O(1) flag: other text takes the full path's surrogate check
