@@ -12,6 +12,7 @@ import pytest
 
 from genmon import Alert, GenerationMonitor
 from genmon.monitor.alerts.handler_shapes import takes_values
+from genmon.monitor.alerts.rules import RuleCheck
 from genmon.records.resources import RESOURCE_ALIASES
 from genmon.testing import ManualClock
 
@@ -184,3 +185,24 @@ def test_signatures_are_read_once_by_shape() -> None:
     assert takes_values(Pager()) is True
     with pytest.raises(TypeError, match="must be callable"):
         takes_values("not a function")
+
+
+def test_a_rule_of_your_own_with_an_empty_window_warns_without_breaking_the_pass(
+    make_monitor: MakeMonitor, clock: ManualClock
+) -> None:
+    """A custom Rule whose check says value None and no window still gets its one warning; the other rules run."""
+
+    class Quiet:
+        name, level, cooldown_s = "quiet", "warning", None
+
+        def check(self, store: Any, now: float, default_window_s: float) -> RuleCheck:
+            return RuleCheck(False, "", "", {"value": None, "metric": "process/queue_wait"})
+
+    monitor = make_monitor(clock=clock)
+    monitor.add_rule(Quiet())
+    monitor.record_metric("error_rate", 1.0)
+    assert [a.name for a in monitor.check_alerts()] == ["high_error_rate"]
+    monitor.check_alerts()
+    [warning] = warnings_in_log(monitor)
+    assert warning["rule"] == "quiet" and "process/queue_wait" in warning["message"]
+    assert "no point in its window" in warning["message"] and "sample_resources" in warning["message"]

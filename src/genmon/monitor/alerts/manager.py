@@ -220,18 +220,20 @@ class AlertManager:
 
     def _on_empty(self, rule: Rule, check: RuleCheck) -> None:
         # One warning per rule and metric: a threshold on a metric nobody records stays silent otherwise.
-        metric = str(check.data.get("metric"))
+        data = check.data
+        metric = str(data.get("metric", rule.name))
         key = (rule.name, metric)
         if id(rule) in self._quiet_rules or key in self._warned_empty:
             return
         self._warned_empty.add(key)
-        window = check.data.get("window_seconds")
-        named = metric if "alias" not in check.data else f"{check.data['alias']} (or {metric})"
+        window = data.get("window_seconds")
+        span = f"{window:g} s window" if isinstance(window, (int, float)) else "window"  # rules of your own may not say
+        named = metric if "alias" not in data else f"{data['alias']} (or {metric})"
         hint = ""
-        if resource_metric(metric) is not None:
+        if metric.startswith(("process/", "system/")):
             hint = " (resource metrics need the sampler: sample_resources=True or monitor.sample_resources())"
         message = (
-            f"Alert rule {rule.name} watches {named}, which has no point in its {window:g} s window{hint}; "
+            f"Alert rule {rule.name} watches {named}, which has no point in its {span}{hint}; "
             "it cannot fire until it has (warned once)"
         )
         self._log((self._clock(), "warning", message, {"rule": rule.name, "metric": metric}))
