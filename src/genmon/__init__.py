@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from genmon.monitor.alerts.rules import NoDataRule, Rule, ThresholdRule
     from genmon.monitor.default import attach, current_monitor, disable, emit, enable, is_enabled, track
     from genmon.monitor.generation_monitor import GenerationMonitor
+    from genmon.monitor.resources.profiler import ProfileRun
+    from genmon.monitor.tracking.loop import LoopCallback
     from genmon.records.redaction import redact_secrets
+    from genmon.records.resources import ResourceSnapshot
     from genmon.records.types import Alert, LogLevel, ModelTokenUsage, RunInfo, TokenUsageReport, WindowStats
 
 _EXPORTS: dict[str, str] = {
@@ -33,11 +36,14 @@ _EXPORTS: dict[str, str] = {
     "GenerationMonitor": "genmon.monitor.generation_monitor",
     "LogHandler": "genmon.handlers.base",
     "LogLevel": "genmon.records.types",
+    "LoopCallback": "genmon.monitor.tracking.loop",
     "MetricHandler": "genmon.handlers.base",
     "MissingExtraError": "genmon.errors",
     "ModelTokenUsage": "genmon.records.types",
     "MonitorClosedError": "genmon.errors",
     "NoDataRule": "genmon.monitor.alerts.rules",
+    "ProfileRun": "genmon.monitor.resources.profiler",
+    "ResourceSnapshot": "genmon.records.resources",
     "Rule": "genmon.monitor.alerts.rules",
     "RunInfo": "genmon.records.types",
     "ThresholdRule": "genmon.monitor.alerts.rules",
@@ -61,11 +67,14 @@ __all__ = [
     "GenerationMonitor",
     "LogHandler",
     "LogLevel",
+    "LoopCallback",
     "MetricHandler",
     "MissingExtraError",
     "ModelTokenUsage",
     "MonitorClosedError",
     "NoDataRule",
+    "ProfileRun",
+    "ResourceSnapshot",
     "Rule",
     "RunInfo",
     "ThresholdRule",

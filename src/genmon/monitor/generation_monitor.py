@@ -15,6 +15,7 @@ from genmon.monitor.settings import DEFAULT_INTERVAL_S, HandlerListAttribute, Se
 from genmon.monitor.views import MonitorViews
 from genmon.records.redaction import redact_secrets
 from genmon.records.spans import ANY, SpanRecord
+from genmon.records.steps import with_step
 from genmon.records.types import Alert, RunInfo, TokenUsageReport, WindowStats
 from genmon.records.validation import check_metadata, check_name, check_value, to_seconds
 
@@ -23,13 +24,14 @@ if TYPE_CHECKING:  # the parts the runtime builds: loaded with the first monitor
     from genmon.monitor.alerts.manager import AlertManager
     from genmon.monitor.alerts.rules import Rule, ThresholdRule
     from genmon.monitor.engine.failures import HandlerErrors
-    from genmon.monitor.resources.profiler import ProfileScope
+    from genmon.monitor.resources.profiler import Profiler
     from genmon.monitor.resources.sampler import ResourceSampler
     from genmon.monitor.runtime import Runtime
     from genmon.monitor.store.metric_store import MetricStore
     from genmon.monitor.tracking.events import Event
     from genmon.monitor.tracking.span_store import SpanStore
     from genmon.monitor.tracking.track import Span, Tracker
+    from genmon.records.resources import ResourceSnapshot
 
 
 class GenerationMonitor(MonitorViews):
@@ -180,12 +182,16 @@ class GenerationMonitor(MonitorViews):
         return self._settings.shard
 
     # -- producers -------------------------------------------------------------------
-    def record_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
-        """Queue one point; ``metadata['timestamp']`` (datetime, epoch or ISO) sets its time."""
+    def record_metric(
+        self, metric_name: str, value: float, metadata: dict[str, Any] | None = None, step: int | None = None
+    ) -> None:
+        """Queue one point; ``metadata['timestamp']`` (datetime, epoch or ISO) sets its time, ``step`` its step."""
         if type(metric_name) is not str or not metric_name or not metric_name.isascii():
             metric_name = check_name(metric_name)
         if type(value) is not float or value - value != 0.0:
             value = check_value(value)
+        if step is not None:
+            metadata = with_step(metadata, step)  # the step is the point's "step" metadata
         if metadata is None:
             item: tuple[str, float, float, dict[str, Any] | None] = (metric_name, value, self._clock(), None)
         else:
@@ -197,9 +203,11 @@ class GenerationMonitor(MonitorViews):
         else:
             queue.put(item)
 
-    def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None = None) -> None:
-        """Queue several points at one time with shared metadata; all or nothing."""
-        self._rt.recorder.record_metrics(metrics, metadata)
+    def record_metrics(
+        self, metrics: Mapping[str, float], metadata: dict[str, Any] | None = None, step: int | None = None
+    ) -> None:
+        """Queue several points at one time with shared metadata (and ``step``); all or nothing."""
+        self._rt.recorder.record_metrics(metrics, metadata, step)
 
     def track_generation(self, duration: float, success: bool, **kwargs: Any) -> None:
         """Record one generation call: time, success and error rates, model, finish reason, tokens."""
@@ -263,13 +271,14 @@ class GenerationMonitor(MonitorViews):
     # -- tracked calls, events, resources, profiling (genmon.monitor.tracking, .resources) --
     def track(
         self, operation: str, *, span_type: str = "LLM", model_name: str | None = None, component: str | None = None,
-        capture_io: bool | None = None, **metadata: Any,
+        capture_io: bool | None = None, step: int | None = None, **metadata: Any,
     ) -> Tracker:  # fmt: skip
         """Track a call as a span (``with``, ``async with`` or a decorator); it records track_generation's points.
 
-        ``capture_io`` keeps the call's arguments and return value (None: the monitor's ``capture_io``).
+        ``capture_io`` keeps the call's arguments and return value (None: the monitor's ``capture_io``);
+        ``step`` stamps its points with a training or evaluation step.
         """
-        return self._rt.tracking.tracker(operation, span_type, model_name, component, metadata, capture_io)  # type: ignore[no-any-return]
+        return self._rt.tracking.tracker(operation, span_type, model_name, component, metadata, capture_io, step)  # type: ignore[no-any-return]
 
     def current_span(self) -> Span | None:
         """The innermost tracked call running in this context (thread or task), or None."""
@@ -305,13 +314,22 @@ class GenerationMonitor(MonitorViews):
         """Record ``process/*`` and ``system/*`` metrics every ``interval`` seconds until ``close()``; replaces a running sampler."""
         return self._rt.start_sampler(self.record_metrics, interval)
 
-    def profile(self, name: str) -> ProfileScope:
-        """Time a block or function (sync or async) and its memory delta under ``name``."""
-        return self._rt.profiler.scope(name)
+    def resource_snapshot(self, interval: float | None = None) -> ResourceSnapshot:
+        """CPU, load, memory, process, disk and network now; shares and rates since the previous call (or over ``interval`` s)."""
+        return self._rt.snapshots.take(interval)
 
-    def get_profile(self) -> dict[str, dict[str, float]]:
-        """Per profiled name: count, total_s, mean_s, p95_s, max_s and memory_delta_mean_bytes."""
-        return self._rt.profiler.report()
+    def profile(self, name: Any = None, *, metadata: dict[str, Any] | None = None) -> Any:
+        """Time a block or function (sync or async; ``@monitor.profile`` bare too) and its memory delta under ``name``."""
+        return self._rt.profiler.profile(name, metadata)
+
+    def get_profile(self, name: str | None = None) -> dict[str, Any]:
+        """Totals of ``name`` (count, total_s, mean_s, p95_s, max_s, memory_delta_mean_bytes), or of every profiled name."""
+        return self._rt.profiler.report(name)
+
+    @property
+    def profiler(self) -> Profiler:
+        """The profiler: ``enabled``, ``max_runs``, ``collect_stack``, ``runs(name)``, ``reset()``."""
+        return self._rt.profiler
 
     def serve_prometheus(self, port: int = 0, addr: str = "127.0.0.1", *, registry: Any = None, **options: Any) -> Any:
         """Serve the metrics at ``http://addr:port/metrics`` until ``close()``; needs ``genmon[prometheus]``."""

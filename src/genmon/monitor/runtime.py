@@ -26,6 +26,7 @@ from genmon.monitor.engine.pipeline import Pipeline, wait_marker
 from genmon.monitor.engine.queueing import BoundedQueue, deadline_in
 from genmon.monitor.recorder import Recorder
 from genmon.monitor.resources.profiler import Profiler
+from genmon.monitor.resources.reader import SnapshotTaker
 from genmon.monitor.resources.sampler import ResourceSampler
 from genmon.monitor.settings import Settings, write_run_file
 from genmon.monitor.store.metric_store import MetricStore
@@ -55,9 +56,7 @@ def for_shard(handler: Any, shard: str | None, forked: bool) -> Any:
 class Runtime:
     """The queues, workers, stores and services of one monitor in one process."""
 
-    def __init__(
-        self, settings: Settings, record_metrics: Callable[[Mapping[str, float]], None], forked: bool = False
-    ) -> None:
+    def __init__(self, settings: Settings, record_metrics: Callable[..., None], forked: bool = False) -> None:
         s = settings
         self.settings = settings
         self.closed = False
@@ -130,8 +129,9 @@ class Runtime:
             s.capture,
         )
         self.recorder = Recorder(self.metric_queue, self.put_log, s.clock, self.events)
-        self.profiler = Profiler(record_metrics)
+        self.profiler = Profiler(record_metrics, s.clock)
         self.sampler: ResourceSampler | None = None
+        self.snapshots = SnapshotTaker(s.clock)  # monitor.resource_snapshot(); psutil loads with the first
         self.services: list[Any] = []  # Prometheus servers and pushers, stopped by close()
         self.view = MonitorView(self)
         write_run_file(s.log_dir, s.run, IsoFormatter()(s.clock()))

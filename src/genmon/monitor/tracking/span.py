@@ -63,6 +63,7 @@ class Span:
         "call_id",
         "completion_tokens",
         "component",
+        "cost_source",
         "cost_usd",
         "duration_s",
         "finish_reason",
@@ -95,6 +96,7 @@ class Span:
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
         self.cost_usd: float | None = None
+        self.cost_source: str | None = None  # "explicit", "provider", "litellm"; "price_table" when recorded
         self.finish_reason: str | None = None
         self.response_model: str | None = None
         # Set by the recorder: the call tree's trace, and the application's span a root started in.
@@ -129,8 +131,10 @@ class Span:
 
         Understands OpenAI, Anthropic and Gemini response objects, plain
         dicts with their keys, and afterimage's ``prompt_token_count``
-        (see ``genmon.monitor.tracking.usage.read_usage``). Fields the response does
-        not carry are left as they are.
+        (see ``genmon.monitor.tracking.usage.read_usage``), and the cost
+        OpenRouter (``usage.cost``) or LiteLLM (``_hidden_params["response_cost"]``)
+        reports, unless ``set_cost`` set one. Fields the response does not
+        carry are left as they are.
         """
         usage = read_usage(response)
         if usage.prompt_tokens is not None:
@@ -143,14 +147,16 @@ class Span:
                 self.model_name = usage.model_name
         if usage.finish_reason is not None:
             self.finish_reason = usage.finish_reason
+        if usage.cost_usd is not None and self.cost_source != "explicit":
+            self.cost_usd, self.cost_source = usage.cost_usd, usage.cost_source
         return response
 
     def set_cost(self, usd: float) -> None:
-        """The call's cost in USD (overrides the price table)."""
+        """The call's cost in USD (overrides the cost a response reports and the price table)."""
         cost = check_value(usd, "usd")
         if cost < 0:
             raise ValueError(f"usd must be >= 0, got {usd!r}")
-        self.cost_usd = cost
+        self.cost_usd, self.cost_source = cost, "explicit"
 
     def set_model(self, model_name: str) -> None:
         if not isinstance(model_name, str) or not model_name:

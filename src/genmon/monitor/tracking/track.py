@@ -30,6 +30,8 @@ from genmon.monitor.tracking.span import CURRENT, Span, current_span
 from genmon.monitor.tracking.trace_context import root_trace
 from genmon.monitor.tracking.usage import PriceTable
 from genmon.records.spans import SpanRecord, new_call_id
+from genmon.records.steps import with_step
+from genmon.records.validation import intern_metadata
 
 if TYPE_CHECKING:
     from genmon.monitor.engine.queueing import BoundedQueue
@@ -221,12 +223,15 @@ class SpanRecorder:
         component: str | None = None,
         metadata: dict[str, Any] | None = None,
         capture_io: bool | None = None,
+        step: Any = None,
     ) -> Any:
         """Validate ``track``'s arguments once, so each call pays nothing for them."""
         if callable(operation) and not isinstance(operation, str):  # bare @monitor.track
-            return self.tracker(operation.__qualname__, span_type, model_name, component, metadata, capture_io)(
+            return self.tracker(operation.__qualname__, span_type, model_name, component, metadata, capture_io, step)(
                 operation
             )
+        if step is not None:  # the step travels as the points' and the span's "step" metadata
+            metadata = with_step(metadata, step)
         operation, span_type, model_name, component, checked, capture_io = check_track_arguments(
             operation, span_type, model_name, component, metadata, capture_io
         )
@@ -305,11 +310,14 @@ class SpanRecorder:
             error_message = error_text(exc, MAX_EXCEPTION_MESSAGE)
             kwargs["error_type"] = error_type
         ts, points = generation_points(duration, exc is None, kwargs, self._clock())
-        cost = span.cost_usd
+        cost, cost_source = span.cost_usd, span.cost_source
         if cost is None and self.prices:
             cost = self.prices.cost(span.model_name, prompt, completion)
+            cost_source = "price_table"
         if cost is not None:
-            points.append(("cost_usd", cost, ts, points[0][3]))
+            # Where the figure came from, on the cost point only (the call's other points keep their shared metadata).
+            # Interned: every call of one model and source shares the dict, so the files encode it once.
+            points.append(("cost_usd", cost, ts, intern_metadata({**(points[0][3] or {}), "cost_source": cost_source})))
         self._put_metric(points)  # one queue item; the metric worker expands it
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (~300 ns -> ~100 ns on the
         # caller's thread); every field is given, in order (tests check the record's fields).
@@ -337,6 +345,7 @@ class SpanRecorder:
                 span.parent_span_id,
                 span.inputs,
                 span.outputs,
+                cost_source if cost is not None else None,
             ),
         )
         # generation_end and generation_error are emitted by the span worker, once inputs and outputs are serialised.
