@@ -8,7 +8,9 @@ metrics.jsonl + genmon.log). The worker threads share the GIL with the
 caller, so that is what an application pays. Each is compared in the same
 run with a floor sketch: producers put ``(name, value, time.time(), None)``
 on a ``queue.SimpleQueue``, one thread drains it in batches of 4,096 and
-writes %-formatted JSON lines with one write per batch. The caller-side
+writes %-formatted JSON lines with one write per batch. Each figure and its
+floor run back to back, alternately, two or three times; the best of each is
+kept, so a burst of load from other processes moves neither. The caller-side
 median of single calls is a second column. Exits 1 when a target is missed.
 """
 
@@ -59,9 +61,8 @@ def floor_points_per_s(points: int, producers: int, directory: Path) -> float:
             except queue.Empty:
                 pass
             seen += len(batch)
-            out.write(
-                "".join(['{"metric":"%s","value":%r,"timestamp":%r}\n' % (n, v, t) for n, v, t, _ in batch]).encode()
-            )
+            text = "".join(['{"metric":"%s","value":%r,"timestamp":%r}\n' % (n, v, t) for n, v, t, _ in batch])  # noqa: UP031
+            out.write(text.encode())  # %-formatting: the floor sketch as the issue wrote it
         done.set()
 
     def produce() -> None:
@@ -206,7 +207,9 @@ with tempfile.TemporaryDirectory() as tmp:
 def import_seconds(module: str, runs: int = 5) -> tuple[float, str]:
     times, heavy = [], ""
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", IMPORT_PROBE.format(module=module)], capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", IMPORT_PROBE.format(module=module)], check=False, capture_output=True, text=True
+        )
         elapsed, _, heavy = out.stdout.strip().partition(" ")
         times.append(float(elapsed))
     return statistics.median(times), heavy
@@ -214,7 +217,10 @@ def import_seconds(module: str, runs: int = 5) -> tuple[float, str]:
 
 def rss_bytes_per_point(points: int, with_meta: bool) -> float:
     out = subprocess.run(
-        [sys.executable, "-c", MEMORY_PROBE, str(points), "1" if with_meta else "0"], capture_output=True, text=True
+        [sys.executable, "-c", MEMORY_PROBE, str(points), "1" if with_meta else "0"],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     if out.returncode:
         raise RuntimeError(out.stderr)
@@ -234,15 +240,34 @@ def main() -> int:
         ok = ratio >= target if higher_is_better else ratio <= target
         rows.append((figure, value, floor, ratio, target, ok))
 
+    # On a shared machine other processes take the CPU in bursts: each figure and its floor
+    # are measured back to back, `rounds` times alternately, and the best of each is kept
+    # (a burst only ever slows a run down).
+    rounds = 2 if args.quick else 3
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        floor1 = floor_points_per_s(n, 1, directory)
-        floor4 = floor_points_per_s(n // 4, 4, directory)
-        plain1, _ = sustained("plain", n, 1, directory)
-        plain4, _ = sustained("plain", n // 4, 4, directory)
-        meta1, _ = sustained("meta", n, 1, directory)
-        generation, gen_points = sustained("generation", n // 8, 1, directory)
-        spans, span_points = sustained("track", n // 8, 1, directory)
+        best: dict[str, float] = {}
+        points_per_call: dict[str, float] = {}
+
+        def measure(key: str, run: Callable[[], float]) -> None:
+            best[key] = max(best.get(key, 0.0), run())
+
+        for r in range(rounds):
+            measure("floor1", lambda: floor_points_per_s(n, 1, directory))
+            measure("plain1", lambda: sustained("plain", n, 1, directory)[0])
+            measure("floor4", lambda: floor_points_per_s(n // 4, 4, directory))
+            measure("plain4", lambda: sustained("plain", n // 4, 4, directory)[0])
+            measure("floor1", lambda: floor_points_per_s(n, 1, directory))
+            measure("meta1", lambda: sustained("meta", n, 1, directory)[0])
+            for kind in ("generation", "track"):
+                calls_per_s, points_per_call[kind] = sustained(kind, n // 8, 1, directory)
+                best[kind] = max(best.get(kind, 0.0), calls_per_s)
+                measure("floor1", lambda: floor_points_per_s(n, 1, directory))
+            print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+    floor1, floor4 = best["floor1"], best["floor4"]
+    plain1, plain4, meta1 = best["plain1"], best["plain4"], best["meta1"]
+    generation, spans = best["generation"], best["track"]
+    gen_points, span_points = points_per_call["generation"], points_per_call["track"]
     row("record_metric, no metadata, 1 producer (points/s)", f"{plain1:,.0f}", f"{floor1:,.0f}", plain1 / floor1, 0.7)
     row("record_metric, no metadata, 4 producers (points/s)", f"{plain4:,.0f}", f"{floor4:,.0f}", plain4 / floor4, 0.7)
     row("record_metric, repeated 2-key metadata (points/s)", f"{meta1:,.0f}", f"{floor1:,.0f}", meta1 / floor1, 0.6)
@@ -270,10 +295,17 @@ def main() -> int:
         0.5,
         higher_is_better=False,
     )
-    memory_points = n
+    memory_points = 1_000_000  # always the issue's million: a shorter run measures the warm-up, not the store
     plain_rss = rss_bytes_per_point(memory_points, False)
     meta_rss = rss_bytes_per_point(memory_points, True)
-    row(f"RSS growth per point over {memory_points:,} points, no metadata (B)", f"{plain_rss:.1f}", "", plain_rss / 40, 1.0, False)
+    row(
+        f"RSS growth per point over {memory_points:,} points, no metadata (B)",
+        f"{plain_rss:.1f}",
+        "",
+        plain_rss / 40,
+        1.0,
+        False,
+    )
     row(
         f"RSS growth per point over {memory_points:,} points, repeated 2-key metadata (B)",
         f"{meta_rss:.1f}",
@@ -283,17 +315,28 @@ def main() -> int:
         False,
     )
     genmon_ns, floor_ns = caller_medians(100_000)
-    row("record_metric caller-side median (ns, second column)", f"{genmon_ns:.0f}", f"{floor_ns:.0f} bare put", genmon_ns / floor_ns, 2.0, False)
+    row(
+        "record_metric caller-side median (ns, second column)",
+        f"{genmon_ns:.0f}",
+        f"{floor_ns:.0f} bare put",
+        genmon_ns / floor_ns,
+        2.0,
+        False,
+    )
 
     width = max(len(r[0]) for r in rows)
     print(f"{'figure':<{width}}  {'genmon':>12}  {'floor (same run)':>22}  {'ratio':>7}  target   ok")
     for figure, value, floor, ratio, target, ok in rows:
         sign = ">=" if figure and ("points/s" in figure or "calls/s" in figure) else "<="
-        print(f"{figure:<{width}}  {value:>12}  {floor:>22}  {ratio:>7.3f}  {sign}{target:<5.3g}  {'yes' if ok else 'NO'}")
+        print(
+            f"{figure:<{width}}  {value:>12}  {floor:>22}  {ratio:>7.3f}  {sign}{target:<5.3g}  {'yes' if ok else 'NO'}"
+        )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"(load average {load:.2f} on {os.cpu_count()} cores; ratios compare with floors measured in this run)")
     if args.json:
-        args.json.write_text(json.dumps([dict(zip(("figure", "genmon", "floor", "ratio", "target", "ok"), r)) for r in rows], indent=2))
+        args.json.write_text(
+            json.dumps([dict(zip(("figure", "genmon", "floor", "ratio", "target", "ok"), r)) for r in rows], indent=2)
+        )
     gc.collect()
     return 0 if all(r[5] for r in rows) else 1
 

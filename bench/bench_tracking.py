@@ -2,7 +2,10 @@
 
 Run: ``python bench/bench_tracking.py``. Prints the median and mean per call
 of both, measured in the same run and interleaved in rounds (so machine noise
-hits both alike), and checks the difference against the 5 us budget.
+hits both alike), and checks the difference against the 5 us budget. Then
+the switch turned off: ``@genmon.track`` and ``with genmon.track(...)`` with
+no monitor enabled, ``genmon.emit`` and ``monitor.emit`` with no subscriber,
+each beside the bare call (the decorator's budget: 0.3 us).
 
 The median is the cost the generator's thread sees on a typical call; the
 mean also carries the calls slowed by the worker threads taking the GIL to
@@ -21,6 +24,7 @@ import time
 from genmon import GenerationMonitor
 
 BUDGET_US = 5.0
+OFF_BUDGET_US = 0.3  # a decorated function while genmon is not enabled
 ROUNDS = 20
 CALLS_PER_ROUND = 5_000
 
@@ -75,8 +79,60 @@ def main() -> int:
     )
     ok = diff <= BUDGET_US
     print("OK" if ok else "OVER BUDGET")
+    ok = switched_off() and ok
     end_to_end()
     return 0 if ok else 1
+
+
+def switched_off() -> bool:
+    """What genmon.track, genmon.emit and monitor.emit cost while nothing is listening, beside the bare call."""
+    import genmon
+
+    genmon.disable()  # nothing enabled: the module-level calls must do (next to) nothing
+    decorated = genmon.track("bench", span_type="TOOL", model_name="sim-small")(bare)
+    shared = genmon.track("bench", span_type="TOOL")
+
+    def with_block(x: int) -> int:
+        with shared:
+            return bare(x)
+
+    def with_fresh_block(x: int) -> int:
+        with genmon.track("bench", span_type="TOOL"):
+            return bare(x)
+
+    def module_emit(x: int) -> None:
+        genmon.emit("bench.tick", i=x)
+
+    with tempfile.TemporaryDirectory() as tmp, GenerationMonitor(log_dir=tmp, metrics_interval=0) as monitor:
+
+        def monitor_emit(x: int) -> None:
+            monitor.emit("bench.tick", i=x)
+
+        candidates = {
+            "bare function": bare,
+            "@genmon.track, off": decorated,
+            "with <shared genmon.track>, off": with_block,
+            "with genmon.track(...), off": with_fresh_block,
+            "genmon.emit, off": module_emit,
+            "monitor.emit, no subscriber": monitor_emit,
+        }
+        times: dict[str, list[int]] = {label: [] for label in candidates}
+        for fn in candidates.values():
+            per_call_ns(fn, CALLS_PER_ROUND)  # warm up
+        for _ in range(ROUNDS):
+            for label, fn in candidates.items():
+                times[label] += per_call_ns(fn, CALLS_PER_ROUND)
+    base = statistics.median(times["bare function"]) / 1e3
+    print(f"switched off ({ROUNDS * CALLS_PER_ROUND:,} calls each, interleaved; median per call, and over the bare call):")
+    worst = 0.0
+    for label, values in times.items():
+        median = statistics.median(values) / 1e3
+        if label != "bare function":
+            worst = max(worst, median - base) if label == "@genmon.track, off" else worst
+        print(f"  {label:<32} {median:6.3f} us   +{median - base:6.3f} us")
+    ok = worst <= OFF_BUDGET_US
+    print(f"  @genmon.track off costs +{worst:.3f} us (budget {OFF_BUDGET_US} us): {'OK' if ok else 'OVER BUDGET'}")
+    return ok
 
 
 def end_to_end(calls: int = 50_000) -> None:

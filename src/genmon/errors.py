@@ -7,6 +7,10 @@ class MonitorClosedError(RuntimeError):
     """Raised by a record call made after the monitor was closed."""
 
 
+class AlreadyEnabledError(RuntimeError):
+    """Raised by ``genmon.enable(...)`` when a default monitor with other settings is already enabled."""
+
+
 class MissingExtraError(ImportError):
     """Raised when an optional dependency is missing; names the extra to install."""
 

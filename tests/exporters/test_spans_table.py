@@ -59,3 +59,14 @@ def test_a_run_without_spans_writes_no_spans_file(
     monitor = make_monitor(metric_handlers=[])
     monitor.record_metric("latency", 0.5)
     assert monitor.export_metrics(tmp_path / "m.parquet", format="parquet") == [tmp_path / "m.parquet"]
+
+
+def test_captured_inputs_and_outputs_are_json_text_columns(make_monitor: Callable[..., GenerationMonitor]) -> None:
+    """inputs and outputs are JSON text where captured and null elsewhere."""
+    monitor = make_monitor(metric_handlers=[], capture_io=True)
+    monitor.track("double")(lambda n: {"n": 2 * n})(4)
+    with monitor.track("plain", capture_io=False):
+        pass
+    frame = monitor.spans_to_dataframe()
+    assert frame["inputs"].tolist()[0] == '{"n":4}' and frame["outputs"].tolist()[0] == '{"n":8}'
+    assert pd.isna(frame["inputs"][1]) and pd.isna(frame["outputs"][1])

@@ -171,7 +171,13 @@ def test_client_errors_reject_the_batch_without_retrying(http_server: RecordingS
     sink.handle_batch(_points(6))
     assert sink.flush(30)
     assert len(http_server.requests) == 1
-    assert sink.stats()["dropped"] == {"buffer_full": 0, "retries_exhausted": 0, "rejected": 6, "close_timeout": 0, "unserialisable": 0}
+    assert sink.stats()["dropped"] == {
+        "buffer_full": 0,
+        "retries_exhausted": 0,
+        "rejected": 6,
+        "close_timeout": 0,
+        "unserialisable": 0,
+    }
     assert sink.close(30)
 
 
@@ -392,3 +398,24 @@ def test_pushgateway_credentials_stay_out_of_repr_and_errors(closed_port: int) -
     )
     assert pusher.push() is False
     assert SECRET not in repr(pusher) and SECRET not in str(pusher.stats())
+
+
+def test_captured_inputs_and_outputs_reach_the_endpoint_redacted(http_server: RecordingServer, tmp_path: Path) -> None:
+    """With capture_io, each span in the POSTed body carries its inputs and outputs, secrets redacted."""
+    sink = HttpHandler(http_server.url, batch_size=1000)
+    with GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink], metrics_interval=0, capture_io=True) as monitor:
+
+        @monitor.track("answer", span_type="CHAT_MODEL")
+        def answer(question: str, api_key: str) -> dict[str, str]:
+            return {"text": question[::-1]}
+
+        answer("abc", api_key=SECRET)
+        with monitor.track("plain", capture_io=False):
+            pass
+        assert monitor.close(30)
+    assert sink.close(30)
+    spans = {s["name"]: s for p in _payloads(http_server) for s in p["spans"]}
+    assert spans["answer"]["inputs"] == {"question": "abc", "api_key": "<redacted>"}
+    assert spans["answer"]["outputs"] == {"text": "cba"}
+    assert (spans["plain"]["inputs"], spans["plain"]["outputs"]) == (None, None)
+    assert all(SECRET.encode() not in body for body in http_server.bodies())

@@ -228,3 +228,42 @@ def test_against_a_real_mlflow_server(shared_mlflow_server: str, tmp_path: Path)
     (chat,) = trace.data.spans
     assert (chat.name, chat.span_type, chat.attributes["genmon.completion_tokens"]) == ("chat", "LLM", 4)
     assert "metrics.parquet" in {a.path for a in client.list_artifacts(sink.run_id)}
+
+
+def test_captured_inputs_and_outputs_become_the_spans_and_the_traces_on_a_real_server(
+    shared_mlflow_server: str, tmp_path: Path
+) -> None:
+    """Through a real mlflow server: span.inputs / span.outputs read back, and the trace's request and response previews."""
+    sink = MlflowHandler(shared_mlflow_server, experiment_name="captured-io", log_artifacts=False)
+    with GenerationMonitor(
+        log_dir=tmp_path, metric_handlers=[sink], log_handlers=[], metrics_interval=0, capture_io=True
+    ) as monitor:
+
+        @monitor.track("pipeline", span_type="CHAIN")
+        def pipeline(question: str, api_key: str) -> str:
+            with monitor.track("chat", model_name="gpt-x") as span:
+                span.set_inputs({"messages": [{"role": "user", "content": question}]})
+                span.set_outputs({"role": "assistant", "content": "42"})
+            return "42"
+
+        assert pipeline("meaning of life?", api_key="sk-secret") == "42"
+        with pytest.raises(ValueError), monitor.track("broken", span_type="TOOL"):
+            raise ValueError("no tool")
+        assert monitor.close(timeout=60)
+    assert sink.close(60)
+    client = MlflowClient(shared_mlflow_server)
+    traces = {
+        t.info.tags["mlflow.traceName"]: t
+        for t in client.search_traces(locations=[_experiment_id(client, "captured-io")])
+    }
+    tree = traces["pipeline"]
+    spans = _spans_by_name(tree)
+    assert spans["pipeline"].inputs == {"question": "meaning of life?", "api_key": "<redacted>"}
+    assert spans["pipeline"].outputs == "42"
+    assert spans["chat"].inputs == {"messages": [{"role": "user", "content": "meaning of life?"}]}
+    assert spans["chat"].outputs == {"role": "assistant", "content": "42"}
+    assert '"meaning of life?"' in tree.info.request_preview and "sk-secret" not in tree.info.request_preview
+    # The server builds the previews from the head span (as for OTLP): JSON text, a chat's last message.
+    assert tree.info.response_preview == '"42"'
+    (broken,) = traces["broken"].data.spans
+    assert broken.outputs == {"exception": {"type": "ValueError", "message": "no tool"}}

@@ -274,6 +274,26 @@ def test_metadata_keeps_its_types_and_dotted_keys_are_attribute_names() -> None:
     assert _attributes(spans["retrieval kb-7"].attributes)["gen_ai.operation.name"] == "retrieval"
 
 
+def test_captured_inputs_and_outputs_are_sent_as_mlflow_span_inputs_and_outputs() -> None:
+    """Inputs and outputs travel as JSON text under MLflow's keys; a span without them has neither attribute."""
+    sink = OtlpHandler("http://127.0.0.1:9/v1/traces")
+    try:
+        spans = _decoded(
+            sink,
+            [
+                _record("chat", inputs={"messages": [{"role": "user", "content": "hi"}]}, outputs="hello"),
+                _record("bare", span_type="TOOL"),
+            ],
+        )
+    finally:
+        sink.close(1)
+    chat = _attributes(spans["chat"].attributes)
+    assert json.loads(chat["mlflow.spanInputs"]) == {"messages": [{"role": "user", "content": "hi"}]}
+    assert json.loads(chat["mlflow.spanOutputs"]) == "hello"
+    bare = _attributes(spans["execute_tool bare"].attributes)
+    assert "mlflow.spanInputs" not in bare and "mlflow.spanOutputs" not in bare
+
+
 def test_records_built_without_trace_ids_still_share_one_with_their_parent() -> None:
     """A hand-built root and its direct child (no trace_id) get one derived trace id; a joined root keeps its app parent."""
     sink = OtlpHandler("http://127.0.0.1:1/v1/traces")
@@ -639,6 +659,29 @@ def test_an_mlflow_server_stores_the_spans_as_traces_with_parents_tokens_cost_an
 
 def _traces(client: Any, experiment_id: str) -> list[Any]:
     return list(client.search_traces(locations=[experiment_id]))
+
+
+def test_an_mlflow_server_shows_captured_inputs_and_outputs_of_spans_sent_over_otlp(
+    mlflow_experiment: tuple[str, str], tmp_path: Path
+) -> None:
+    """mlflow server keeps mlflow.spanInputs / spanOutputs sent over OTLP as each span's inputs and outputs."""
+    from mlflow import MlflowClient
+
+    url, experiment_id = mlflow_experiment
+    sink = OtlpHandler(f"{url}/v1/traces", headers={"x-mlflow-experiment-id": experiment_id})
+    with GenerationMonitor(log_dir=tmp_path, metric_handlers=[sink], metrics_interval=0, capture_io=True) as monitor:
+
+        @monitor.track("answer", model_name="gpt-4o")
+        def answer(question: str, token: str) -> dict[str, str]:
+            return {"text": question.upper()}
+
+        answer("why?", token="t0k3n")
+        assert monitor.close(60)
+    assert sink.stats()["dropped_total"] == 0, sink.stats()["last_error"]
+    (trace,) = _traces(MlflowClient(url), experiment_id)
+    (span,) = trace.data.spans
+    assert span.inputs == {"question": "why?", "token": "<redacted>"}
+    assert span.outputs == {"text": "WHY?"}
 
 
 # -- GenAI client metrics ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-AFTERIMAGE_PROGRAM = '''
+AFTERIMAGE_PROGRAM = """
 import json
 import sys
 from datetime import datetime, timedelta
@@ -67,7 +67,7 @@ print(json.dumps({
     "usage": [(u.model_name, u.prompt_tokens, u.completion_tokens, u.total_tokens) for u in usage.by_model],
     "handled": sorted(set(counting.names)),
 }))
-'''
+"""
 
 
 def test_afterimage_program_runs_unchanged_except_the_import(tmp_path: Path) -> None:
@@ -77,14 +77,21 @@ def test_afterimage_program_runs_unchanged_except_the_import(tmp_path: Path) -> 
     script = tmp_path / "program.py"
     script.write_text(source)
     run_dir = tmp_path / "run"
-    out = subprocess.run([sys.executable, str(script), str(run_dir)], capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, str(script), str(run_dir)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["generation_time"] == {"mean": 1.6, "min": 1.2, "max": 2.0, "count": 2}
     assert result["usage"] == [["gpt-4o-mini", 100, 50, 150]]
-    assert {"generation_time", "success_rate", "error_rate", "model_usage:gpt-4o-mini", "evaluation_time", "custom"} <= set(
-        result["handled"]
-    )
+    assert {
+        "generation_time",
+        "success_rate",
+        "error_rate",
+        "model_usage:gpt-4o-mini",
+        "evaluation_time",
+        "custom",
+    } <= set(result["handled"])
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert {"metric", "value", "timestamp"} <= set(lines[0])
     assert lines[0]["conversation_id"] == "c1"

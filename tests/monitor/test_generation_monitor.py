@@ -86,7 +86,13 @@ def test_track_generation_records_afterimage_metrics_with_call_metadata(make_mon
     data = monitor.store.series("prompt_token_count")
     assert data is not None
     meta = data.metadata()[0]
-    assert meta == {"run": "r1", "model_name": "gpt-4o", "finish_reason": "stop", "operation": "chat", "component": "writer"}
+    assert meta == {
+        "run": "r1",
+        "model_name": "gpt-4o",
+        "finish_reason": "stop",
+        "operation": "chat",
+        "component": "writer",
+    }
     for line in read_jsonl(monitor.log_dir / "metrics.jsonl")[:9]:
         assert line["operation"] == "chat" and line["model_name"] == "gpt-4o"
     logs = read_jsonl(monitor.log_dir / "genmon.log")
@@ -135,9 +141,13 @@ def test_get_metrics_has_every_statistic_over_the_window(make_monitor, clock) ->
 def test_token_usage_is_grouped_by_model_and_windowed(make_monitor, clock) -> None:
     """get_total_token_usage sums per model, 'unknown' without one, optionally over a window."""
     monitor = make_monitor(clock=clock)
-    monitor.track_generation(1, True, model_name="a", prompt_token_count=10, completion_token_count=5, total_token_count=15)
+    monitor.track_generation(
+        1, True, model_name="a", prompt_token_count=10, completion_token_count=5, total_token_count=15
+    )
     clock.advance(3600)
-    monitor.track_generation(1, True, model_name="b", prompt_token_count=1, completion_token_count=2, total_token_count=3)
+    monitor.track_generation(
+        1, True, model_name="b", prompt_token_count=1, completion_token_count=2, total_token_count=3
+    )
     monitor.track_generation(1, True, prompt_token_count=7)
     monitor.track_generation(1, True, model_name="a", prompt_token_count=100)
     assert monitor.flush(10)
@@ -225,8 +235,16 @@ def test_afterimage_names_import_from_genmon_monitoring() -> None:
     import genmon
     import genmon.monitoring as compat
 
-    for name in ("Alert", "MetricHandler", "LogHandler", "FileMetricHandler", "FileLogHandler", "ModelTokenUsage",
-                 "TokenUsageReport", "GenerationMonitor"):
+    for name in (
+        "Alert",
+        "MetricHandler",
+        "LogHandler",
+        "FileMetricHandler",
+        "FileLogHandler",
+        "ModelTokenUsage",
+        "TokenUsageReport",
+        "GenerationMonitor",
+    ):
         assert getattr(compat, name) is getattr(genmon, name)
     assert sorted(genmon.__all__) == genmon.__all__
 

@@ -240,7 +240,9 @@ def test_a_stuck_lane_does_not_keep_the_log_from_closing(tmp_path: Path) -> None
         assert blocking.entered.wait(10)
         monitor.log_info("written before close")
         assert monitor.close() is False
-        assert not [t.name for t in threading.enumerate() if t.name in ("genmon-logs", "genmon-spans", "genmon-metrics")]
+        assert not [
+            t.name for t in threading.enumerate() if t.name in ("genmon-logs", "genmon-spans", "genmon-metrics")
+        ]
         assert "written before close" in (tmp_path / "genmon.log").read_text()
     finally:
         blocking.release()

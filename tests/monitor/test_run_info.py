@@ -15,7 +15,9 @@ def test_run_name_tags_and_config_are_kept_and_written_to_run_json(make_monitor)
     monitor: GenerationMonitor = make_monitor(
         run_name="nightly-42", tags={"dataset": "v3", "team": "data"}, config={"temperature": 0.7, "models": ["a", "b"]}
     )
-    assert monitor.run == RunInfo("nightly-42", {"dataset": "v3", "team": "data"}, {"temperature": 0.7, "models": ["a", "b"]})
+    assert monitor.run == RunInfo(
+        "nightly-42", {"dataset": "v3", "team": "data"}, {"temperature": 0.7, "models": ["a", "b"]}
+    )
     written = orjson.loads((monitor.log_dir / "run.json").read_bytes())
     assert written["run_name"] == "nightly-42" and written["tags"]["dataset"] == "v3"
     assert written["config"] == {"temperature": 0.7, "models": ["a", "b"]} and "started_at" in written

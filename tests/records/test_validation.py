@@ -136,7 +136,11 @@ UNWRITABLE_RECORDS = [
     (("x\ud800", 1.0), ValueError, "metric_name holds a lone surrogate"),
     (("m", 1.0, {"k\udc80": 1}), ValueError, "metadata key holds a lone surrogate"),
     (("m", 1.0, {"k": "v\ud800"}), ValueError, r"metadata\['k'\] holds a lone surrogate"),
-    (("m", 1.0, {"request_id": 2**64}), ValueError, r"metadata\['request_id'\] must be an integer that fits in 64 bits"),
+    (
+        ("m", 1.0, {"request_id": 2**64}),
+        ValueError,
+        r"metadata\['request_id'\] must be an integer that fits in 64 bits",
+    ),
     (("m", 1.0, {"request_id": -(2**63) - 1}), ValueError, "fits in 64 bits"),
     (("m", 1.0, {"ids": [2**64]}), TypeError, r"metadata\['ids'\] must be JSON-serialisable"),
     (("m", 10**400), ValueError, "value must be a finite number, got an int of 401 digits"),

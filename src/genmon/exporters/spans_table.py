@@ -5,8 +5,9 @@ Columns: ``call_id``, ``parent_call_id``, ``name``, ``span_type``,
 ``genmon.records.model_calls``), ``start`` and ``end`` (time-zone-aware
 timestamps, local zone), ``duration_s``, ``success``, ``model_name``,
 ``component``, ``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
-``cost_usd``, ``exception_type``, ``exception_message`` and ``metadata``
-(JSON text). Spans come as ``SpanRecord`` objects or as dicts (spans.jsonl
+``cost_usd``, ``exception_type``, ``exception_message``, ``metadata``
+(JSON text), and ``inputs`` and ``outputs`` (JSON text, null when not
+captured). Spans come as ``SpanRecord`` objects or as dicts (spans.jsonl
 lines); a field a line lacks is null.
 
 Example:
@@ -94,6 +95,8 @@ def spans_table(spans: Iterable[Any]) -> pa.Table:
     for name in ERROR_COLUMNS:
         columns[name] = pa.array([_text(r.get(name)) for r in rows], pa.string())
     columns["metadata"] = pa.array([json_text(r.get("metadata") or {}) for r in rows], pa.string())
+    for name in ("inputs", "outputs"):
+        columns[name] = pa.array([None if r.get(name) is None else json_text(r.get(name)) for r in rows], pa.string())
     return pa.table(columns)
 
 

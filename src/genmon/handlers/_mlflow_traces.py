@@ -41,6 +41,7 @@ from genmon.records.units import units_of_work
 
 MAX_WAITING_SPANS = 10_000
 MAX_REMEMBERED_SPANS = 10_000
+PREVIEW_CHARS = 1000  # what MLflow keeps of a trace's request and response previews (its OSS limit)
 
 
 def _int(raw: bytes) -> int:
@@ -214,9 +215,22 @@ def span_attributes(span: Any, trace_id_text: str) -> dict[str, str]:
         }
     if span.cost_usd is not None:
         attrs["mlflow.llm.cost"] = {"total_cost": span.cost_usd}
+    # MLflow's own keys: the UI's Inputs / Outputs panes and span.inputs / span.outputs read them.
+    if getattr(span, "inputs", None) is not None:
+        attrs["mlflow.spanInputs"] = span.inputs
+    if getattr(span, "outputs", None) is not None:
+        attrs["mlflow.spanOutputs"] = span.outputs
     for key, value in (span.metadata or {}).items():
         attrs[f"genmon.metadata.{key}"] = value
     return {key: _json(value) for key, value in attrs.items()}
+
+
+def preview(value: Any) -> str | None:
+    """A trace's request or response preview: the value's text (JSON unless it is text), cut as MLflow cuts it."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else _json(value)
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 3] + "..."
 
 
 def span_dict(span: Any, trace_id: int, span_id: int, parent_span_id: int | None) -> dict[str, Any]:
@@ -279,6 +293,8 @@ def trace_entities(tree: Tree, experiment_id: str, run_id: str | None) -> tuple[
         trace_location=TraceLocation.from_experiment_id(experiment_id),
         request_time=int(head.start * 1000),
         state=TraceState.OK if head.success else TraceState.ERROR,
+        request_preview=preview(getattr(head, "inputs", None)),
+        response_preview=preview(getattr(head, "outputs", None)),
         execution_duration=int(head.duration_s * 1000),
         trace_metadata=metadata,
         tags=tags,

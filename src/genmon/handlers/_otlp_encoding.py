@@ -13,6 +13,7 @@ The mapping (documented as one table in the README, section "OpenTelemetry (OTLP
   ``exception`` event; success leaves the status unset, as the conventions ask;
 - what the conventions lack takes the names MLflow's OTLP ingestion reads (``mlflow.spanType``,
   ``mlflow.llm.cost``) or Langfuse's (``gen_ai.usage.cost``), else ``genmon.*``;
+- captured inputs and outputs become ``mlflow.spanInputs`` / ``mlflow.spanOutputs`` (JSON text);
 - metadata keys become ``genmon.metadata.<key>``, except dotted keys (``gen_ai.conversation.id``,
   ``session.id``), which are taken as attribute names and win over the computed ones.
 
@@ -129,6 +130,11 @@ def fill_span(message: Span, span: Any, provider: str | None = None) -> None:
         attributes["genmon.parent_call_id"] = span.parent_call_id
     if span.component is not None:
         attributes["genmon.component"] = span.component
+    # Captured inputs and outputs as JSON text under MLflow's names, which its OTLP ingestion keeps as the
+    # span's inputs and outputs (gen_ai.input.messages needs the chat-message schema, which arguments are not).
+    for key, value in (("mlflow.spanInputs", span.inputs), ("mlflow.spanOutputs", span.outputs)):
+        if value is not None:
+            attributes[key] = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
     for key, value in metadata.items():
         attributes[key if "." in key else f"genmon.metadata.{key}"] = value
     start_ns = round(span.start * 1e9)

@@ -67,28 +67,30 @@ class FileMetricHandler(JsonLinesSink):
         append = lines.append
         last_second = None
         last_ts = None
-        last_meta: Any = None
-        stamp = tail = fragment = ""
+        last_meta: Any = _NOTHING
+        stamp = tail = fragment = suffix = ""
         for name, value, ts, meta in points:
-            if ts != last_ts:  # the points of one call share their time: formatted once
-                second = int(ts)
-                if second != last_second:
-                    date, offset = iso.second_prefix(second)
-                    stamp = ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
-                    last_second = second
-                tail = stamp % int((ts - second) * 1e6)
-                last_ts = ts
+            if ts != last_ts or meta is not last_meta:  # the points of one call share both: one suffix
+                if ts != last_ts:
+                    second = int(ts)
+                    if second != last_second:
+                        date, offset = iso.second_prefix(second)
+                        stamp = ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
+                        last_second = second
+                    tail = stamp % int((ts - second) * 1e6)
+                    last_ts = ts
+                if meta is not last_meta:
+                    if meta:
+                        entry = fragments.get(id(meta))
+                        fragment = entry[1] if entry is not None and entry[0] is meta else self._fragment(meta)
+                    else:
+                        fragment = ""
+                    last_meta = meta
+                suffix = fragment + tail if fragment else tail
             head = heads.get(name)
             if head is None:
                 head = self._head(name)
-            if meta:
-                if meta is not last_meta:  # ...and their metadata
-                    entry = fragments.get(id(meta))
-                    fragment = entry[1] if entry is not None and entry[0] is meta else self._fragment(meta)
-                    last_meta = meta
-                append(head + repr(value) + fragment + tail)
-            else:
-                append(head + repr(value) + tail)
+            append(head + repr(value) + suffix)
         return "".join(lines)
 
     def handle_batch(self, points: list[MetricPoint]) -> None:
@@ -102,6 +104,9 @@ class FileMetricHandler(JsonLinesSink):
         """Append one point (afterimage's protocol); ``metadata['timestamp']`` is kept as given."""
         entry = {"metric": metric_name, "value": value, **(metadata or {})}
         self._write_batch([entry], _encode_entries, lambda e: str(e.get("metric")))
+
+
+_NOTHING = object()  # no point seen yet (None is a point's "no metadata")
 
 
 def _metric_name(point: MetricPoint) -> str:

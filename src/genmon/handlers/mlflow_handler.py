@@ -11,8 +11,10 @@ user's own MLflow code is left alone, and ``flush(timeout)`` /
   own), tagged with the monitor's ``tags`` and the handler's, its params the
   monitor's ``config`` (``genmon.handlers._mlflow_run``), logged as soon as
   the monitor binds the handler.
-- Metrics: ``log_batch`` calls of up to 1,000 points; each metric's points
-  get steps 0, 1, 2... in recording order and their own timestamps. Names
+- Metrics: ``log_batch`` calls of up to 1,000 points, each with its own
+  timestamp; a point recorded with a step (``record_metric(..., step=3)``,
+  or a whole number >= 0 under its ``step`` metadata key) is logged at that
+  step, the others of a metric get steps 0, 1, 2... in recording order. Names
   are made MLflow-safe (letters, digits, ``_ - . : / space``).
 - Spans: one MLflow trace per unit of work (``trace_per="unit"``: each call of
   a batch apart, the batch call its own short trace) or per call tree
@@ -47,6 +49,7 @@ from genmon.handlers._mlflow_support import check_store_supported, classify, exp
 from genmon.handlers._mlflow_traces import SpanTrees, TraceWriter, Tree
 from genmon.handlers._remote import RemoteSink
 from genmon.handlers._retry import RetryableError, close_timeout
+from genmon.records.steps import point_step
 
 MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 # A new sqlite store takes 10-15 s to create on a loaded 2-core machine, and artifacts
@@ -336,10 +339,12 @@ class MlflowHandler(RemoteSink):
 
         out = []
         steps = self._steps
-        for name, value, ts, _meta in points:
+        for name, value, ts, meta in points:
             key = mlflow_key(name)
-            step = steps.get(key, 0)
-            steps[key] = step + 1
+            step = point_step(meta)
+            if step is None:  # no step of its own: the metric's points are numbered in order
+                step = steps.get(key, 0)
+                steps[key] = step + 1
             out.append(Metric(key, float(value), int(ts * 1000), step))
         return out
 

@@ -13,7 +13,9 @@ from genmon.monitor import lifecycle
 from genmon.monitor.engine.queueing import deadline_in, fast_record_metric
 from genmon.monitor.settings import DEFAULT_INTERVAL_S, HandlerListAttribute, Settings, shard_id
 from genmon.monitor.views import MonitorViews
+from genmon.records.redaction import redact_secrets
 from genmon.records.spans import ANY, SpanRecord
+from genmon.records.steps import with_step
 from genmon.records.types import Alert, RunInfo, TokenUsageReport, WindowStats
 from genmon.records.validation import check_metadata, check_name, check_value, to_seconds
 
@@ -22,13 +24,14 @@ if TYPE_CHECKING:  # the parts the runtime builds: loaded with the first monitor
     from genmon.monitor.alerts.manager import AlertManager
     from genmon.monitor.alerts.rules import Rule, ThresholdRule
     from genmon.monitor.engine.failures import HandlerErrors
-    from genmon.monitor.resources.profiler import ProfileScope
+    from genmon.monitor.resources.profiler import Profiler
     from genmon.monitor.resources.sampler import ResourceSampler
     from genmon.monitor.runtime import Runtime
     from genmon.monitor.store.metric_store import MetricStore
     from genmon.monitor.tracking.events import Event
     from genmon.monitor.tracking.span_store import SpanStore
     from genmon.monitor.tracking.track import Span, Tracker
+    from genmon.records.resources import ResourceSnapshot
 
 
 class GenerationMonitor(MonitorViews):
@@ -92,6 +95,9 @@ class GenerationMonitor(MonitorViews):
         tags: Mapping[str, str] | None = None,
         config: Mapping[str, Any] | None = None,
         send_resolved: bool = True,
+        capture_io: bool = False,
+        capture_max_chars: int = 10_000,
+        capture_redact: Callable[[Any], Any] | None = redact_secrets,
     ) -> None:
         settings = Settings.from_keywords(locals())
         self._settings = settings
@@ -166,17 +172,26 @@ class GenerationMonitor(MonitorViews):
         return self._settings.run
 
     @property
+    def closed(self) -> bool:
+        """True once ``close()`` (or ``shutdown()``) was called."""
+        return self._closed
+
+    @property
     def shard(self) -> str | None:
         """This process's shard name, or None when the monitor writes the plain file names."""
         return self._settings.shard
 
     # -- producers -------------------------------------------------------------------
-    def record_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
-        """Queue one point; ``metadata['timestamp']`` (datetime, epoch or ISO) sets its time."""
+    def record_metric(
+        self, metric_name: str, value: float, metadata: dict[str, Any] | None = None, step: int | None = None
+    ) -> None:
+        """Queue one point; ``metadata['timestamp']`` (datetime, epoch or ISO) sets its time, ``step`` its step."""
         if type(metric_name) is not str or not metric_name or not metric_name.isascii():
             metric_name = check_name(metric_name)
         if type(value) is not float or value - value != 0.0:
             value = check_value(value)
+        if step is not None:
+            metadata = with_step(metadata, step)  # the step is the point's "step" metadata
         if metadata is None:
             item: tuple[str, float, float, dict[str, Any] | None] = (metric_name, value, self._clock(), None)
         else:
@@ -188,9 +203,11 @@ class GenerationMonitor(MonitorViews):
         else:
             queue.put(item)
 
-    def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None = None) -> None:
-        """Queue several points at one time with shared metadata; all or nothing."""
-        self._rt.recorder.record_metrics(metrics, metadata)
+    def record_metrics(
+        self, metrics: Mapping[str, float], metadata: dict[str, Any] | None = None, step: int | None = None
+    ) -> None:
+        """Queue several points at one time with shared metadata (and ``step``); all or nothing."""
+        self._rt.recorder.record_metrics(metrics, metadata, step)
 
     def track_generation(self, duration: float, success: bool, **kwargs: Any) -> None:
         """Record one generation call: time, success and error rates, model, finish reason, tokens."""
@@ -254,10 +271,14 @@ class GenerationMonitor(MonitorViews):
     # -- tracked calls, events, resources, profiling (genmon.monitor.tracking, .resources) --
     def track(
         self, operation: str, *, span_type: str = "LLM", model_name: str | None = None, component: str | None = None,
-        **metadata: Any,
+        capture_io: bool | None = None, step: int | None = None, **metadata: Any,
     ) -> Tracker:  # fmt: skip
-        """Track a call as a span (``with``, ``async with`` or a decorator); it records track_generation's points."""
-        return self._rt.tracking.tracker(operation, span_type, model_name, component, metadata)  # type: ignore[no-any-return]
+        """Track a call as a span (``with``, ``async with`` or a decorator); it records track_generation's points.
+
+        ``capture_io`` keeps the call's arguments and return value (None: the monitor's ``capture_io``);
+        ``step`` stamps its points with a training or evaluation step.
+        """
+        return self._rt.tracking.tracker(operation, span_type, model_name, component, metadata, capture_io, step)  # type: ignore[no-any-return]
 
     def current_span(self) -> Span | None:
         """The innermost tracked call running in this context (thread or task), or None."""
@@ -272,28 +293,43 @@ class GenerationMonitor(MonitorViews):
         """The last finished spans matching every filter given (``parent_call_id=None``: root spans)."""
         return self._rt.query_spans(name, operation, parent_call_id, window, limit, span_type)
 
-    def attach(self, generator: Any, *, methods: list[str] | None = None, span_type: str | None = None) -> Any:
-        """Monitor ``generator`` in one line and return it (see ``genmon.monitor.tracking.attach``)."""
-        self._rt.attach(self, generator, methods, span_type)
+    def attach(
+        self, generator: Any, *, methods: list[str] | None = None, span_type: str | None = None, depth: int = 1
+    ) -> Any:
+        """Monitor ``generator`` and the LLM clients it holds ``depth`` attributes down; returns it (see ``tracking.attach``)."""
+        self._rt.attach(self, generator, methods, span_type, depth)
         return generator
 
-    def on(self, event: str, callback: Callable[[Event], Any] | None = None) -> Any:
-        """Call ``callback(event)`` (sync or async, isolated) on each ``event``; without a callback, a decorator."""
-        if callback is None:
-            return lambda fn: self.on(event, fn)
-        return self._rt.subscribe(event, callback)
+    def on(self, event: Any = None, callback: Callable[[Event], Any] | None = None) -> Any:
+        """Call ``callback(event)`` (sync or async, isolated) on an event, a list of events, or every event
+        (``on(callback)``); without a callback, a decorator."""
+        return self._rt.events.subscribe(event, callback)
+
+    def emit(self, name: str, /, *, source: str | None = None, **data: Any) -> None:
+        """Emit a custom event ``name`` with ``data`` to its callbacks (a no-op without any); ``source`` defaults to
+        the calling module."""
+        self._rt.events.emit_custom(name, source, data)
 
     def sample_resources(self, interval: float = DEFAULT_INTERVAL_S) -> ResourceSampler:
         """Record ``process/*`` and ``system/*`` metrics every ``interval`` seconds until ``close()``; replaces a running sampler."""
         return self._rt.start_sampler(self.record_metrics, interval)
 
-    def profile(self, name: str) -> ProfileScope:
-        """Time a block or function (sync or async) and its memory delta under ``name``."""
-        return self._rt.profiler.scope(name)
+    def resource_snapshot(self, interval: float | None = None) -> ResourceSnapshot:
+        """CPU, load, memory, process, disk and network now; shares and rates since the previous call (or over ``interval`` s)."""
+        return self._rt.snapshots.take(interval)
 
-    def get_profile(self) -> dict[str, dict[str, float]]:
-        """Per profiled name: count, total_s, mean_s, p95_s, max_s and memory_delta_mean_bytes."""
-        return self._rt.profiler.report()
+    def profile(self, name: Any = None, *, metadata: dict[str, Any] | None = None) -> Any:
+        """Time a block or function (sync or async; ``@monitor.profile`` bare too) and its memory delta under ``name``."""
+        return self._rt.profiler.profile(name, metadata)
+
+    def get_profile(self, name: str | None = None) -> dict[str, Any]:
+        """Totals of ``name`` (count, total_s, mean_s, p95_s, max_s, memory_delta_mean_bytes), or of every profiled name."""
+        return self._rt.profiler.report(name)
+
+    @property
+    def profiler(self) -> Profiler:
+        """The profiler: ``enabled``, ``max_runs``, ``collect_stack``, ``runs(name)``, ``reset()``."""
+        return self._rt.profiler
 
     def serve_prometheus(self, port: int = 0, addr: str = "127.0.0.1", *, registry: Any = None, **options: Any) -> Any:
         """Serve the metrics at ``http://addr:port/metrics`` until ``close()``; needs ``genmon[prometheus]``."""

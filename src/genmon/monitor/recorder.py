@@ -22,6 +22,7 @@ from genmon.monitor.tracking.generation import (
     generation_points,
     log_data,
 )
+from genmon.records.steps import with_step
 from genmon.records.validation import check_metadata, check_name, check_value
 
 
@@ -43,10 +44,12 @@ class Recorder:
         self._clock = clock
         self._events = events
 
-    def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None) -> None:
+    def record_metrics(self, metrics: Mapping[str, float], metadata: dict[str, Any] | None, step: Any = None) -> None:
         if not isinstance(metrics, Mapping):
             raise TypeError(f"metrics must be a mapping of name to value, got {type(metrics).__name__}")
         checked = [(check_name(n, "metrics key"), check_value(v, f"metrics[{n!r}]")) for n, v in metrics.items()]
+        if step is not None:
+            metadata = with_step(metadata, step)
         ts, meta = (self._clock(), None) if metadata is None else check_metadata(metadata, self._clock())
         self._put_metric([(name, value, ts, meta) for name, value in checked])
 

@@ -27,12 +27,13 @@ from genmon.monitor.engine.queueing import BoundedQueue, deadline_in
 from genmon.monitor.handler_host import HandlerHost
 from genmon.monitor.recorder import Recorder
 from genmon.monitor.resources.profiler import Profiler
+from genmon.monitor.resources.reader import SnapshotTaker
 from genmon.monitor.resources.sampler import ResourceSampler
 from genmon.monitor.settings import Settings, write_run_file
 from genmon.monitor.store.metric_store import MetricStore
 from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.view import window_snapshot
-from genmon.monitor.tracking.events import Event, EventBus
+from genmon.monitor.tracking.events import EventBus
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import TokenTotals
 from genmon.monitor.tracking.track import SpanRecorder
@@ -56,9 +57,7 @@ def for_shard(handler: Any, shard: str | None, forked: bool) -> Any:
 class Runtime:
     """The queues, workers, stores and services of one monitor in one process."""
 
-    def __init__(
-        self, settings: Settings, record_metrics: Callable[[Mapping[str, float]], None], forked: bool = False
-    ) -> None:
+    def __init__(self, settings: Settings, record_metrics: Callable[..., None], forked: bool = False) -> None:
         s = settings
         self.settings = settings
         self.closed = False
@@ -115,17 +114,25 @@ class Runtime:
         self.span_store = SpanStore()
         self._span_files = self._span_files_sink()
         self.spans = Pipeline(
-            "spans", queues["spans"], list, self.span_store.append_batch, self.span_handlers,
+            "spans", queues["spans"], self._finished_spans, self.span_store.append_batch, self.span_handlers,
             delivery.make_span_deliver, self.errors, names, bind,
         )  # fmt: skip
         self.metric_queue = queues["metrics"]
         self.put_log = queues["logs"].put
         self.tracking = SpanRecorder(
-            self.metric_queue.put, queues["spans"], self.put_log, s.clock, self.events, s.prices
+            self.metric_queue.put,
+            queues["spans"],
+            self.put_log,
+            s.clock,
+            self.events,
+            s.prices,
+            s.capture_io,
+            s.capture,
         )
         self.recorder = Recorder(self.metric_queue, self.put_log, s.clock, self.events)
-        self.profiler = Profiler(record_metrics)
+        self.profiler = Profiler(record_metrics, s.clock)
         self.sampler: ResourceSampler | None = None
+        self.snapshots = SnapshotTaker(s.clock)  # monitor.resource_snapshot(); psutil loads with the first
         self.services: list[Any] = []  # Prometheus servers and pushers, stopped by close()
         self.view = MonitorView(self)
         write_run_file(s.log_dir, s.run, IsoFormatter()(s.clock()), s.shard)
@@ -153,10 +160,10 @@ class Runtime:
 
         return token_usage(self.store, start)
 
-    def attach(self, monitor: Any, generator: Any, methods: Any, span_type: Any) -> None:
-        from genmon.monitor.tracking.attach import attach
+    def attach(self, monitor: Any, generator: Any, methods: Any, span_type: Any, depth: Any) -> None:
+        from genmon.monitor.tracking.attach import attach, bound_wrapper
 
-        attach(self.tracking, monitor, generator, methods, span_type)
+        attach(bound_wrapper(self.tracking), monitor, generator, methods, span_type, depth)
 
     def query_spans(
         self, name: Any, operation: Any, parent_call_id: Any, window: Any, limit: Any, span_type: Any
@@ -167,10 +174,12 @@ class Runtime:
         start = None if window is None else self.settings.clock() - to_seconds(window)
         return self.span_store.query(name or operation, parent_call_id, span_type, start, limit)
 
-    def subscribe(self, event: str, callback: Callable[[Event], Any]) -> Any:
-        """``monitor.on``: the callback on its own lane (alert events come from the alert manager itself)."""
-        self.events.on(event, callback)
-        return callback
+    def _finished_spans(self, batch: list[SpanRecord]) -> list[SpanRecord]:
+        """On the span worker: serialise captured inputs and outputs, then emit generation_end and _error."""
+        materialise = self.tracking.capture.materialise
+        spans = [span if span.inputs is None and span.outputs is None else materialise(span) for span in batch]
+        self.events.emit_spans(spans)
+        return spans
 
     # -- the live handler lists (read by the workers once per batch) -------------------------
     def metric_handlers(self) -> list[Any]:
@@ -318,9 +327,8 @@ class Runtime:
         """Carry over what the user configured on a parent's runtime: rules and event subscriptions."""
         for rule in previous.alerts.rules.all():
             self.alerts.add_rule(rule)
-        for subs in previous.events.subscribers.values():
-            for sub in subs:
-                self.events.on(sub.event, sub.callback)
+        for events, callback in previous.events.subscriptions():
+            self.events.on(events, callback)
 
 
 class MonitorView:

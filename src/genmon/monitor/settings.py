@@ -35,6 +35,7 @@ ALERT_THRESHOLD_KEYWORDS = (
 def shard_id() -> str:
     """``<host>-<pid>``: unique per process across the machines sharing a run directory."""
     import socket
+
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
@@ -93,6 +94,8 @@ class Settings:
     send_resolved: bool = True
     log_to_logging: bool = False
     shard: str | None = None
+    capture_io: bool = False
+    capture: Any = None  # a genmon.monitor.tracking.capture.CapturePolicy
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> Settings:
@@ -114,6 +117,11 @@ class Settings:
         retention_s = None if retention is None else to_seconds(retention, "retention")
         sampler_interval_s = resource_interval(k["sample_resources"])
         run = RunInfo(*check_run_info(k["run_name"], k["tags"], k["config"]))
+        if not isinstance(k["capture_io"], bool):
+            raise TypeError(f"capture_io must be True or False, got {k['capture_io']!r:.80}")
+        from genmon.monitor.tracking.capture import CapturePolicy
+
+        capture = CapturePolicy(k["capture_max_chars"], k["capture_redact"])
         from genmon.handlers.log_file import FileLogHandler
         from genmon.handlers.metrics_file import FileMetricHandler
 
@@ -152,6 +160,8 @@ class Settings:
             sampler_interval_s=sampler_interval_s,
             run=run,
             send_resolved=bool(k["send_resolved"]),
+            capture_io=k["capture_io"],
+            capture=capture,
         )
 
 

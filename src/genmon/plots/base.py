@@ -20,7 +20,7 @@ import numpy as np
 
 from genmon.exporters.staging import StagedFiles
 from genmon.monitor.store.series_data import SeriesData
-from genmon.plots.time_axis import TimeAxis
+from genmon.plots.time_axis import StepAxis, TimeAxis
 from genmon.plots.units import axis_unit, plural
 from genmon.records.model_calls import model_call_mask
 
@@ -131,7 +131,7 @@ def mean_label(window: int, n: int, noun: str = "call") -> str:
 
 
 def draw_series_over_time(
-    ax: Axes, series: SeriesData, window: int, color: str, label: str, axis: TimeAxis, raw: bool = True
+    ax: Axes, series: SeriesData, window: int, color: str, label: str, axis: TimeAxis | StepAxis, raw: bool = True
 ) -> None:
     """Raw points (faint, thinned) and their trailing mean as a line; markers when there are few points."""
     x = axis.x(series.timestamps)

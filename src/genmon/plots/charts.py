@@ -21,7 +21,7 @@ from genmon.plots.breakdowns import breakdown_charts
 from genmon.plots.overview import NAME as OVERVIEW_NAME
 from genmon.plots.overview import draw_overview
 from genmon.plots.standard import standard_charts
-from genmon.plots.time_axis import time_axis
+from genmon.plots.time_axis import StepAxis, TimeAxis, series_by_step, time_axis
 from genmon.plots.units import plural
 
 if TYPE_CHECKING:
@@ -56,14 +56,23 @@ def save_standard_charts(
 
 
 def plot_metric(series: SeriesData, rolling_window: int = 10, figsize: tuple[float, float] = (12, 8)) -> Figure:
-    """One metric's points over time with their trailing mean over ``rolling_window`` points."""
+    """One metric's points over time (over steps when they have steps) with their trailing mean over ``rolling_window`` points."""
     if isinstance(rolling_window, bool) or not isinstance(rolling_window, int) or rolling_window < 1:
         raise ValueError(f"rolling_window must be a positive number of points, got {rolling_window!r}")
     figure = new_figure(figsize)
     ax = figure.add_subplot()
-    axis = time_axis([series.timestamps])
     label = f"mean of last {plural(rolling_window, 'point')}"
+    stepped = series_by_step(series)
+    if stepped is None:
+        axis: TimeAxis | StepAxis = time_axis([series.timestamps])
+        title = f"{series.name} over time ({plural(len(series), 'point')})"
+    else:  # a loop's metric: against its steps
+        series, unstepped = stepped
+        axis = StepAxis(float(series.timestamps[0]), float(series.timestamps[-1]))
+        title = f"{series.name} by step ({plural(len(series), 'point')})"
+        if unstepped:
+            title += f"; {plural(unstepped, 'point')} without a step not drawn"
     draw_series_over_time(ax, series, rolling_window, LINE_COLOR, label, axis)
-    style_axes(ax, f"{series.name} over time ({plural(len(series), 'point')})", axis.label, unit_label(series.name))
+    style_axes(ax, title, axis.label, unit_label(series.name))
     ax.legend(loc="best", fontsize=9, framealpha=0.9)
     return figure

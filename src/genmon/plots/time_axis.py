@@ -14,6 +14,9 @@ to the next. So the unit follows the time the points span:
 
 The label names the unit and the start in local time with its UTC offset:
 ``Seconds since 11:00:00 on 2026-01-01 (UTC+01:00)``.
+
+Points recorded with a step (a training or evaluation loop) are drawn
+against their steps instead (``StepAxis``, ``series_by_step``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from genmon.exporters.columns import local_wall_micros, offset_text
+from genmon.monitor.store.series_data import SeriesData
+from genmon.records.steps import point_step
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -98,3 +103,45 @@ def time_axis(timestamps: Iterable[np.ndarray]) -> TimeAxis:
         days = day if last_day == day else f"{day} to {last_day}"
         return TimeAxis(first, 0.0, f"Local time on {days} (UTC{zones})", span)
     return TimeAxis(first, 0.0, f"Local date and time (UTC{zones})", span)
+
+
+@dataclass(frozen=True)
+class StepAxis:
+    """An x axis of loop steps: whole-number ticks, labelled ``Step``."""
+
+    first: float
+    last: float
+    label: str = "Step"
+
+    def x(self, steps: np.ndarray) -> np.ndarray:
+        return np.asarray(steps, dtype=np.float64)
+
+    def apply(self, ax: Axes) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+        if self.first == self.last:  # one step: an axis around it, never a zero-width one
+            ax.set_xlim(self.first - 1.0, self.last + 1.0)
+        ax.set_xlabel(self.label)
+
+
+def series_by_step(series: SeriesData) -> tuple[SeriesData, int] | None:
+    """The points that have a step, ordered by step (their steps in place of timestamps), and how many have none.
+
+    None when no point of ``series`` has a step.
+    """
+    per_code = np.array([-1 if (step := point_step(meta)) is None else step for meta in series.metadata_table])
+    steps = per_code[series.codes] if len(per_code) else np.full(len(series), -1)
+    has_step = steps >= 0
+    if not has_step.any():
+        return None
+    order = np.argsort(steps[has_step], kind="stable")
+    stepped = SeriesData(
+        series.name,
+        steps[has_step][order].astype(np.float64),
+        series.values[has_step][order],
+        series.codes[has_step][order],
+        series.metadata_table,
+        series.integral,
+    )
+    return stepped, int((~has_step).sum())

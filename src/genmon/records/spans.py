@@ -65,7 +65,7 @@ class SpanRecord(NamedTuple):
         success: False when the call raised.
         model_name, component: as given to ``track`` or set on the span.
         prompt_tokens, completion_tokens: token usage, None when unknown.
-        cost_usd: set explicitly or derived from the price table; None when unknown.
+        cost_usd: set explicitly, reported by the response, or from the price table; None when unknown.
         exception_type, exception_message: the exception's class name and text when it failed.
         metadata: the ``**metadata`` given to ``track`` plus ``span.set_metadata`` items.
         finish_reason: why the model stopped (``stop``, ``length``...), read from the response.
@@ -74,6 +74,12 @@ class SpanRecord(NamedTuple):
             trace when a span of it was current where the root call started, else a fresh one.
         parent_span_id: 16 hex digits: the application's OpenTelemetry span a root call
             started in (None for a child, whose parent is ``parent_call_id``).
+        inputs, outputs: what went in and what came out (arguments, return value or
+            exception), JSON-ready, redacted and truncated; None unless captured
+            (``capture_io=True``) or set with ``span.set_inputs`` / ``set_outputs``.
+        cost_source: where ``cost_usd`` came from: ``"explicit"`` (``span.set_cost``),
+            ``"provider"`` (the response's ``usage.cost``, OpenRouter), ``"litellm"``
+            (LiteLLM's ``response_cost``) or ``"price_table"``; None without a cost.
     """
 
     call_id: str
@@ -96,6 +102,9 @@ class SpanRecord(NamedTuple):
     response_model: str | None = None
     trace_id: str | None = None
     parent_span_id: str | None = None
+    inputs: Any = None
+    outputs: Any = None
+    cost_source: str | None = None
 
     @property
     def operation(self) -> str:

@@ -30,6 +30,8 @@ __all__ = [
 RESERVED_METADATA_KEYS = frozenset({"metric", "value"})
 # What every file and Parquet column can hold: a metadata integer past int64 cannot be written.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 # The options every sink encodes with (metrics.jsonl, genmon.log, spans.jsonl, HTTP): checking
 # with the same ones means a record accepted at the call can always be written.
 # (orjson is imported where a value needs it: a record of plain scalars never loads it.)
@@ -37,6 +39,8 @@ def json_options() -> int:
     import orjson
 
     return orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 _PLAIN = frozenset({float, bool, type(None)})
 # What encoding a record that cannot be written raises: orjson's JSONEncodeError is a
 # TypeError, and text with a lone surrogate fails its encoding to UTF-8 (a ValueError).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -191,3 +192,106 @@ def test_a_wrapper_returning_its_clients_response_does_not_count_tokens_twice(ma
     report = monitor.get_total_token_usage()
     assert (report.total_prompt_tokens, report.total_completion_tokens) == (1000, 500)
     assert monitor.get_metrics("cost_usd")["sum"] == pytest.approx(10 * 0.15)
+
+
+class Module:
+    """A program's module: a generation method and a client it calls."""
+
+    def __init__(self, name: str, client: EchoClient) -> None:
+        self.name = name
+        self.client = client
+        self.program: Any = None  # points back up: a cycle the walk must not follow
+
+    def run(self, prompt: str) -> str:
+        return str(self.client.complete(prompt)["text"])
+
+
+class Program:
+    """A program whose modules (in a list and a dict) hold LLM clients, one client shared by two modules."""
+
+    def __init__(self) -> None:
+        shared = EchoClient()
+        self.modules = [Module("a", shared), Module("b", shared)]
+        self.extra = {"c": Module("c", EchoClient())}
+        self.worker = threading.Thread(target=lambda: None)  # the standard library's: never looked into
+        self.lock = threading.Lock()
+        for module in (*self.modules, *self.extra.values()):
+            module.program = self
+
+    def generate(self, prompt: str) -> list[str]:
+        return [m.run(prompt) for m in (*self.modules, *self.extra.values())]
+
+
+def _counts(monitor: GenerationMonitor) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for span in monitor.get_spans():
+        counts[span.name] = counts.get(span.name, 0) + 1
+    return counts
+
+
+def test_depth_reaches_the_clients_of_a_programs_modules_once_each(make_monitor: Make) -> None:
+    """depth=2: the modules' run and their clients' complete are tracked; shared objects and cycles wrapped once."""
+    monitor = make_monitor()
+    program = Program()
+    monitor.attach(program, depth=2)
+    assert program.generate("xy") == ["yx", "yx", "yx"]
+    assert monitor.flush(10)
+    assert _counts(monitor) == {"generate": 1, "run": 3, "complete": 3}
+    (root,) = monitor.get_spans(name="generate")
+    runs = monitor.get_spans(name="run")
+    assert {s.parent_call_id for s in runs} == {root.call_id}
+    assert {s.parent_call_id for s in monitor.get_spans(name="complete")} == {s.call_id for s in runs}
+    assert {s.component for s in runs} == {"Module"}
+    assert "run" not in vars(program.worker)  # a Thread's run is not a generation method to wrap
+    # the shared client holds one wrapper, not two stacked
+    shared_complete = program.modules[0].client.complete
+    assert shared_complete.__genmon_attached__ and not hasattr(shared_complete.__wrapped__, "__genmon_attached__")
+
+
+def test_default_depth_tracks_only_the_clients_held_directly(make_monitor: Make) -> None:
+    """depth=1 (the default) is attach as it was: the object's methods and the clients it holds itself."""
+    monitor = make_monitor()
+    program = Program()
+    monitor.attach(program)
+    program.generate("a")
+    assert monitor.flush(10)
+    assert _counts(monitor) == {"generate": 1}
+    monitor.attach(SyncGenerator(), depth=0).generate_one("z")
+    assert monitor.flush(10)
+    assert "complete" not in _counts(monitor)  # depth=0: not even the held client
+
+
+def test_attaching_again_deeper_wraps_nothing_twice_and_detach_removes_every_level(make_monitor: Make) -> None:
+    """A second, deeper attach adds only what was not tracked; detach undoes every level."""
+    monitor = make_monitor()
+    program = Program()
+    monitor.attach(program, depth=1)
+    monitor.attach(program, depth=3)
+    monitor.attach(program, depth=3)
+    program.generate("q")
+    assert monitor.flush(10)
+    assert _counts(monitor) == {"generate": 1, "run": 3, "complete": 3}
+    assert detach(program) == 1 + 3 + 2  # generate, three runs, two distinct clients
+    program.generate("q")
+    assert monitor.flush(10)
+    assert _counts(monitor) == {"generate": 1, "run": 3, "complete": 3}
+
+
+def test_a_nested_object_with_a_monitor_attribute_gets_the_monitor(make_monitor: Make) -> None:
+    """Below the top, an afterimage-style generator reports itself: it gets the monitor and is not wrapped."""
+
+    class Pipeline:
+        def __init__(self) -> None:
+            self.stage = AfterimageStyleGenerator()
+
+        def run(self) -> None:
+            self.stage.generate()
+
+    monitor = make_monitor()
+    pipeline = monitor.attach(Pipeline(), depth=2)
+    assert pipeline.stage.monitor is monitor and "generate" not in vars(pipeline.stage)
+    pipeline.run()
+    assert monitor.flush(10)
+    assert _counts(monitor) == {"run": 1} and monitor.get_metrics("prompt_token_count")["sum"] == 7
+    with pytest.raises(ValueError, match="depth"):
+        monitor.attach(Pipeline(), depth=True)  # type: ignore[arg-type]

@@ -174,3 +174,195 @@ def test_no_event_thread_without_callbacks(make_monitor: Make) -> None:
     """A monitor with no callback starts no event thread."""
     make_monitor()
     assert not [t for t in threading.enumerate() if t.name in ("genmon-events",)]
+
+
+def test_on_with_only_a_callback_receives_every_event(make_monitor: Make) -> None:
+    """Regression: monitor.on(callback) registered nothing; it now receives every event, custom ones included."""
+    seen: list[str] = []
+    monitor = make_monitor()
+    assert monitor.on(lambda event: seen.append(event.name)) is not None
+    with monitor.track("call"):
+        pass
+    monitor.emit("cache.miss", key="k")
+    assert monitor.flush(10)
+    # generation_end comes from the span worker, so it may follow an event emitted after the call; flush comes last.
+    assert sorted(seen[:3]) == ["cache.miss", "generation_end", "generation_start"] and seen[3:] == ["flush"]
+
+
+def test_on_takes_bare_decorators_lists_and_none(make_monitor: Make) -> None:
+    """@monitor.on, @monitor.on(), @monitor.on([names]) and on([names], cb): one lane per subscription, in order."""
+    every: list[str] = []
+    listed: list[str] = []
+    later: list[str] = []
+    monitor = make_monitor()
+
+    @monitor.on
+    def bare(event: Event) -> None:
+        every.append(event.name)
+
+    @monitor.on()
+    def called(event: Event) -> None:
+        every.append("called:" + event.name)
+
+    @monitor.on(["step.begin", "step.end"])
+    def listed_callback(event: Event) -> None:
+        listed.append(event.name)
+
+    monitor.on(["late.event"], lambda event: later.append(event.data["n"]))
+    for i in range(3):
+        monitor.emit("step.begin", i=i)
+        with monitor.track("call"):
+            pass
+        monitor.emit("step.end", i=i)
+    monitor.emit("late.event", n=7)
+    assert monitor.flush(10)
+    assert listed == ["step.begin", "step.end"] * 3  # one lane: the two events in the order emitted
+    assert later == [7]
+    assert every.count("late.event") == 1 and every.count("called:late.event") == 1
+    assert monitor.stats()["events"]["every_event_callbacks"] == 2
+    # one thread per subscription, whatever the number of events it covers
+    names = [t.name for t in threading.enumerate() if t.name.startswith("genmon-callback-")]
+    assert len([n for n in names if "watchdog" not in n]) == 4
+
+
+def test_custom_events_carry_their_data_source_and_time_in_nanoseconds(make_monitor: Make, clock: Any) -> None:
+    """emit(name, **data): source is the emitting module (or source=), ts_ns is the monitor's clock in ns."""
+    seen: list[Event] = []
+    monitor = make_monitor(clock=clock)
+    monitor.on("batch.done", seen.append)
+    monitor.emit("batch.done", size=32, ok=True)
+    clock.advance(1.5)
+    monitor.emit("batch.done", source="trainer", size=8)
+    assert monitor.flush(10)
+    first, second = seen
+    assert (first.data, first.source) == ({"size": 32, "ok": True}, __name__)
+    assert (second.data, second.source) == ({"size": 8}, "trainer")
+    assert first.ts_ns == 1_800_000_000_000_000_000 and second.ts_ns == 1_800_000_001_500_000_000
+    assert first.timestamp == first.ts_ns / 1e9
+    assert (first.span, first.alert) == (None, None)
+
+
+def test_genmon_events_have_genmon_as_source_and_a_real_time_ns(make_monitor: Make) -> None:
+    """Built-in events: source "genmon"; with the default clock ts_ns is time.time_ns() at emission."""
+    import time
+
+    seen: list[Event] = []
+    monitor = make_monitor()
+    monitor.on(["generation_start", "generation_end"], seen.append)
+    before = time.time_ns()
+    with monitor.track("x"):
+        pass
+    assert monitor.flush(10)
+    assert [e.source for e in seen] == ["genmon", "genmon"]
+    assert before <= seen[0].ts_ns <= seen[1].ts_ns <= time.time_ns()
+
+
+def test_event_names_are_checked_with_a_clear_error(make_monitor: Make) -> None:
+    """Bad names, typos of genmon's own and emitting genmon's own events are refused at the call."""
+    monitor = make_monitor()
+    for bad in ("", "has space", "1starts_with_digit", "x" * 129):
+        with pytest.raises(ValueError, match="event name"):
+            monitor.on(bad, print)
+        with pytest.raises(ValueError, match="event name"):
+            monitor.emit(bad)
+    with pytest.raises(ValueError, match="event name"):
+        monitor.emit(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="genmon's events are"):
+        monitor.on(["ok.name", "generation_done"], print)
+    with pytest.raises(ValueError, match="genmon's events are"):
+        monitor.on("generation_done")  # the decorator form checks at once
+    with pytest.raises(ValueError, match="emitted by genmon itself"):
+        monitor.emit("alert", name="fake")
+    with pytest.raises(ValueError, match="at least one"):
+        monitor.on([], print)
+    with pytest.raises(TypeError, match="events must be"):
+        monitor.on(42, print)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="source"):
+        monitor.on("x.y", print)
+        monitor.emit("x.y", source=3)  # type: ignore[arg-type]
+    monitor.close()
+    with pytest.raises(MonitorClosedError):
+        monitor.emit("x.y")
+
+
+def test_emitting_with_no_subscriber_does_no_work(make_monitor: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No subscriber: no Event is built, no lane or thread is started, nothing is counted."""
+    from genmon.monitor.tracking import events as events_module
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an Event was built with nobody to receive it")
+
+    monitor = make_monitor()
+    monkeypatch.setattr(events_module, "Event", forbidden)
+    for i in range(1000):
+        monitor.emit("tick", i=i)
+    monitor.on("other.event", print)  # a subscriber of another event changes nothing for "tick"
+    monitor.emit("tick", i=0)
+    counts = monitor.stats()["events"]
+    assert (counts["delivered"], counts["pending"]) == (0, 0)
+
+
+def test_custom_event_callbacks_keep_their_timeout_and_isolation(make_monitor: Make) -> None:
+    """A hanging and a raising callback of a custom event are counted; an async one and a sync one get every event."""
+    release = threading.Event()
+    got: list[int] = []
+    async_got: list[int] = []
+
+    def hanging(event: Event) -> None:
+        release.wait()
+
+    def raising(event: Event) -> None:
+        raise RuntimeError("callback bug")
+
+    async def in_async(event: Event) -> None:
+        await asyncio.sleep(0)
+        async_got.append(event.data["i"])
+
+    monitor = make_monitor(callback_timeout=0.3)
+    for callback in (hanging, raising, in_async):
+        monitor.on("work.item", callback)
+    monitor.on(lambda event: got.append(event.data["i"]) if event.name == "work.item" else None)
+    try:
+        for i in range(3):
+            monitor.emit("work.item", i=i)
+        assert monitor.flush(30)
+        assert got == [0, 1, 2] and async_got == [0, 1, 2]
+        assert errors_of(monitor, raising) == 3
+        assert errors_of(monitor, hanging) == 3  # one timed out, the two behind it skipped
+    finally:
+        release.set()
+
+
+def test_events_from_threads_and_tasks_all_arrive(make_monitor: Make) -> None:
+    """Events emitted from 4 threads and from asyncio tasks all reach an every-event callback."""
+    seen: list[tuple[str, Any]] = []
+    lock = threading.Lock()
+
+    def keep(event: Event) -> None:
+        with lock:
+            seen.append((event.name, event.data.get("i")))
+
+    monitor = make_monitor()
+    monitor.on(["from.thread", "from.task"], keep)
+
+    def emit_many() -> None:
+        for i in range(50):
+            monitor.emit("from.thread", i=i)
+
+    threads = [threading.Thread(target=emit_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+
+    async def main() -> None:
+        async def one(i: int) -> None:
+            await asyncio.sleep(0)
+            monitor.emit("from.task", i=i)
+
+        await asyncio.gather(*(one(i) for i in range(20)))
+
+    asyncio.run(main())
+    for thread in threads:
+        thread.join()
+    assert monitor.flush(10)
+    assert sum(1 for name, _ in seen if name == "from.thread") == 200
+    assert sorted(i for name, i in seen if name == "from.task") == list(range(20))

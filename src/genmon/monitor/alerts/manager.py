@@ -10,18 +10,19 @@ the log with its level, message and data.
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from genmon.monitor.alerts.rules import Rule, ThresholdRule, builtin_rules
+from genmon.monitor.alerts.handler_shapes import AlertHandlerShapes, as_alert_handler, takes_values, unwrapped
+from genmon.monitor.alerts.rules import Rule, RuleCheck, ThresholdRule, builtin_rules
 from genmon.monitor.alerts.state import AlertRules
 from genmon.monitor.engine.callbacks import CallbackRunner
 from genmon.monitor.engine.failures import HandlerErrors, handler_name
 from genmon.monitor.engine.isolation import Call, is_coroutine_function
 from genmon.monitor.engine.periodic import PeriodicTask
+from genmon.records.resources import RESOURCE_ALIASES, resource_metric
 from genmon.records.types import Alert
 
 if TYPE_CHECKING:
@@ -94,8 +95,19 @@ class AlertManager:
         token_usage_interval_s: float = 60.0,
         token_usage_report: Callable[[], Any] | None = None,
     ) -> None:
-        self.rules = AlertRules(window_s, cooldown_s, on_rule_error=lambda name, e: errors.record(f"rule:{name}", e))
-        for rule in builtin_rules(thresholds):
+        for index, handler in enumerate(handlers()):
+            takes_values(handler, f"alert_handlers[{index}]")  # a shape that fits neither: refused here
+        self.rules = AlertRules(
+            window_s,
+            cooldown_s,
+            on_rule_error=lambda name, e: errors.record(f"rule:{name}", e),
+            on_empty=self._on_empty,
+        )
+        builtins = builtin_rules(thresholds)
+        # afterimage's rules watch metrics a run may never record (conversation_length): no warning for them.
+        self._quiet_rules = {id(rule) for rule in builtins}
+        self._warned_empty: set[tuple[str, str]] = set()
+        for rule in builtins:
             self.rules.add(rule)
         self.runner = CallbackRunner(errors, handler_timeout_s, kind="alert")
         self._store = store
@@ -106,6 +118,7 @@ class AlertManager:
         self._errors = errors
         self._log = log
         self._names = _HandlerNames()
+        self._shapes = AlertHandlerShapes()
         self._tasks = self._periodic_tasks(
             metrics_interval, token_usage_callback, token_usage_interval_s, token_usage_report or (lambda: None)
         )
@@ -169,7 +182,13 @@ class AlertManager:
         if not self.send_resolved and alert.data.get("state") == "resolved":
             return  # afterimage never sent a recovery; its cadence with send_resolved=False
         for handler in list(self._handlers()):
-            call = self.runner.submit(self._names(handler), handler, alert)
+            name = self._names(handler)
+            try:
+                callable_ = self._shapes(handler)
+            except TypeError as error:  # appended to the live list with a shape that fits neither
+                self._errors.record(name, error)
+                continue
+            call = self.runner.submit(name, callable_, alert)
             if call is not None:
                 calls.append(call)
         if self._on_alert is not None:
@@ -184,11 +203,40 @@ class AlertManager:
         return self.rules.add(rule)
 
     def set_threshold(self, metric: str, value: float, **options: Any) -> ThresholdRule:
-        """Alert when ``metric``'s mean (or ``statistic=``) exceeds ``value``; replaces an earlier one for it."""
+        """Alert when ``metric``'s mean (or ``statistic=``) exceeds ``value``; replaces an earlier one for it.
+
+        mtaio's resource names (``cpu_usage``, ``memory_usage``, ``load_average``,
+        ``thread_count``) watch the metric of that name when you record it, else
+        the sampler's metric they stand for; a ``process/`` or ``system/`` name
+        the sampler does not record is refused.
+        """
         options.setdefault("name", f"threshold:{metric}")
+        stands_for = resource_metric(metric) if isinstance(metric, str) else None
+        if stands_for is not None and stands_for != metric:
+            options.setdefault("fallback_metric", stands_for)
         rule = ThresholdRule(metric=metric, threshold=value, **options)
         self.rules.add(rule)
         return rule
+
+    def _on_empty(self, rule: Rule, check: RuleCheck) -> None:
+        # One warning per rule and metric: a threshold on a metric nobody records stays silent otherwise.
+        data = check.data
+        metric = str(data.get("metric", rule.name))
+        key = (rule.name, metric)
+        if id(rule) in self._quiet_rules or key in self._warned_empty:
+            return
+        self._warned_empty.add(key)
+        window = data.get("window_seconds")
+        span = f"{window:g} s window" if isinstance(window, (int, float)) else "window"  # rules of your own may not say
+        named = metric if "alias" not in data else f"{data['alias']} (or {metric})"
+        hint = ""
+        if metric.startswith(("process/", "system/")):
+            hint = " (resource metrics need the sampler: sample_resources=True or monitor.sample_resources())"
+        message = (
+            f"Alert rule {rule.name} watches {named}, which has no point in its {span}{hint}; "
+            "it cannot fire until it has (warned once)"
+        )
+        self._log((self._clock(), "warning", message, {"rule": rule.name, "metric": metric}))
 
     def close(self, deadline: float) -> bool:
         """Stop the periodic threads, then let handler calls finish, all by ``deadline`` (monotonic).
@@ -216,14 +264,17 @@ def threshold_decorator(handlers: list[AlertHandler], args: tuple[Any, ...]) -> 
     Either way the decorated function is returned unchanged.
     """
     if len(args) == 1 and callable(args[0]):
+        takes_values(args[0], "on_threshold_exceeded handler")  # refused here when it fits no shape
         handlers.append(args[0])
         return args[0]
     if not all(isinstance(a, str) and a for a in args):
         raise TypeError("on_threshold_exceeded takes a handler, or names of rules or metrics to filter on")
-    wanted = frozenset(args)
+    # A resource alias ("cpu_usage") also matches the sampler metric it stands for.
+    wanted = frozenset(args) | {RESOURCE_ALIASES[a] for a in args if a in RESOURCE_ALIASES}
 
     def register(handler: AlertHandler) -> AlertHandler:
-        handlers.append(_filtered(handler, wanted) if wanted else handler)
+        adapted = as_alert_handler(handler, "on_threshold_exceeded handler")
+        handlers.append(_filtered(adapted, wanted) if wanted else handler)
         return handler
 
     return register
@@ -231,11 +282,12 @@ def threshold_decorator(handlers: list[AlertHandler], args: tuple[Any, ...]) -> 
 
 def _filtered(handler: AlertHandler, wanted: frozenset[str]) -> AlertHandler:
     def matches(alert: Alert) -> bool:
-        return alert.name in wanted or alert.data.get("metric") in wanted
+        data = alert.data
+        return alert.name in wanted or data.get("metric") in wanted or data.get("alias") in wanted
 
     if is_coroutine_function(handler):
 
-        @functools.wraps(handler)
+        @unwrapped(handler)
         async def filtered_async(alert: Alert) -> Any:
             if matches(alert):
                 return await handler(alert)
@@ -243,7 +295,7 @@ def _filtered(handler: AlertHandler, wanted: frozenset[str]) -> AlertHandler:
 
         return filtered_async
 
-    @functools.wraps(handler)
+    @unwrapped(handler)
     def filtered(alert: Alert) -> Any:
         return handler(alert) if matches(alert) else None
 

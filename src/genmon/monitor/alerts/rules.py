@@ -132,6 +132,11 @@ class ThresholdRule:
         resolved_message: the same for the resolved alert.
         cooldown: seconds or timedelta between reminders while the rule keeps
             holding; None uses the monitor's ``alert_cooldown``.
+        fallback_metric: watched instead of ``metric`` while the store holds no
+            point of ``metric``: ``set_threshold("cpu_usage", 80)`` watches the
+            ``cpu_usage`` you record, else the sampler's ``system/cpu_percent``.
+            Alerts name the metric watched in ``data["metric"]`` and, when it is
+            the fallback, ``metric`` in ``data["alias"]``.
 
     Example:
         >>> rule = ThresholdRule("slow_p95", "generation_time", 10.0, statistic="p95", window=60)
@@ -150,9 +155,12 @@ class ThresholdRule:
     message: str | None = None
     resolved_message: str | None = None
     cooldown: timedelta | float | None = None
+    fallback_metric: str | None = None
 
     def __post_init__(self) -> None:
         _check_common(self.name, self.metric, self.level)
+        if self.fallback_metric is not None and (not isinstance(self.fallback_metric, str) or not self.fallback_metric):
+            raise TypeError(f"fallback_metric must be a non-empty string or None, got {self.fallback_metric!r:.80}")
         if self.comparison not in COMPARISONS:
             raise ValueError(f"comparison must be one of {', '.join(COMPARISONS)}, got {self.comparison!r}")
         if self.statistic not in STATISTICS:
@@ -187,7 +195,10 @@ class ThresholdRule:
     def check(self, store: MetricStore, now: float, default_window_s: float) -> RuleCheck:
         """Compare the window statistic with the threshold."""
         window_s = self.window_s or default_window_s
-        stats = store.window_stats(self.metric, now - window_s)
+        metric = self.metric
+        if self.fallback_metric is not None and not store.count(metric):
+            metric = self.fallback_metric
+        stats = store.window_stats(metric, now - window_s)
         count = int(stats["count"])
         value: float | None
         if self.statistic == "rate":
@@ -200,7 +211,7 @@ class ThresholdRule:
         holds = enough and value is not None and COMPARISONS[self.comparison](value, self.threshold)
         data = {
             **stats,
-            "metric": self.metric,
+            "metric": metric,
             "statistic": self.statistic,
             "value": value,
             "threshold": float(self.threshold),
@@ -209,6 +220,8 @@ class ThresholdRule:
             "sample_count": count,
             "min_samples": self.required_samples,
         }
+        if metric != self.metric:
+            data["alias"] = self.metric
         fields = {**data, "name": self.name}
         message = resolved = ""
         if holds:
@@ -218,9 +231,9 @@ class ThresholdRule:
             )
             message = template.format(**fields)
         elif value is None:
-            resolved = f"{self.name} resolved: no {self.metric} points in the last {window_s:g} s"
+            resolved = f"{self.name} resolved: no {metric} points in the last {window_s:g} s"
         elif not enough:
-            resolved = f"{self.name} resolved: only {count} {self.metric} points in the last {window_s:g} s"
+            resolved = f"{self.name} resolved: only {count} {metric} points in the last {window_s:g} s"
         else:
             template = (
                 self.resolved_message

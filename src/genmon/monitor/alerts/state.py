@@ -51,6 +51,8 @@ class AlertRules:
             (0 reminds on every pass, as afterimage did).
         on_rule_error: called as ``(rule_name, error)`` when a rule raises;
             the other rules still run.
+        on_empty: called as ``(rule, check)`` when a rule's window held no
+            point to compare (its ``data["value"]`` is None).
     """
 
     def __init__(
@@ -58,12 +60,14 @@ class AlertRules:
         window_s: float,
         cooldown_s: float,
         on_rule_error: Callable[[str, BaseException], None] | None = None,
+        on_empty: Callable[[Rule, RuleCheck], None] | None = None,
     ) -> None:
         if not window_s > 0:
             raise ValueError(f"alert_window must be > 0 seconds, got {window_s!r}")
         self.window_s = float(window_s)
         self.cooldown_s = float(cooldown_s)
         self._on_rule_error = on_rule_error
+        self._on_empty = on_empty
         self._rules: dict[str, Rule] = {}
         self._firing: dict[str, _Firing] = {}
         self._counts: dict[str, list[int]] = {}  # name -> [fired, resolved]
@@ -114,6 +118,8 @@ class AlertRules:
                     if self._on_rule_error is not None:
                         self._on_rule_error(rule.name, error)
                     continue
+                if self._on_empty is not None and "value" in check.data and check.data["value"] is None:
+                    self._on_empty(rule, check)
                 alert = self._transition(rule, check, now)
                 if alert is not None:
                     alerts.append(alert)

@@ -20,8 +20,8 @@ class Pipeline:
     Args:
         kind: "metrics", "logs" or "spans" (thread and error names).
         source: the bounded queue producers put raw records on.
-        prepare: turns a batch of raw records into what handlers receive.
-        store: called first with each raw batch (the rolling store), or None.
+        prepare: turns a batch of raw records into what the store and handlers receive.
+        store: called first with each prepared batch (the rolling store), or None.
         handlers: returns the handlers to feed now (the live handler list, read
             once per batch); those with ``runs_inline`` are called on the worker
             thread, every other one gets its own lane (see ``SinkSet``).
@@ -66,12 +66,12 @@ class Pipeline:
     def _process(self, batch: list[Any]) -> None:
         sinks = self.sinks
         sinks.sync()  # the handler lists are live: a few ids compared per batch
+        records = self._prepare(batch)
         if self._store is not None:
             try:
-                self._store(batch)
+                self._store(records)
             except Exception as error:  # noqa: BLE001 - a store bug must not cost the files their batch
                 self._errors.record(f"{self.kind}-store", error, report=True)
-        records = self._prepare(batch)
         for sink in sinks.inline:
             sink.account.received += len(records)
             sink.account.deliver(self._deliver, sink.handler, records)  # a full disk degrades one sink only

@@ -221,7 +221,7 @@ def _records_in(item: Any) -> int:
 def fast_record_metric(
     queue: BoundedQueue, clock: Callable[[], float], full_path: Callable[..., None]
 ) -> Callable[..., None]:
-    """``record_metric`` for the common call (a valid name and float, no metadata, room in the queue).
+    """``record_metric`` for the common call (a valid name and float, no metadata or step, room in the queue).
 
     It is the library's hottest call: a closure reads its queue and clock
     from cells instead of attributes, which takes it from about 2x to 1.5x
@@ -230,9 +230,12 @@ def fast_record_metric(
     """
     depth, enqueue = queue.depth, queue.enqueue
 
-    def record_metric(metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
+    def record_metric(
+        metric_name: str, value: float, metadata: dict[str, Any] | None = None, step: int | None = None
+    ) -> None:
         if (
             metadata is None
+            and step is None  # a step travels in the metadata, on the full path (`a is b is None` costs more)
             and type(metric_name) is str
             and metric_name
             and metric_name.isascii()  # an O(1) flag: other text takes the full path's surrogate check
@@ -242,6 +245,6 @@ def fast_record_metric(
         ):
             enqueue((metric_name, value, clock(), None))
         else:
-            full_path(metric_name, value, metadata)
+            full_path(metric_name, value, metadata, step)
 
     return record_metric

@@ -19,7 +19,8 @@ from genmon.monitor.engine.failures import THREAD_PREFIX, HandlerErrors, SinkAcc
 from genmon.monitor.engine.isolation import Call, IsolatedLane
 from genmon.monitor.engine.queueing import BoundedQueue, Control, remaining_s
 
-BATCH_SIZE = 4096
+BATCH_SIZE = 4096  # queue items taken at once
+CHUNK_POINTS = 4096  # records handed to the store and sinks at once (see _process_records)
 
 
 class BatchWorker:
@@ -120,18 +121,30 @@ class BatchWorker:
             return
         # A queue item is one record or a list of records put by one call
         # (track_generation puts its points as one item: one put, not eight).
+        # Expanded and processed at most CHUNK_POINTS at a time: a call's points
+        # are tuples the garbage collector tracks, and the fewer are alive at
+        # once, the less the application's own collections have to scan.
         records: list[Any] = []
+        extend, append = records.extend, records.append
         for item in items:
             if type(item) is list:
-                records.extend(item)
+                extend(item)
+                if len(records) >= CHUNK_POINTS:
+                    self._process_chunk(records)
+                    records = []
+                    extend, append = records.extend, records.append
             else:
-                records.append(item)
+                append(item)
+        if records:
+            self._process_chunk(records)
+        self.source.notify_room()
+
+    def _process_chunk(self, records: list[Any]) -> None:
         self.processed += len(records)  # taken from the queue: from now on the store and the sinks account for them
         try:
             self._process(records)
         except Exception:  # noqa: BLE001 - a bug in processing must not kill the worker
             self.failures += 1
-        self.source.notify_room()
 
     def _flush(self, marker: Control) -> None:
         try:

@@ -65,7 +65,7 @@ class MetricStore:
                 if series is None:
                     series = self._series[name] = Series(name)
                 codes = series.encode(meta_list)
-                if series.integral and not all(type(v) is int for v in value_list):
+                if series.integral and set(map(type, value_list)) != {int}:
                     series.integral = False  # one float and the metric is written as floats from then on
                 series.append(np.array(ts_list, dtype=np.float64), np.array(value_list, dtype=np.float64), codes)
                 series.evict(cutoff, self.max_points_per_metric)

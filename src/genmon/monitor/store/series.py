@@ -69,14 +69,20 @@ class Series:
     def encode(self, metadata: Sequence[dict[str, Any] | None]) -> np.ndarray:
         codes = [0] * len(metadata)
         table, index, by_id = self.meta_table, self.meta_codes, self.meta_ids
+        last: Any = None
+        last_code = 0
         for i, meta in enumerate(metadata):
             if not meta:
+                continue
+            if meta is last:  # a run of points with one shared dict (interned): no lookup at all
+                codes[i] = last_code
                 continue
             # Points of one call, and of calls with the same small metadata, share one dict:
             # answered by identity, without hashing its content again.
             hit = by_id.get(id(meta))
             if hit is not None and hit[0] is meta:
-                codes[i] = hit[1]
+                codes[i] = last_code = hit[1]
+                last = meta
                 continue
             try:
                 key: Any = tuple(meta.items())
@@ -90,7 +96,8 @@ class Series:
             if len(by_id) > 4096:
                 by_id.clear()  # bounded: unique-per-point metadata only ever hits by content
             by_id[id(meta)] = (meta, code)  # the entry keeps the dict alive, so its id is never reused
-            codes[i] = code
+            codes[i] = last_code = code
+            last = meta
         return np.array(codes, dtype=np.int32)
 
     # -- appending ---------------------------------------------------------

@@ -105,7 +105,11 @@ def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: 
             ("error_rate", 1.0 if kwargs.get("error") else 0.0, ts, meta),
         ]
     else:
-        points = [("generation_time", duration, ts, meta), ("success_rate", 0.0, ts, meta), ("error_rate", 1.0, ts, meta)]
+        points = [
+            ("generation_time", duration, ts, meta),
+            ("success_rate", 0.0, ts, meta),
+            ("error_rate", 1.0, ts, meta),
+        ]
     append = points.append
     model = kwargs.get("model_name")
     if model is not None:
@@ -159,7 +163,7 @@ def evaluation_points(
         if feedback is not None:
             _, checked = check_metadata({"feedback": feedback}, ts, f"scores[{score_name!r}]")
             feedback = (checked or {}).get("feedback")
-        score_meta = dict(base, feedback=feedback) if feedback is not None else base
+        score_meta = dict(base, feedback=feedback)  # null when none was given, as afterimage wrote it
         name = check_name(f"evaluation_score_{score_name}", f"scores key {score_name!r}")
         points.append((name, check_value(value, f"scores[{score_name!r}]"), ts, score_meta))
     error_rate = 1 if (not success or kwargs.get("error")) else 0  # an int, as afterimage recorded it

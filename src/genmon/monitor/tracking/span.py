@@ -12,6 +12,7 @@ from __future__ import annotations
 from contextvars import ContextVar, Token
 from typing import Any, Protocol
 
+from genmon.monitor.tracking.capture import Pending, snapshot
 from genmon.monitor.tracking.usage import read_usage
 from genmon.records.validation import check_metadata, check_text, check_value
 
@@ -50,8 +51,8 @@ class Span:
     """A tracked call in flight: what ``with monitor.track(...) as span`` gives the body.
 
     The body can attach what it learns: ``set_usage``, ``set_result``,
-    ``set_cost``, ``set_model`` and ``set_metadata``. After the block,
-    ``duration_s`` and ``success`` are set too.
+    ``set_cost``, ``set_model``, ``set_metadata``, ``set_inputs`` and
+    ``set_outputs``. After the block, ``duration_s`` and ``success`` are set too.
     """
 
     __slots__ = (
@@ -62,12 +63,15 @@ class Span:
         "call_id",
         "completion_tokens",
         "component",
+        "cost_source",
         "cost_usd",
         "duration_s",
         "finish_reason",
+        "inputs",
         "metadata",
         "model_name",
         "name",
+        "outputs",
         "parent_call_id",
         "parent_span_id",
         "prompt_tokens",
@@ -92,6 +96,7 @@ class Span:
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
         self.cost_usd: float | None = None
+        self.cost_source: str | None = None  # "explicit", "provider", "litellm"; "price_table" when recorded
         self.finish_reason: str | None = None
         self.response_model: str | None = None
         # Set by the recorder: the call tree's trace, and the application's span a root started in.
@@ -99,6 +104,9 @@ class Span:
         self.parent_span_id: str | None = None
         self.duration_s: float | None = None
         self.success: bool | None = None
+        # What went in and came out, serialised on the span worker (see genmon.monitor.tracking.capture).
+        self.inputs: Pending | None = None
+        self.outputs: Pending | None = None
         self._parent: Span | None = None
         # Set when a call made inside this one reported token usage: this
         # span then does not read usage from its own result (often the very
@@ -123,8 +131,10 @@ class Span:
 
         Understands OpenAI, Anthropic and Gemini response objects, plain
         dicts with their keys, and afterimage's ``prompt_token_count``
-        (see ``genmon.monitor.tracking.usage.read_usage``). Fields the response does
-        not carry are left as they are.
+        (see ``genmon.monitor.tracking.usage.read_usage``), and the cost
+        OpenRouter (``usage.cost``) or LiteLLM (``_hidden_params["response_cost"]``)
+        reports, unless ``set_cost`` set one. Fields the response does not
+        carry are left as they are.
         """
         usage = read_usage(response)
         if usage.prompt_tokens is not None:
@@ -137,14 +147,16 @@ class Span:
                 self.model_name = usage.model_name
         if usage.finish_reason is not None:
             self.finish_reason = usage.finish_reason
+        if usage.cost_usd is not None and self.cost_source != "explicit":
+            self.cost_usd, self.cost_source = usage.cost_usd, usage.cost_source
         return response
 
     def set_cost(self, usd: float) -> None:
-        """The call's cost in USD (overrides the price table)."""
+        """The call's cost in USD (overrides the cost a response reports and the price table)."""
         cost = check_value(usd, "usd")
         if cost < 0:
             raise ValueError(f"usd must be >= 0, got {usd!r}")
-        self.cost_usd = cost
+        self.cost_usd, self.cost_source = cost, "explicit"
 
     def set_model(self, model_name: str) -> None:
         if not isinstance(model_name, str) or not model_name:
@@ -158,6 +170,18 @@ class Span:
         if clash:
             raise ValueError(f"metadata keys {sorted(clash)} are set by track's own arguments")
         self.metadata = {**(self.metadata or {}), **(checked or {})}
+
+    def set_inputs(self, inputs: Any) -> None:
+        """What went into this call (any value; serialised, redacted and truncated on the span worker).
+
+        Kept by reference until then (a list or dict is copied one level deep):
+        an object mutated after the call can show its later state.
+        """
+        self.inputs = Pending("value", snapshot(inputs))
+
+    def set_outputs(self, outputs: Any) -> None:
+        """What came out of this call; a tracked function's return value is not captured over it."""
+        self.outputs = Pending("value", snapshot(outputs))
 
     def __repr__(self) -> str:
         return f"<Span {self.name!r} {self.span_type} call_id={self.call_id} parent={self.parent_call_id}>"

@@ -52,6 +52,9 @@ def _report(by_model: dict[str, dict[str, float]]) -> TokenUsageReport:
     )
 
 
+_NOTHING = object()  # no point seen yet (None is a point's "no metadata")
+
+
 class TokenTotals:
     """Running token totals per model since the monitor started, kept by the metric worker.
 
@@ -66,16 +69,19 @@ class TokenTotals:
 
     def add(self, points: list[tuple[str, float, float, dict[str, Any] | None]]) -> None:
         fields = _FIELDS
+        last_meta: Any = _NOTHING
+        counts: dict[str, float] = {}
         with self._lock:
             sums = self._sums
             for name, value, _, meta in points:
                 field = fields.get(name)
                 if field is None:
                     continue
-                model = str((meta or {}).get("model_name") or "unknown")
-                counts = sums.get(model)
-                if counts is None:
-                    counts = sums[model] = dict.fromkeys(fields.values(), 0.0)
+                if meta is not last_meta:  # a call's three token points share one metadata dict
+                    model = str((meta or {}).get("model_name") or "unknown")
+                    found = sums.get(model)
+                    counts = found if found is not None else sums.setdefault(model, dict.fromkeys(fields.values(), 0.0))
+                    last_meta = meta
                 counts[field] += value
 
     def report(self) -> TokenUsageReport:

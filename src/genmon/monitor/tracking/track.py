@@ -23,12 +23,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from genmon.errors import MonitorClosedError
+from genmon.monitor.tracking.arguments import check_decoratable, check_track_arguments
+from genmon.monitor.tracking.capture import CapturePolicy, Pending, call_inputs, signature_of, snapshot
 from genmon.monitor.tracking.generation import error_text, generation_points
-from genmon.monitor.tracking.span import CURRENT, RESERVED_KEYS, Span, current_span
+from genmon.monitor.tracking.span import CURRENT, Span, current_span
 from genmon.monitor.tracking.trace_context import root_trace
 from genmon.monitor.tracking.usage import PriceTable
-from genmon.records.spans import SpanRecord, check_span_type, new_call_id
-from genmon.records.validation import check_metadata, check_text
+from genmon.records.spans import SpanRecord, new_call_id
+from genmon.records.steps import with_step
+from genmon.records.validation import intern_metadata
 
 if TYPE_CHECKING:
     from genmon.monitor.engine.queueing import BoundedQueue
@@ -49,7 +52,7 @@ class Tracker:
     one tracker may be entered by many threads and tasks at once.
     """
 
-    __slots__ = ("_open", "component", "metadata", "model_name", "operation", "recorder", "span_type")
+    __slots__ = ("_open", "capture", "component", "metadata", "model_name", "operation", "recorder", "span_type")
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class Tracker:
         model_name: str | None,
         component: str | None,
         metadata: dict[str, Any] | None,
+        capture: bool = False,
     ) -> None:
         self.recorder = recorder
         self.operation = operation
@@ -66,6 +70,7 @@ class Tracker:
         self.model_name = model_name
         self.component = component
         self.metadata = metadata
+        self.capture = capture  # inputs and outputs kept (see genmon.monitor.tracking.capture)
         self._open: list[Span] = []
 
     def __enter__(self) -> Span:
@@ -87,6 +92,8 @@ class Tracker:
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         span = self._leaving()
         if span is not None:
+            if exc is not None and self.capture and span.outputs is None:
+                span.outputs = Pending("error", None)
             self.recorder.finish(span, exc)
 
     async def __aenter__(self) -> Span:
@@ -97,9 +104,7 @@ class Tracker:
 
     def __call__(self, fn: F) -> F:
         """Decorate a sync or async function; usage is read from its return value."""
-        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            raise TypeError(f"track cannot decorate the generator function {fn.__qualname__}: track inside it instead")
-        return tracked_function(self.recorder, self, fn)  # type: ignore[return-value]
+        return tracked_function(self.recorder, self, check_decoratable(fn))  # type: ignore[return-value]
 
 
 def tracked_function(
@@ -107,21 +112,47 @@ def tracked_function(
     tracker: Tracker,
     fn: Callable[..., Any],
     model_from: Callable[[dict[str, Any]], str | None] | None = None,
+    untracked_when_closed: bool = False,
 ) -> Callable[..., Any]:
-    """``fn`` (sync or async) run inside a span; ``model_from`` may name the model from the call's keywords."""
-    start, finish = recorder.start, recorder.finish
+    """``fn`` (sync or async) run inside a span; ``model_from`` may name the model from the call's keywords.
 
-    def begin(kwargs: dict[str, Any]) -> Span:
-        span = start(tracker)
+    With ``untracked_when_closed``, a call made once the monitor is closed
+    runs untracked instead of raising ``MonitorClosedError`` (the default
+    monitor's functions: monitoring must never fail the call).
+    """
+    start, record_finish = recorder.start, recorder.finish
+    capture = tracker.capture
+    signature = signature_of(fn) if capture else None
+
+    def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span | None:
+        try:
+            span = start(tracker, call_inputs(signature, args, kwargs) if capture else None)
+        except MonitorClosedError:
+            if untracked_when_closed:
+                return None
+            raise
         if model_from is not None:
             span.model_name = span.model_name or model_from(kwargs)
         return span
+
+    if not capture and not untracked_when_closed and model_from is None:
+        begin = lambda args, kwargs: start(tracker)  # the plain path: one call, nothing to check
+
+    def finish(span: Span, exc: BaseException | None, result: Any = _NO_RESULT) -> None:
+        if span.outputs is None:  # captured unless the body set its own
+            span.outputs = Pending("error", None) if exc is not None else Pending("value", snapshot(result))
+        record_finish(span, exc, result)
+
+    if not capture:
+        finish = record_finish  # type: ignore[assignment]
 
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def tracked_async(*args: Any, **kwargs: Any) -> Any:
-            span = begin(kwargs)
+            span = begin(args, kwargs)
+            if span is None:
+                return await fn(*args, **kwargs)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
@@ -134,7 +165,9 @@ def tracked_function(
 
     @functools.wraps(fn)
     def tracked(*args: Any, **kwargs: Any) -> Any:
-        span = begin(kwargs)
+        span = begin(args, kwargs)
+        if span is None:
+            return fn(*args, **kwargs)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
@@ -156,6 +189,8 @@ class SpanRecorder:
         clock: epoch seconds.
         events: the monitor's event bus.
         prices: model to USD per 1k prompt and completion tokens.
+        capture_io: capture inputs and outputs of the calls whose ``track`` does not say.
+        capture: how captured values are serialised (redaction, size).
     """
 
     def __init__(
@@ -166,6 +201,8 @@ class SpanRecorder:
         clock: Callable[[], float],
         events: EventBus,
         prices: PriceTable | Mapping[str, Any] | None = None,
+        capture_io: bool = False,
+        capture: CapturePolicy | None = None,
     ) -> None:
         self._put_metric = put_metric
         self._span_queue = span_queue
@@ -175,6 +212,8 @@ class SpanRecorder:
         self._subscribers = events.subscribers
         self._events = events
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
+        self.capture_io = capture_io
+        self.capture = capture or CapturePolicy()
 
     def tracker(
         self,
@@ -183,27 +222,23 @@ class SpanRecorder:
         model_name: str | None = None,
         component: str | None = None,
         metadata: dict[str, Any] | None = None,
+        capture_io: bool | None = None,
+        step: Any = None,
     ) -> Any:
         """Validate ``track``'s arguments once, so each call pays nothing for them."""
         if callable(operation) and not isinstance(operation, str):  # bare @monitor.track
-            return self.tracker(operation.__qualname__, span_type, model_name, component, metadata)(operation)
-        if not isinstance(operation, str) or not operation:
-            raise TypeError(f"operation must be a non-empty string, got {operation!r:.80}")
-        check_text(operation, "operation")
-        for argument, value in (("model_name", model_name), ("component", component)):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise TypeError(f"{argument} must be a non-empty string or None, got {value!r:.80}")
-            if value is not None:
-                check_text(value, argument)
-        checked = None
-        if metadata:
-            _, checked = check_metadata(metadata, 0.0)
-            clash = RESERVED_KEYS.intersection(checked or ())
-            if clash:
-                raise ValueError(f"metadata keys {sorted(clash)} are track's own arguments")
-        return Tracker(self, operation, check_span_type(span_type), model_name, component, checked)
+            return self.tracker(operation.__qualname__, span_type, model_name, component, metadata, capture_io, step)(
+                operation
+            )
+        if step is not None:  # the step travels as the points' and the span's "step" metadata
+            metadata = with_step(metadata, step)
+        operation, span_type, model_name, component, checked, capture_io = check_track_arguments(
+            operation, span_type, model_name, component, metadata, capture_io
+        )
+        capture = self.capture_io if capture_io is None else capture_io
+        return Tracker(self, operation, span_type, model_name, component, checked, capture)
 
-    def start(self, tracker: Tracker) -> Span:
+    def start(self, tracker: Tracker, inputs: Pending | None = None) -> Span:
         if self._span_queue.closed:
             raise MonitorClosedError("the monitor is closed: nothing more can be tracked")
         parent = CURRENT.get()
@@ -217,6 +252,8 @@ class SpanRecorder:
             span = Span(tracker, new_call_id(), parent.call_id, self._clock())
             span.trace_id = parent.trace_id
         span._parent = parent
+        if inputs is not None:
+            span.inputs = inputs
         span._token = CURRENT.set(span)
         if self._subscribers["generation_start"]:
             self._emit_start(span)
@@ -276,11 +313,14 @@ class SpanRecorder:
             error_message = error_text(exc, MAX_EXCEPTION_MESSAGE)
             kwargs["error_type"] = error_type
         ts, points = generation_points(duration, exc is None, kwargs, self._clock())
-        cost = span.cost_usd
+        cost, cost_source = span.cost_usd, span.cost_source
         if cost is None and self.prices:
             cost = self.prices.cost(span.model_name, prompt, completion)
+            cost_source = "price_table"
         if cost is not None:
-            points.append(("cost_usd", cost, ts, points[0][3]))
+            # Where the figure came from, on the cost point only (the call's other points keep their shared metadata).
+            # Interned: every call of one model and source shares the dict, so the files encode it once.
+            points.append(("cost_usd", cost, ts, intern_metadata({**(points[0][3] or {}), "cost_source": cost_source})))
         self._put_metric(points)  # one queue item; the metric worker expands it
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (~300 ns -> ~100 ns on the
         # caller's thread); every field is given, in order (tests check the record's fields).
@@ -306,19 +346,19 @@ class SpanRecorder:
                 span.response_model,
                 span.trace_id,
                 span.parent_span_id,
+                span.inputs,
+                span.outputs,
+                cost_source if cost is not None else None,
             ),
         )
+        # generation_end and generation_error are emitted by the span worker, once inputs and outputs are serialised.
         self._put_span(record)
         if exc is not None:
             data = {"call_id": span.call_id, "operation": span.name, "error": error_message, "error_type": error_type}
             self._put_log((ts, "error", f"Tracked call {span.name} failed: {error_type}", data))
-            if self._subscribers["generation_error"]:
-                self._events.emit("generation_error", record.to_dict(), span=record)
-        if self._subscribers["generation_end"]:
-            self._events.emit("generation_end", record.to_dict(), span=record)
 
     def _emit_start(self, span: Span) -> None:
-        data = {
+        data: dict[str, Any] = {
             "call_id": span.call_id,
             "parent_call_id": span.parent_call_id,
             "name": span.name,
@@ -327,4 +367,11 @@ class SpanRecorder:
             "component": span.component,
             "start": span.start,
         }
-        self._events.emit("generation_start", data)
+        if span.inputs is None:
+            self._events.emit("generation_start", data)
+        else:  # serialised on the callback lanes, never here
+            data["inputs"] = span.inputs
+            self._events.emit("generation_start", data, resolve=self._resolve_inputs)
+
+    def _resolve_inputs(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "inputs": self.capture.resolve(data["inputs"])}

@@ -22,6 +22,8 @@ class Usage(NamedTuple):
     completion_tokens: int | None = None
     model_name: str | None = None
     finish_reason: str | None = None
+    cost_usd: float | None = None  # what the provider (or LiteLLM) says the call cost
+    cost_source: str | None = None  # "provider" (usage.cost) or "litellm" (its response_cost)
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -41,6 +43,31 @@ def _count(obj: Any, keys: tuple[str, ...]) -> int | None:
     return None
 
 
+def _cost(value: Any) -> float | None:
+    if type(value) in (int, float) and math.isfinite(value) and value >= 0:
+        return float(value)
+    return None
+
+
+def reported_cost(response: Any, usage: Any) -> tuple[float | None, str | None]:
+    """The cost a response reports, and whose figure it is, or (None, None).
+
+    OpenRouter puts the call's cost in ``usage.cost`` (credits, priced in US
+    dollars); LiteLLM puts its own figure in ``response._hidden_params["response_cost"]``
+    (None when it cannot price the model). The provider's own figure wins.
+    """
+    if usage is not None:
+        cost = _cost(_get(usage, "cost"))
+        if cost is not None:
+            return cost, "provider"
+    hidden = _get(response, "_hidden_params")
+    if isinstance(hidden, Mapping):
+        cost = _cost(hidden.get("response_cost"))
+        if cost is not None:
+            return cost, "litellm"
+    return None, None
+
+
 def _text(value: Any) -> str | None:
     # A response is not the caller's argument: odd text is escaped, never refused.
     return safe_text(value) if isinstance(value, str) and value else None
@@ -54,11 +81,12 @@ def read_usage(response: Any) -> Usage:
     ``output_tokens`` (and ``stop_reason``), Gemini style
     ``usage_metadata.prompt_token_count`` / ``candidates_token_count``, plain
     dicts with any of those keys, with or without a ``usage`` level, and
-    afterimage style ``prompt_token_count`` / ``completion_token_count``.
+    afterimage style ``prompt_token_count`` / ``completion_token_count``; and
+    the cost a provider reports (``reported_cost``).
 
     Example:
-        >>> read_usage({"usage": {"input_tokens": 12, "output_tokens": 30}, "model": "claude"})
-        Usage(prompt_tokens=12, completion_tokens=30, model_name='claude', finish_reason=None)
+        >>> read_usage({"usage": {"input_tokens": 12, "output_tokens": 30, "cost": 0.002}, "model": "claude"})
+        Usage(prompt_tokens=12, completion_tokens=30, model_name='claude', finish_reason=None, cost_usd=0.002, cost_source='provider')
     """
     if type(response) in _PLAIN:
         return Usage()
@@ -76,7 +104,7 @@ def read_usage(response: Any) -> Usage:
         choices = _get(response, "choices")
         if isinstance(choices, (list, tuple)) and choices:
             reason = _text(_get(choices[0], "finish_reason"))
-    return Usage(prompt, completion, model, reason)
+    return Usage(prompt, completion, model, reason, *reported_cost(response, usage))
 
 
 _VERSION_SUFFIX = re.compile(r"[-@:._]?(?:v?\d|latest\b|preview\b)")
