@@ -21,15 +21,11 @@ from genmon.records.validation import check_metadata, check_name, check_value, t
 
 if TYPE_CHECKING:  # the parts the runtime builds: loaded with the first monitor, not with `import genmon`
     from genmon.handlers.base import LogHandler, MetricHandler
-    from genmon.monitor.alerts.manager import AlertManager
     from genmon.monitor.alerts.rules import Rule, ThresholdRule
-    from genmon.monitor.engine.failures import HandlerErrors
     from genmon.monitor.resources.profiler import Profiler
     from genmon.monitor.resources.sampler import ResourceSampler
     from genmon.monitor.runtime import Runtime
-    from genmon.monitor.store.metric_store import MetricStore
     from genmon.monitor.tracking.events import Event
-    from genmon.monitor.tracking.span_store import SpanStore
     from genmon.monitor.tracking.track import Span, Tracker
     from genmon.records.resources import ResourceSnapshot
 
@@ -144,27 +140,6 @@ class GenerationMonitor(MonitorViews):
     metric_handlers = HandlerListAttribute()
     log_handlers = HandlerListAttribute()
     alert_handlers = HandlerListAttribute()
-
-    # -- the runtime's parts -------------------------------------------------------
-    @property
-    def store(self) -> MetricStore:
-        """The rolling in-memory store (``genmon.monitor.store``)."""
-        return self._rt.store
-
-    @property
-    def span_store(self) -> SpanStore:
-        """The last 100,000 finished spans (what ``get_spans`` reads)."""
-        return self._rt.span_store
-
-    @property
-    def errors(self) -> HandlerErrors:
-        """Failure counts by handler, callback and rule name."""
-        return self._rt.errors
-
-    @property
-    def alerts(self) -> AlertManager:
-        """The rules, their firing state and the alert handlers' lanes."""
-        return self._rt.alerts
 
     @property
     def run(self) -> RunInfo:
@@ -330,18 +305,6 @@ class GenerationMonitor(MonitorViews):
     def profiler(self) -> Profiler:
         """The profiler: ``enabled``, ``max_runs``, ``collect_stack``, ``runs(name)``, ``reset()``."""
         return self._rt.profiler
-
-    def serve_prometheus(self, port: int = 0, addr: str = "127.0.0.1", *, registry: Any = None, **options: Any) -> Any:
-        """Serve the metrics at ``http://addr:port/metrics`` until ``close()``; needs ``genmon[prometheus]``."""
-        from genmon.monitor import services
-
-        return services.serve_prometheus(self._rt, port, addr, registry, **options)
-
-    def push_prometheus(self, gateway: str, job: str = "genmon", interval: float | None = 15.0, **options: Any) -> Any:
-        """Push the metrics to a Pushgateway every ``interval`` seconds and at ``close()``."""
-        from genmon.monitor import services
-
-        return services.push_prometheus(self._rt, gateway, job, interval, **options)
 
     # -- lifecycle ---------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:

@@ -1,4 +1,4 @@
-"""What the monitor shows: exports, DataFrames, charts and the notebook views, each a delegation.
+"""What the monitor shows: its parts, exports, DataFrames, charts, Prometheus and the notebook views, each a delegation.
 
 ``GenerationMonitor`` inherits these; they read the store through its read-only
 view (``genmon.monitor.store.view``) and load pandas, pyarrow and matplotlib on
@@ -15,17 +15,53 @@ from typing import TYPE_CHECKING, Any
 from genmon.monitor.engine.queueing import deadline_in
 
 if TYPE_CHECKING:
+    from genmon.monitor.alerts.manager import AlertManager
+    from genmon.monitor.engine.failures import HandlerErrors
     from genmon.monitor.runtime import Runtime
+    from genmon.monitor.store.metric_store import MetricStore
+    from genmon.monitor.tracking.span_store import SpanStore
     from genmon.records.spans import SpanRecord
 
 
 class MonitorViews:
-    """The readers of ``GenerationMonitor`` (exports, frames, charts, reprs)."""
+    """The readers of ``GenerationMonitor`` (its parts, exports, frames, charts, Prometheus, reprs)."""
 
     _rt: Runtime
     _closed: bool
     log_dir: Path
     get_spans: Callable[..., list[SpanRecord]]
+
+    @property
+    def store(self) -> MetricStore:
+        """The rolling in-memory store (``genmon.monitor.store``)."""
+        return self._rt.store
+
+    @property
+    def span_store(self) -> SpanStore:
+        """The last 100,000 finished spans (what ``get_spans`` reads)."""
+        return self._rt.span_store
+
+    @property
+    def errors(self) -> HandlerErrors:
+        """Failure counts by handler, callback and rule name."""
+        return self._rt.errors
+
+    @property
+    def alerts(self) -> AlertManager:
+        """The rules, their firing state and the alert handlers' lanes."""
+        return self._rt.alerts
+
+    def serve_prometheus(self, port: int = 0, addr: str = "127.0.0.1", *, registry: Any = None, **options: Any) -> Any:
+        """Serve the metrics at ``http://addr:port/metrics`` until ``close()``; needs ``genmon[prometheus]``."""
+        from genmon.monitor import services
+
+        return services.serve_prometheus(self._rt, port, addr, registry, **options)
+
+    def push_prometheus(self, gateway: str, job: str = "genmon", interval: float | None = 15.0, **options: Any) -> Any:
+        """Push the metrics to a Pushgateway every ``interval`` seconds and at ``close()``."""
+        from genmon.monitor import services
+
+        return services.push_prometheus(self._rt, gateway, job, interval, **options)
 
     def export_metrics(
         self, output_path: str | Path, format: str = "json", window: timedelta | float | None = None

@@ -246,6 +246,7 @@ def check_metadata(metadata: Any, clock_now: float, argument: str = "metadata") 
 # Small metadata dicts of scalars by content: (shared dict, holds a number). Content equal
 # across types (1 == 1.0 == True) is told apart by comparing types when numbers are held.
 _INTERNED: dict[tuple[tuple[str, Any], ...], tuple[dict[str, Any], bool]] = {}
+INTERNED_METADATA = _INTERNED  # read by record_metric's fast path; cleared in place, never rebound
 _INTERN_LIMIT = 4096
 _INTERN_MAX_KEYS = 16
 
