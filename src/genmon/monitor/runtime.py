@@ -35,7 +35,7 @@ from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.view import window_snapshot
 from genmon.monitor.tracking.events import EventBus
 from genmon.monitor.tracking.span_store import SpanStore
-from genmon.monitor.tracking.token_totals import TokenTotals
+from genmon.monitor.tracking.token_totals import TOKEN_NAMES, TokenTotals
 from genmon.monitor.tracking.track import SpanRecorder
 from genmon.records.spans import SpanRecord
 from genmon.records.timefmt import IsoFormatter
@@ -108,7 +108,7 @@ class Runtime:
             lambda: delivery.deliver_logs, self.errors, names, bind,
         )  # fmt: skip
         self.metrics = Pipeline(
-            "metrics", queues["metrics"], list, self._store_batch, self.metric_handlers,
+            "metrics", queues["metrics"], _as_is, self._store_batch, self.metric_handlers,
             delivery.MetricDelivery, self.errors, names, bind,
         )  # fmt: skip
         self.span_store = SpanStore()
@@ -214,8 +214,9 @@ class Runtime:
         self.metrics.sinks.sync()
 
     def _store_batch(self, batch: list[Any]) -> None:
-        self.store.append_batch(batch, self.settings.clock())
-        self.token_totals.add(batch)
+        names = self.store.append_batch(batch, self.settings.clock())
+        if not TOKEN_NAMES.isdisjoint(names):  # most batches hold no token count: no second pass
+            self.token_totals.add(batch)
 
     def pipelines(self) -> list[Pipeline]:
         # Close order: metrics, spans, then logs (the other workers may still log).
@@ -329,6 +330,11 @@ class Runtime:
             self.alerts.add_rule(rule)
         for events, callback in previous.events.subscriptions():
             self.events.on(events, callback)
+
+
+def _as_is(batch: list[Any]) -> list[Any]:
+    """The metric worker's records go to the store and sinks as queued (the worker built the list)."""
+    return batch
 
 
 class MonitorView:

@@ -18,8 +18,12 @@ from genmon.errors import RecordsDropped
 from genmon.monitor.engine.failures import THREAD_PREFIX, HandlerErrors, SinkAccount
 from genmon.monitor.engine.isolation import Call, IsolatedLane
 from genmon.monitor.engine.queueing import BoundedQueue, Control, remaining_s
+from genmon.records.spans import SpanRecord
 
 BATCH_SIZE = 4096  # queue items taken at once
+# Queue items that are one record each: a point, a log tuple, a span. A batch of only these
+# (the common case) needs no search for markers and lists.
+_PLAIN_BATCH = frozenset({tuple, SpanRecord})
 CHUNK_POINTS = 4096  # records handed to the store and sinks at once (see _process_records)
 
 
@@ -64,6 +68,10 @@ class BatchWorker:
                     batch.append(get_nowait())
             except queue.Empty:
                 pass
+            if _PLAIN_BATCH.issuperset(map(type, batch)):  # single records only (one C pass): no markers, no lists
+                self._process_chunk(batch)
+                self.source.notify_room()
+                continue
             self._taken(batch)
             if self._handle(batch):
                 break

@@ -11,7 +11,7 @@ lock while they build a table or write a byte.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from typing import Any
 
 import numpy as np
@@ -46,8 +46,8 @@ class MetricStore:
         self._series: dict[str, Series] = {}
         self._lock = threading.Lock()
 
-    def append_batch(self, points: Iterable[MetricPoint], now: float | None = None) -> None:
-        """Append points (name, value, timestamp, metadata) and apply retention."""
+    def append_batch(self, points: Iterable[MetricPoint], now: float | None = None) -> KeysView[str]:
+        """Append points (name, value, timestamp, metadata), apply retention; return the names seen."""
         grouped: dict[str, tuple[list[float], list[float], list[Any]]] = {}
         for name, value, ts, meta in points:
             group = grouped.get(name)
@@ -69,6 +69,7 @@ class MetricStore:
                     series.integral = False  # one float and the metric is written as floats from then on
                 series.append(np.array(ts_list, dtype=np.float64), np.array(value_list, dtype=np.float64), codes)
                 series.evict(cutoff, self.max_points_per_metric)
+        return grouped.keys()
 
     def names(self) -> list[str]:
         """Names of the metrics that hold points, in first-recorded order."""

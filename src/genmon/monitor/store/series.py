@@ -22,6 +22,7 @@ import orjson
 from genmon.records.validation import safe_metadata, safe_text
 
 BLOCK_SIZE = 16384
+_ZERO_CODE = np.zeros((), dtype=np.int32)
 _FIRST_TAIL_CAPACITY = 64
 
 
@@ -154,7 +155,11 @@ class Series:
 
     def _seal_tail(self) -> None:
         n = self.tail_n
-        block = Block(self.tail_ts[:n].copy(), self.tail_values[:n].copy(), self.tail_codes[:n].copy(), seal=True)
+        codes = self.tail_codes[:n]
+        # A block of points without metadata (most metrics) holds its codes as a read-only
+        # view of one zero: 4 bytes a point saved, and every reader still sees an array.
+        codes = np.broadcast_to(_ZERO_CODE, n) if not codes.any() else codes.copy()
+        block = Block(self.tail_ts[:n].copy(), self.tail_values[:n].copy(), codes, seal=True)
         self.blocks.append(block)
         self.block_starts.append(float(block.ts[0]))
         self.tail_n = 0

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from genmon.monitor.store.metric_store import MetricStore
 
 _FIELDS = dict(zip(TOKEN_METRICS, ("prompt_tokens", "completion_tokens", "total_tokens")))
+TOKEN_NAMES = frozenset(TOKEN_METRICS)  # the metrics the running totals read
 
 
 def token_usage(store: MetricStore, start: float | None) -> TokenUsageReport:
