@@ -23,6 +23,7 @@ GENERATION_COUNTS = (*TOKEN_METRICS, "conversation_length")
 _NOT_METADATA = frozenset({*GENERATION_COUNTS, "error", "metadata", "timestamp", "scores", "metric", "value"})
 
 Point = tuple[str, float, float, "dict[str, Any] | None"]
+_UNCHECKED: Any = object()
 
 
 def _number(raw: Any, argument: str) -> float:
@@ -92,10 +93,20 @@ def call_metadata(kwargs: dict[str, Any], now: float) -> tuple[float, dict[str, 
     return ts, intern_metadata(meta) if meta else None
 
 
-def generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: float) -> tuple[float, list[Point]]:
-    """Validate a track_generation call and return its time and points."""
+def generation_points(
+    duration: Any, success: Any, kwargs: dict[str, Any], now: float, checked_meta: Any = _UNCHECKED
+) -> tuple[float, list[Point]]:
+    """Validate a track_generation call and return its time and points.
+
+    ``checked_meta``: the call's metadata when the caller already has it checked
+    (a tracked call whose model, reason and metadata were seen before): the
+    keyword checks are skipped and the points are stamped ``now``.
+    """
     duration = _number(duration, "duration")
-    ts, meta = call_metadata(kwargs, now)
+    if checked_meta is _UNCHECKED:
+        ts, meta = call_metadata(kwargs, now)
+    else:
+        ts, meta = now, checked_meta
     # afterimage recorded error_rate only when an `error` keyword was given,
     # so its mean was not a rate; here every call records 0 or 1.
     if success:

@@ -210,6 +210,7 @@ class SpanRecorder:
         self._put_log = put_log
         self._clock = clock
         self._subscribers = events.subscribers
+        self._call_meta: dict[tuple[Any, ...], tuple[Any, dict[str, Any] | None]] = {}
         self._events = events
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
         self.capture_io = capture_io
@@ -312,7 +313,18 @@ class SpanRecorder:
             error_type = type(exc).__name__
             error_message = error_text(exc, MAX_EXCEPTION_MESSAGE)
             kwargs["error_type"] = error_type
-        ts, points = generation_points(duration, exc is None, kwargs, self._clock())
+        # The call's metadata is what its tracker, model, reason and error type make it: checked
+        # once per combination, then found by those (a tracked call's hot path).
+        metadata = span.metadata
+        key = (span.name, span.span_type, span.component, span.model_name, span.finish_reason, error_type, id(metadata))
+        known = self._call_meta.get(key)
+        if known is not None and known[0] is metadata:
+            ts, points = generation_points(duration, exc is None, kwargs, self._clock(), known[1])
+        else:
+            ts, points = generation_points(duration, exc is None, kwargs, self._clock())
+            if len(self._call_meta) >= 1024:
+                self._call_meta.clear()  # bounded: per-call metadata (set_metadata) never hits anyway
+            self._call_meta[key] = (metadata, points[0][3])  # the entry keeps the dict alive: its id stays its own
         cost, cost_source = span.cost_usd, span.cost_source
         if cost is None and self.prices:
             cost = self.prices.cost(span.model_name, prompt, completion)
