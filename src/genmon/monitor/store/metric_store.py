@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, KeysView
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ from genmon.monitor.store.series import Series
 from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.window import WindowParts, WindowStats, window_parts
 from genmon.records.types import MetricPoint
+
+_NAME, _VALUE, _TIME, _META = (itemgetter(i) for i in range(4))
 
 
 class MetricStore:
@@ -49,13 +52,19 @@ class MetricStore:
     def append_batch(self, points: Iterable[MetricPoint], now: float | None = None) -> KeysView[str]:
         """Append points (name, value, timestamp, metadata), apply retention; return the names seen."""
         grouped: dict[str, tuple[list[float], list[float], list[Any]]] = {}
-        for name, value, ts, meta in points:
-            group = grouped.get(name)
-            if group is None:
-                group = grouped[name] = ([], [], [])
-            group[0].append(ts)
-            group[1].append(value)
-            group[2].append(meta)
+        points = points if isinstance(points, list) else list(points)
+        names = list(map(_NAME, points))
+        if names and names.count(names[0]) == len(names):
+            # One metric (a loop of record_metric calls): the columns are taken in C, no Python loop.
+            grouped[names[0]] = (list(map(_TIME, points)), list(map(_VALUE, points)), list(map(_META, points)))
+        else:
+            for name, value, ts, meta in points:
+                group = grouped.get(name)
+                if group is None:
+                    group = grouped[name] = ([], [], [])
+                group[0].append(ts)
+                group[1].append(value)
+                group[2].append(meta)
         cutoff = None
         if self.retention_s is not None and now is not None:
             cutoff = now - self.retention_s

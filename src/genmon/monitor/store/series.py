@@ -13,7 +13,6 @@ into a table of distinct metadata dicts (code 0 is "no metadata").
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -67,7 +66,9 @@ class Series:
         self.meta_ids: dict[int, tuple[dict[str, Any], int]] = {}
 
     # -- metadata encoding -------------------------------------------------
-    def encode(self, metadata: Sequence[dict[str, Any] | None]) -> np.ndarray:
+    def encode(self, metadata: list[dict[str, Any] | None]) -> np.ndarray:
+        if metadata.count(None) == len(metadata):  # no metadata at all (counted in C)
+            return np.zeros(len(metadata), dtype=np.int32)
         codes = [0] * len(metadata)
         table, index, by_id = self.meta_table, self.meta_codes, self.meta_ids
         last: Any = None
