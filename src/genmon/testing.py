@@ -12,7 +12,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["BlockingHandler", "CapturingLogHandler", "CapturingMetricHandler", "ManualClock", "RaisingHandler"]
+__all__ = [
+    "BlockingHandler",
+    "CapturingLogHandler",
+    "CapturingMetricHandler",
+    "LifecycleRecordingHandler",
+    "ManualClock",
+    "RaisingHandler",
+]
 
 
 class ManualClock:
@@ -53,6 +60,20 @@ class CapturingMetricHandler:
     def values(self, metric_name: str) -> list[float]:
         with self._lock:
             return [v for n, v, _ in self.points if n == metric_name]
+
+
+class LifecycleRecordingHandler(CapturingMetricHandler):
+    """A capturing metric handler that also records its ``flush`` and ``close`` calls, in order, in ``calls``."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name)
+        self.calls: list[str] = []
+
+    def flush(self, timeout_s: float) -> None:
+        self.calls.append("flush")
+
+    def close(self, timeout_s: float) -> None:
+        self.calls.append("close")
 
 
 class CapturingLogHandler:

@@ -8,21 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from genmon import GenerationMonitor
-from genmon.testing import CapturingMetricHandler
+from genmon.testing import LifecycleRecordingHandler
 
-
-class ClosingHandler(CapturingMetricHandler):
-    """A capturing handler that records its flush and close calls."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.calls: list[str] = []
-
-    def flush(self, timeout_s: float) -> None:
-        self.calls.append("flush")
-
-    def close(self, timeout_s: float) -> None:
-        self.calls.append("close")
+ClosingHandler = LifecycleRecordingHandler  # records its flush and close calls
 
 
 def test_flush_after_a_handler_was_removed_counts_no_error(make_monitor: Any) -> None:

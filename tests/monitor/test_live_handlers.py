@@ -6,21 +6,9 @@ import threading
 from typing import Any
 
 from genmon import Alert, FileMetricHandler, GenerationMonitor
-from genmon.testing import CapturingLogHandler, CapturingMetricHandler
+from genmon.testing import CapturingLogHandler, CapturingMetricHandler, LifecycleRecordingHandler
 
-
-class ClosingHandler(CapturingMetricHandler):
-    """A capturing handler that records its flush and close calls."""
-
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name)
-        self.calls: list[str] = []
-
-    def flush(self, timeout_s: float) -> None:
-        self.calls.append("flush")
-
-    def close(self, timeout_s: float) -> None:
-        self.calls.append("close")
+ClosingHandler = LifecycleRecordingHandler  # records its flush and close calls
 
 
 def test_an_appended_metric_handler_gets_every_later_point_and_is_closed(make_monitor) -> None:

@@ -17,16 +17,9 @@ import numpy as np
 from genmon.exporters.calls import MODEL_CALL_LABEL, CallStats, by_model, by_operation
 from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.units import format_number, format_percent, format_seconds, format_usd, metric_kind
+from genmon.records.model_calls import CALL_METRIC_ORDER
 
-KEY_METRICS = (
-    "generation_time",
-    "success_rate",
-    "error_rate",
-    "prompt_token_count",
-    "completion_token_count",
-    "total_token_count",
-    "cost_usd",
-)
+KEY_METRICS = CALL_METRIC_ORDER  # a call's own metrics lead the tables
 
 
 @dataclass(frozen=True)

@@ -40,17 +40,16 @@ __all__ = [
 MODEL_SPAN_TYPES = frozenset({"LLM", "CHAT_MODEL"})
 MODEL_CALL = "model"  # the call kind of a model call; a wrapper's kind is its span type
 # The metrics each call records (track_generation, or a tracked call on exit).
-CALL_METRICS = frozenset(
-    {
-        "generation_time",
-        "success_rate",
-        "error_rate",
-        "prompt_token_count",
-        "completion_token_count",
-        "total_token_count",
-        "cost_usd",
-    }
+CALL_METRIC_ORDER = (  # in the order tables show them
+    "generation_time",
+    "success_rate",
+    "error_rate",
+    "prompt_token_count",
+    "completion_token_count",
+    "total_token_count",
+    "cost_usd",
 )
+CALL_METRICS = frozenset(CALL_METRIC_ORDER)
 _CALL_METRIC_PREFIXES = ("model_usage:", "finish_reason:")
 
 
