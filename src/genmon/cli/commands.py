@@ -54,23 +54,19 @@ def report_command(run_dirs: Sequence[str], out: str | None, merge_runs: bool = 
 
 
 def export_command(run_dir: str, fmt: str, window_s: float | None, out: str | None, merge_runs: bool = False) -> int:
-    from genmon.exporters.base import get_exporter, window_snapshot
-    from genmon.exporters.parquet_file import ParquetExporter
+    from genmon.exporters.base import export_with_spans, get_exporter
+    from genmon.monitor.store.view import FixedView
 
     run = _load([run_dir], merge_runs)
-    last = max(float(s.timestamps[-1]) for s in run.store.snapshot())
-    # A finished run's window ends at its last point, not at the current time.
-    series = window_snapshot(run.store, last, window_s)
+    view = FixedView(run.store, Path(run_dir))  # a finished run's window ends at its last point, not now
+    series = view.snapshot(window_s)
+    start = -math.inf if window_s is None else view.now() - window_s
     ext = EXPORT_FORMATS.get(fmt, fmt)
     path = Path(out) if out else Path(run_dir) / "exports" / f"metrics.{ext}"
-    exporter = get_exporter(fmt)
-    if isinstance(exporter, ParquetExporter):  # spans of the same window go beside the points
-        start = -math.inf if window_s is None else last - window_s
-        written = exporter.export(series, path, spans=[s for s in run.spans if s.get("start", 0.0) >= start])
-    else:
-        written = exporter.export(series, path)
-    spans = f" (spans: {written[1]})" if fmt == "parquet" and len(written) > 1 else ""
-    print(f"{sum(len(s) for s in series):,} points in {len(series)} metrics written to {written[0]}{spans}")
+    window_spans = lambda: [s for s in run.spans if s.get("start", 0.0) >= start]
+    written = export_with_spans(get_exporter(fmt), series, path, window_spans)
+    beside = f" (spans: {written[1]})" if fmt == "parquet" and len(written) > 1 else ""
+    print(f"{sum(len(s) for s in series):,} points in {len(series)} metrics written to {written[0]}{beside}")
     return 0
 
 

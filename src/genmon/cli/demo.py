@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from genmon.monitor.generation_monitor import GenerationMonitor
-from genmon.records.model_calls import model_calls
 from genmon.simulated import PRICES, run_simulation
 
 EXIT_INTERRUPTED = 1  # the demo did not finish: "failed" in genmon's exit codes
@@ -51,18 +50,15 @@ def _progress(console: Any) -> Any:
 
 def rates_text(monitor: GenerationMonitor, started: float) -> str:
     """``model calls: 352, 242/s, p95 107 ms, 8.4% failed``: over the model calls recorded so far."""
-    import numpy as np
-
+    from genmon.exporters.calls import headline
     from genmon.plots.units import format_percent, format_seconds
 
-    found = {s.name: model_calls(s) for s in monitor.store.snapshot(names=["generation_time", "error_rate"])}
-    times, errors = found.get("generation_time"), found.get("error_rate")
-    if times is None or not len(times):
+    calls = headline(monitor.store.snapshot(names=["generation_time", "error_rate"])).model  # the report's figures
+    if calls.p95 is None:
         return ""
     elapsed = max(time.perf_counter() - started, 1e-9)
-    p95 = format_seconds(float(np.percentile(times.values, 95)))
-    failed = format_percent(float(errors.values.mean())) if errors is not None and len(errors) else "-"
-    return f"model calls: {len(times):,}, {len(times) / elapsed:,.0f}/s, p95 {p95}, {failed} failed"
+    failed = "-" if calls.error_rate is None else format_percent(calls.error_rate)
+    return f"model calls: {calls.calls:,}, {calls.calls / elapsed:,.0f}/s, p95 {format_seconds(calls.p95)}, {failed} failed"
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -74,17 +74,12 @@ def export_run(
     spans: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, list[Path]]:
     """Write ``out_dir/exports/metrics.<ext>`` in each format (Parquet with the spans beside it)."""
-    from genmon.exporters.base import get_exporter
-    from genmon.exporters.parquet_file import ParquetExporter
+    from genmon.exporters.base import export_with_spans, get_exporter
 
     written = {}
     for fmt in formats:
-        ext = EXPORT_FORMATS.get(fmt, fmt)
-        path = out_dir / "exports" / f"metrics.{ext}"
-        if fmt == "parquet":
-            written[fmt] = ParquetExporter().export(series, path, spans=spans)
-        else:
-            written[fmt] = get_exporter(fmt).export(series, path)
+        path = out_dir / "exports" / f"metrics.{EXPORT_FORMATS.get(fmt, fmt)}"
+        written[fmt] = export_with_spans(get_exporter(fmt), series, path, lambda: spans)
     return written
 
 
@@ -121,7 +116,6 @@ def build_report(
         series,
         run.spans,
         plots,
-        title="genmon run report",
         sources=[str(d) for d in run.directories],
         alerts=alerts,
         run=run.run_info,

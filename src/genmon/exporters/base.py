@@ -14,9 +14,9 @@ Example:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.view import window_snapshot
@@ -50,6 +50,15 @@ _REGISTRY: dict[str, str | Callable[[], Exporter]] = {
     "parquet": "genmon.exporters.parquet_file:ParquetExporter",
 }
 _ALIASES = {"xlsx": "excel"}
+
+
+def export_with_spans(
+    exporter: Exporter, series: Sequence[SeriesData], output_path: Path, spans: Callable[[], Iterable[Any]] | None
+) -> list[Path]:
+    """``exporter.export``; an exporter that writes spans beside the points (``writes_spans``) gets ``spans()`` too."""
+    if spans is not None and getattr(exporter, "writes_spans", False):
+        return exporter.export(series, output_path, spans=spans())  # type: ignore[call-arg]
+    return exporter.export(series, output_path)
 
 
 def formats() -> list[str]:

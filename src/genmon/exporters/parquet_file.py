@@ -27,6 +27,7 @@ class ParquetExporter:
     """
 
     format_name = "parquet"
+    writes_spans = True  # export(..., spans=...) writes <stem>_spans.parquet beside the points
 
     def export(self, series: Sequence[SeriesData], output_path: Path, spans: Iterable[Any] = ()) -> list[Path]:
         """Write ``output_path`` (and ``<stem>_spans.parquet`` when there are spans) atomically; return the paths."""

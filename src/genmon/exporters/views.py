@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genmon.exporters.base import get_exporter
+from genmon.exporters.base import export_with_spans, get_exporter
 from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.view import StoreView
 from genmon.records.validation import to_seconds
@@ -39,13 +39,10 @@ def export_metrics(
 
     ``spans(window=...)`` gives the spans of the window; Parquet writes them beside the points.
     """
-    from genmon.exporters.parquet_file import ParquetExporter
-
     exporter = get_exporter(format)  # an unknown format fails before anything is read or written
     series = reader_snapshot(view, window)
-    if isinstance(exporter, ParquetExporter) and spans is not None:
-        return exporter.export(series, Path(output_path), spans=spans(window=window))
-    return exporter.export(series, Path(output_path))
+    window_spans = None if spans is None else (lambda: spans(window=window))
+    return export_with_spans(exporter, series, Path(output_path), window_spans)
 
 
 def save_metrics(view: StoreView) -> Path:

@@ -25,7 +25,6 @@ from typing import Any
 from genmon.errors import RecordsDropped
 from genmon.monitor.store.series_data import SeriesData
 
-ARTIFACTS = ("metrics.parquet", "report.html", "plots", "spans.jsonl")
 FINISH_RESERVE_S = 2.0  # left for marking the run FINISHED
 Upload = Callable[[Path, "str | None"], None]  # (local file or directory, artifact directory or None)
 
@@ -90,7 +89,6 @@ def log_close_artifacts(contents: RunContents, upload: Upload, time_left: Callab
                 contents.series,
                 spans,
                 plots,
-                title="genmon run report",
                 sources=[contents.source],
                 alerts=contents.alerts,
                 run=contents.run,

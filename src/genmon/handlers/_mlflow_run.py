@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genmon.exporters.calls import CallStats, by_model, headline
-from genmon.handlers._mlflow_support import mlflow_key
+from genmon.handlers._mlflow_support import MAX_METRICS_PER_CALL, mlflow_key
 from genmon.monitor.store.series_data import SeriesData
 from genmon.records.types import RunInfo
+from genmon.records.validation import json_options
 
 PARAM_VALUE_LIMIT = 6000  # MLflow's MAX_PARAM_VAL_LENGTH
 TAG_VALUE_LIMIT = 8000  # MLflow's MAX_TAG_VAL_LENGTH
@@ -63,7 +64,7 @@ def param_text(value: Any) -> str:
     if isinstance(value, (list, tuple, dict)):
         import orjson
 
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=str).decode()
+        return orjson.dumps(value, option=json_options(), default=str).decode()
     return str(value)
 
 
@@ -160,6 +161,6 @@ def log_summary(client: Any, run_id: str, series: Sequence[SeriesData], timestam
     from mlflow.entities import Metric
 
     metrics = [Metric(key, value, timestamp_ms, 0) for key, value in summary_metrics(series).items()]
-    for start in range(0, len(metrics), 1000):  # MLflow's log_batch limit
-        client.log_batch(run_id, metrics=metrics[start : start + 1000], synchronous=True)
+    for start in range(0, len(metrics), MAX_METRICS_PER_CALL):
+        client.log_batch(run_id, metrics=metrics[start : start + MAX_METRICS_PER_CALL], synchronous=True)
     return len(metrics)

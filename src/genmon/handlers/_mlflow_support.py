@@ -11,6 +11,7 @@ from genmon.handlers._retry import RetryableError
 # MLflow's rule for metric, param and tag keys (mlflow.utils.validation): word characters, _ - . / : and space.
 _INVALID_KEY_CHARS = re.compile(r"[^\w\-./: ]")
 MAX_KEY_LENGTH = 250  # MLflow's MAX_ENTITY_KEY_LENGTH
+MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 # Stores that mlflow-skinny cannot open (it has no SQLAlchemy, no alembic, no file store).
 _LOCAL_STORE_SCHEMES = frozenset({"", "file", "sqlite", "postgresql", "mysql", "mssql"})
 # MLflow error codes worth retrying; anything else (bad parameter, not found) is not.

@@ -25,27 +25,18 @@ class RemoteSink:
         # builds a fresh sink from the same keywords (for_shard).
         self._config = {k: v for k, v in arguments.items() if k not in ("self", "__class__")}
 
-    def _start_sender(
-        self,
-        kind: str,
-        send: Callable[[list[Any], float | None], int | None],
-        *,
-        batch_size: int,
-        flush_interval: float,
-        max_buffer: int,
-        max_retries: int,
-        backoff: float,
-        max_backoff: float,
-    ) -> None:
+    def _start_sender(self, kind: str, send: Callable[[list[Any], float | None], int | None]) -> None:
+        """Start the lane with the batching keywords the sink was built with (``_keep_config``)."""
+        config = self._config
         self._sender = BatchSender(
             f"{kind}-{self.name}",
             send,
-            batch_size=batch_size,
-            flush_interval_s=flush_interval,
-            max_buffer=max_buffer,
-            max_retries=max_retries,
-            backoff_s=backoff,
-            max_backoff_s=max_backoff,
+            batch_size=config["batch_size"],
+            flush_interval_s=config["flush_interval"],
+            max_buffer=config["max_buffer"],
+            max_retries=config["max_retries"],
+            backoff_s=config["backoff"],
+            max_backoff_s=config["max_backoff"],
             on_error=self._record_error,
             redact=self._redactor,
         )
@@ -76,3 +67,14 @@ class RemoteSink:
     def flush(self, timeout_s: float | None = 5.0) -> bool:
         """Deliver what is buffered; True when all of it was delivered or dropped within ``timeout_s``."""
         return self._sender.flush(timeout_s)
+
+    def stats(self) -> dict[str, Any]:
+        """received, sent, batches_sent, dropped (by reason), dropped_total, buffered, in_flight, retries, last_error."""
+        return self._sender.stats()
+
+    def handle_span(self, span: Any) -> None:
+        """One finished span (``SpanRecord``)."""
+        self.handle_span_batch([span])
+
+    def handle_span_batch(self, spans: list[Any]) -> None:  # pragma: no cover - each sink has its own
+        raise NotImplementedError

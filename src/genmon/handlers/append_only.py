@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from genmon.errors import RecordsDropped
-from genmon.records.validation import ENCODING_ERRORS, safe_text
+from genmon.records.validation import ENCODING_ERRORS, json_options, safe_text
+
+
+def encode_json_lines(records: list[Any]) -> bytes:
+    """One JSON object a line, with the options the record calls check against (``json_options``)."""
+    import orjson  # loaded with the first batch, not at `import genmon`
+
+    options = json_options()
+    return b"".join(orjson.dumps(r, option=options, default=str) + b"\n" for r in records)
 
 
 class AppendOnlyFile:

@@ -41,11 +41,11 @@ from genmon.handlers._remote import RemoteSink
 from genmon.handlers._retry import close_timeout
 from genmon.handlers._secrets import redact_url
 from genmon.records.timefmt import IsoFormatter
-from genmon.records.validation import ENCODING_ERRORS
+from genmon.records.validation import ENCODING_ERRORS, json_options
 
 __all__ = ["HttpHandler", "redact_url"]
 
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_JSON_OPTIONS = json_options()
 
 
 class HttpHandler(RemoteSink):
@@ -100,16 +100,7 @@ class HttpHandler(RemoteSink):
         self._iso = IsoFormatter()
         self._source = {"service": "genmon", "host": socket.gethostname(), "pid": os.getpid()}
         self._run: dict[str, Any] | None = None
-        self._start_sender(
-            "http",
-            self._post,
-            batch_size=batch_size,
-            flush_interval=flush_interval,
-            max_buffer=max_buffer,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-        )
+        self._start_sender("http", self._post)
 
     def __repr__(self) -> str:
         # Header names only: their values are secrets.
@@ -144,10 +135,7 @@ class HttpHandler(RemoteSink):
 
     def handle_span_batch(self, spans: list[Any]) -> None:
         """Finished spans (``SpanRecord``), sent in the ``spans`` list."""
-        self._sender.put_many(list(spans))
-
-    def handle_span(self, span: Any) -> None:
-        self.handle_span_batch([span])
+        self._sender.put_many(spans)
 
     def handle_alert(self, alert: Any) -> None:
         """An ``Alert``, sent in the ``alerts`` list; returns at once."""
@@ -168,10 +156,6 @@ class HttpHandler(RemoteSink):
         if self._sender.join(0):
             self._poster.close()
         return ok
-
-    def stats(self) -> dict[str, Any]:
-        """received, sent, batches_sent, dropped (by reason), dropped_total, buffered, in_flight, retries."""
-        return self._sender.stats()
 
     # -- the sender thread ---------------------------------------------------------------
     def payload(self, batch: list[Any]) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from genmon.handlers.append_only import JsonLinesSink
+from genmon.handlers.append_only import JsonLinesSink, encode_json_lines
 
 LOG_FILE = "genmon.log"
 
@@ -25,15 +25,8 @@ class FileLogHandler(JsonLinesSink):
 
     def handle_batch(self, records: list[dict[str, Any]]) -> None:
         """Append a batch of records with one write; a record that cannot be encoded is dropped and reported."""
-        self._write_batch(records, _encode, lambda r: str(r.get("message", "")))
+        self._write_batch(records, encode_json_lines, lambda r: str(r.get("message", "")))
 
     def handle_log(self, message: dict[str, Any]) -> None:
         """Append one record (afterimage's protocol)."""
         self.handle_batch([message])
-
-
-def _encode(records: list[dict[str, Any]]) -> bytes:
-    import orjson  # loaded with the first batch, not at `import genmon`
-
-    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-    return b"".join(orjson.dumps(r, option=options, default=str) + b"\n" for r in records)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from genmon.handlers.append_only import JsonLinesSink
+from genmon.handlers.append_only import JsonLinesSink, encode_json_lines
 from genmon.records.timefmt import IsoFormatter
 from genmon.records.types import MetricPoint
+from genmon.records.validation import json_options
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -16,7 +17,7 @@ def metadata_fragment(meta: dict[str, Any]) -> str:
     """The metadata as the inside of a JSON object: ``"k":v,"k2":v2``."""
     import orjson  # loaded with the first point, not at `import genmon`
 
-    return orjson.dumps(meta, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=str)[1:-1].decode()
+    return orjson.dumps(meta, option=json_options(), default=str)[1:-1].decode()
 
 
 class FileMetricHandler(JsonLinesSink):
@@ -103,7 +104,7 @@ class FileMetricHandler(JsonLinesSink):
     def handle_metric(self, metric_name: str, value: float, metadata: dict[str, Any] | None = None) -> None:
         """Append one point (afterimage's protocol); ``metadata['timestamp']`` is kept as given."""
         entry = {"metric": metric_name, "value": value, **(metadata or {})}
-        self._write_batch([entry], _encode_entries, lambda e: str(e.get("metric")))
+        self._write_batch([entry], encode_json_lines, lambda e: str(e.get("metric")))
 
 
 _NOTHING = object()  # no point seen yet (None is a point's "no metadata")
@@ -111,10 +112,3 @@ _NOTHING = object()  # no point seen yet (None is a point's "no metadata")
 
 def _metric_name(point: MetricPoint) -> str:
     return point[0] if isinstance(point[0], str) else repr(point[0])
-
-
-def _encode_entries(entries: list[dict[str, Any]]) -> bytes:
-    import orjson
-
-    options = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-    return b"".join(orjson.dumps(e, option=options, default=str) + b"\n" for e in entries)

@@ -45,13 +45,18 @@ from genmon.handlers._batching import SendAbandoned, Task
 from genmon.handlers._extras import import_extra
 from genmon.handlers._mlflow_artifacts import RunContents, log_close_artifacts, run_contents
 from genmon.handlers._mlflow_run import log_run_info, log_summary, run_tags
-from genmon.handlers._mlflow_support import check_store_supported, classify, experiment_id_for, mlflow_key
+from genmon.handlers._mlflow_support import (
+    MAX_METRICS_PER_CALL,
+    check_store_supported,
+    classify,
+    experiment_id_for,
+    mlflow_key,
+)
 from genmon.handlers._mlflow_traces import SpanTrees, TraceWriter, Tree
 from genmon.handlers._remote import RemoteSink
 from genmon.handlers._retry import RetryableError, close_timeout
 from genmon.records.steps import point_step
 
-MAX_METRICS_PER_CALL = 1000  # MLflow's log_batch limit
 # A new sqlite store takes 10-15 s to create on a loaded 2-core machine, and artifacts
 # take their time to upload: a default close waits this long for this sink.
 DEFAULT_CLOSE_BUDGET_S = 60.0
@@ -148,16 +153,7 @@ class MlflowHandler(RemoteSink):
         self._plan_for: list[Any] | None = None  # the batch whose steps are in _plan
         self._plan: list[tuple[Any, int]] = []
         self._plan_done = 0  # records of that batch already delivered
-        self._start_sender(
-            "mlflow",
-            self._send,
-            batch_size=batch_size,
-            flush_interval=flush_interval,
-            max_buffer=max_buffer,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-        )
+        self._start_sender("mlflow", self._send)
         # Create the run (and, for a new sqlite store, its tables: seconds) right away on the
         # handler's thread, so a short job's close does not have to wait for it.
         self._sender.put_task("setup")
@@ -187,9 +183,6 @@ class MlflowHandler(RemoteSink):
         """Finished spans (``SpanRecord``); sent as traces when ``log_spans``."""
         if self.log_spans:
             self._sender.put_many([("span", s) for s in spans])
-
-    def handle_span(self, span: Any) -> None:
-        self.handle_span_batch([span])
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self, timeout_s: float | None = 5.0) -> bool:

@@ -129,16 +129,7 @@ class OtlpHandler(RemoteSink):
         self.metrics_endpoint: str | None = None
         if metrics:
             self._start_metrics(endpoint, metrics_endpoint, headers, settings.timeout_s, public, metrics_interval)
-        self._start_sender(
-            "otlp",
-            self._send,
-            batch_size=batch_size,
-            flush_interval=flush_interval,
-            max_buffer=max_buffer,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-        )
+        self._start_sender("otlp", self._send)
 
     def _start_metrics(
         self,
@@ -180,16 +171,13 @@ class OtlpHandler(RemoteSink):
         """Finished spans (``SpanRecord``), buffered for the next request."""
         if not spans:
             return
-        self._sender.put_many(list(spans))
+        self._sender.put_many(spans)
         if self._metrics is not None:
             self._metrics.add(spans)
             now = time.monotonic()
             if now >= self._metrics_due:
                 self._metrics_due = now + self.metrics_interval
                 self._sender.put_task(_EXPORT_METRICS)
-
-    def handle_span(self, span: Any) -> None:
-        self.handle_span_batch([span])
 
     def handle_batch(self, records: list[Any]) -> None:
         """Metric points and log records are not traces: ignored (the monitor feeds every metric handler)."""

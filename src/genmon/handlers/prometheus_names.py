@@ -37,6 +37,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from genmon.records.model_calls import CALL_COUNTER_PREFIXES
+
 TIME_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 TOKEN_BUCKETS: tuple[float, ...] = (1, 10, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000)
 KINDS: tuple[str, ...] = ("counter", "gauge", "histogram", "summary")
@@ -55,7 +57,7 @@ CALL_LABEL_KEYS: tuple[str, ...] = ("finish_reason", "error_type")
 # token_type, model_usage:<model> and finish_reason:<reason> one per call
 # (the model and finish_reason labels of llm_calls_total).
 REDUNDANT = frozenset({"error_rate", "total_token_count"})
-REDUNDANT_PREFIXES: tuple[str, ...] = ("model_usage:", "finish_reason:")
+REDUNDANT_PREFIXES: tuple[str, ...] = CALL_COUNTER_PREFIXES
 
 _INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 _INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from genmon.monitor import lifecycle
-from genmon.monitor.engine.queueing import deadline_in, fast_record_metric
+from genmon.monitor.engine.queueing import deadline_in
+from genmon.monitor.recorder import fast_record_metric
 from genmon.monitor.settings import DEFAULT_INTERVAL_S, HandlerListAttribute, Settings, shard_id
 from genmon.monitor.views import MonitorViews
 from genmon.records.redaction import redact_secrets
@@ -116,9 +117,7 @@ class GenerationMonitor(MonitorViews):
 
     def _install(self, runtime: Runtime) -> None:
         self._rt = runtime
-        self._metric_queue = runtime.metric_queue  # the record path reads these directly: one lookup each
-        self._put_metric = runtime.metric_queue.put
-        self._put_log = runtime.put_log
+        self._metric_queue = runtime.metric_queue  # the record path reads it directly: one lookup
         if type(self).record_metric is GenerationMonitor.record_metric:
             full_path = GenerationMonitor.record_metric.__get__(self)
             fast = fast_record_metric(runtime.metric_queue, self._clock, full_path)

@@ -15,15 +15,15 @@ from typing import Any
 from genmon.monitor.engine.delivery import RECORD_TIME
 from genmon.monitor.engine.queueing import BoundedQueue
 from genmon.monitor.tracking.events import EventBus
-from genmon.monitor.tracking.generation import (
-    check_log_record,
-    error_text,
-    evaluation_points,
-    generation_points,
-    log_data,
-)
+from genmon.monitor.tracking.generation import error_text, evaluation_points, generation_points, log_data
 from genmon.records.steps import with_step
-from genmon.records.validation import check_metadata, check_name, check_value
+from genmon.records.validation import (
+    INTERNED_METADATA,
+    check_log_record,
+    check_metadata,
+    check_name,
+    check_value,
+)
 
 
 class Recorder:
@@ -86,3 +86,47 @@ class Recorder:
             data = {"error": error_text(error), "error_type": type(error).__name__, **data}
         check_log_record(level, message, data)
         self._put_log((self._clock() if timestamp is None else timestamp, level, message, data))
+
+
+def fast_record_metric(
+    queue: BoundedQueue, clock: Callable[[], float], full_path: Callable[..., None]
+) -> Callable[..., None]:
+    """``record_metric`` for the common call (a valid name and float, no step, room in the queue).
+
+    It is the library's hottest call: a closure reads its queue and clock
+    from cells instead of attributes, which takes it from about 2x to 1.5x
+    the cost of a bare ``SimpleQueue.put``. Metadata of text values seen
+    before is one hash away. Every other call takes ``full_path``, which
+    validates and applies the full-queue policy.
+    """
+    depth, enqueue = queue.depth, queue.enqueue
+    interned = INTERNED_METADATA
+
+    def record_metric(
+        metric_name: str, value: float, metadata: dict[str, Any] | None = None, step: int | None = None
+    ) -> None:
+        if (
+            step is None  # a step travels in the metadata, on the full path (`a is b is None` costs more)
+            and type(metric_name) is str
+            and metric_name
+            and metric_name.isascii()  # an O(1) flag: other text takes the full path's surrogate check
+            and type(value) is float
+            and value - value == 0.0  # finite
+            and depth() < queue.limit
+        ):
+            if metadata is None:
+                enqueue((metric_name, value, clock(), None))
+                return
+            if type(metadata) is dict:
+                # Metadata of text values seen before (a model and an operation): the shared,
+                # already checked dict, found by content (see validation.check_metadata).
+                try:
+                    hit = interned.get(tuple(metadata.items()))
+                except TypeError:  # unhashable values: the full check
+                    hit = None
+                if hit is not None and not hit[1]:
+                    enqueue((metric_name, value, clock(), hit[0]))
+                    return
+        full_path(metric_name, value, metadata, step)
+
+    return record_metric

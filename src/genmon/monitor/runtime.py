@@ -23,7 +23,7 @@ from genmon.monitor.alerts.manager import AlertManager
 from genmon.monitor.engine import delivery
 from genmon.monitor.engine.failures import HandlerErrors
 from genmon.monitor.engine.pipeline import Pipeline, wait_marker
-from genmon.monitor.engine.queueing import BoundedQueue, deadline_in
+from genmon.monitor.engine.queueing import BoundedQueue, deadline_in, wait_all
 from genmon.monitor.handler_host import HandlerHost
 from genmon.monitor.recorder import Recorder
 from genmon.monitor.resources.profiler import Profiler
@@ -35,7 +35,7 @@ from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.view import window_snapshot
 from genmon.monitor.tracking.events import EventBus
 from genmon.monitor.tracking.span_store import SpanStore
-from genmon.monitor.tracking.token_totals import TOKEN_NAMES, TokenTotals
+from genmon.monitor.tracking.token_totals import TOKEN_NAMES, TokenTotals, token_usage
 from genmon.monitor.tracking.track import SpanRecorder
 from genmon.records.spans import SpanRecord
 from genmon.records.timefmt import IsoFormatter
@@ -156,8 +156,6 @@ class Runtime:
 
     def token_usage(self, start: float) -> Any:
         """Tokens per model over the points stamped since ``start`` (read from the store)."""
-        from genmon.monitor.tracking.token_totals import token_usage
-
         return token_usage(self.store, start)
 
     def attach(self, monitor: Any, generator: Any, methods: Any, span_type: Any, depth: Any) -> None:
@@ -242,7 +240,7 @@ class Runtime:
             if self.closed:
                 return not self.metrics.worker.thread.is_alive()
             markers = [self.metrics.request_flush(), self.spans.request_flush()]
-        return all([m.done.wait(max(deadline - time.monotonic(), 0.0)) for m in markers])  # noqa: C419 - wait on every marker
+        return wait_all(markers, deadline)
 
     def stopped(self) -> bool:
         return all(not p.worker.thread.is_alive() for p in self.pipelines())
@@ -326,7 +324,7 @@ class Runtime:
 
     def adopt(self, previous: Runtime) -> None:
         """Carry over what the user configured on a parent's runtime: rules and event subscriptions."""
-        for rule in previous.alerts.rules.all():
+        for rule in previous.alerts.rules.rules():
             self.alerts.add_rule(rule)
         for events, callback in previous.events.subscriptions():
             self.events.on(events, callback)

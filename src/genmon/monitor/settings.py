@@ -15,11 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from genmon.records.resources import DEFAULT_INTERVAL_S  # the sampler's, when sample_resources=True
 from genmon.records.types import RunInfo
 from genmon.records.validation import check_run_info, to_seconds
 
 RUN_FILE = "run.json"
-DEFAULT_INTERVAL_S = 5.0  # the resource sampler's, when sample_resources=True
 # afterimage's threshold keywords of the built-in alert rules.
 ALERT_THRESHOLD_KEYWORDS = (
     "alert_min_success_rate",

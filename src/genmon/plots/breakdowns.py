@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genmon.exporters.calls import NO_OPERATION
 from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.base import PALETTE, Chart, style_axes
 from genmon.plots.units import format_number, format_usd, plural, time_scale
@@ -27,7 +28,6 @@ THOUSANDS = "{x:,.0f}"  # a tick format string: 25,000 rather than 25000
 # is higher: a 5% cell is not drawn as alarming as it gets.
 ALARMING_PERCENT = 20.0
 MAX_MODELS = 8  # one palette colour each; the busiest are drawn
-NO_OPERATION = "(none)"
 
 
 def _named(series: SeriesData | None, only_model_calls: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -42,6 +42,17 @@ def _named(series: SeriesData | None, only_model_calls: bool) -> tuple[np.ndarra
     operations = series.metadata_column("operation")[keep]
     labels = np.array([NO_OPERATION if o is None else str(o) for o in operations], dtype=object)
     return series.values[keep], np.array([str(m) for m in models[keep]], dtype=object), labels
+
+
+def _names_a_model(series: SeriesData | None, only_model_calls: bool) -> bool:
+    """Whether ``_named`` would keep any point, decided per metadata code (no per-point Python)."""
+    if series is None or not len(series):
+        return False
+    per_code = np.array([e is not None and e.get("model_name") is not None for e in series.metadata_table])
+    keep = per_code[series.codes]
+    if only_model_calls:
+        keep &= model_call_mask(series)
+    return bool(keep.any())
 
 
 def _busiest(models: np.ndarray, limit: int = MAX_MODELS) -> list[str]:
@@ -62,7 +73,7 @@ class LatencyByModelChart:
     name = "latency_by_model"
 
     def available(self, data: Mapping[str, SeriesData]) -> bool:
-        return len(_named(data.get("generation_time"), True)[0]) > 0
+        return _names_a_model(data.get("generation_time"), True)
 
     def draw(self, ax: Axes, data: Mapping[str, SeriesData]) -> None:
         import seaborn as sns
@@ -101,7 +112,7 @@ class ErrorRateByModelChart:
     name = "error_rate_by_model"
 
     def available(self, data: Mapping[str, SeriesData]) -> bool:
-        return len(_named(data.get("error_rate"), True)[0]) > 0
+        return _names_a_model(data.get("error_rate"), True)
 
     def draw(self, ax: Axes, data: Mapping[str, SeriesData]) -> None:
         import seaborn as sns
@@ -144,7 +155,7 @@ class TokensByModelChart:
     name = "tokens_by_model"
 
     def available(self, data: Mapping[str, SeriesData]) -> bool:
-        return any(len(_named(data.get(m), False)[0]) for m in ("prompt_token_count", "completion_token_count"))
+        return any(_names_a_model(data.get(m), False) for m in ("prompt_token_count", "completion_token_count"))
 
     def draw(self, ax: Axes, data: Mapping[str, SeriesData]) -> None:
         import seaborn as sns
@@ -176,7 +187,7 @@ class CostByModelChart:
     name = "cost_by_model"
 
     def available(self, data: Mapping[str, SeriesData]) -> bool:
-        return len(_named(data.get("cost_usd"), False)[0]) > 0
+        return _names_a_model(data.get("cost_usd"), False)
 
     def draw(self, ax: Axes, data: Mapping[str, SeriesData]) -> None:
         import seaborn as sns

@@ -73,7 +73,7 @@ def report_input(
     spans: Sequence[dict[str, Any]],
     plots: Sequence[Path],
     *,
-    title: str,
+    title: str = "genmon run report",
     sources: Sequence[str],
     alerts: Sequence[dict[str, Any]] = (),
     run: Mapping[str, Any] | None = None,

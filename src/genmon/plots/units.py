@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genmon.records.model_calls import CALL_COUNTER_PREFIXES
+
 _BYTE_UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"))
-_COUNTER_PREFIXES = ("model_usage:", "finish_reason:")
 _GAUGE_PREFIXES = ("process/", "system/")  # the resource sampler's readings
 
 
@@ -106,24 +107,15 @@ class MetricKind:
             return format_percent(value)
         return format_number(value / self.scale)
 
-    def with_unit(self, value: float | None) -> str:
-        """One number with its unit: ``40.7 ms``, ``$0.388``, ``44.8 MB``, ``1,204 tokens``."""
-        if value is None:
-            return ""
-        if self.unit == "$":
-            return format_usd(value)
-        text = self.cell(value)
-        if not self.unit or self.is_share:
-            return text
-        return f"{text} {self.unit}"
-
 
 def metric_kind(name: str, values: np.ndarray) -> MetricKind:
     """The kind of a metric from its name and values (the scale fits the values' p95)."""
     lower = name.lower()
     finite = values[np.isfinite(values)] if len(values) else values
     binary = bool(len(finite)) and bool(np.all((finite == 0) | (finite == 1)))
-    if lower.startswith(_COUNTER_PREFIXES) or (binary and bool(np.all(finite == 1)) and not lower.endswith("_rate")):
+    if lower.startswith(CALL_COUNTER_PREFIXES) or (
+        binary and bool(np.all(finite == 1)) and not lower.endswith("_rate")
+    ):
         return MetricKind("", percentiles=False, is_counter=True)
     if binary and (lower.endswith(("_rate", "_ratio")) or "error" in lower or "success" in lower):
         return MetricKind("%", percentiles=False, is_share=True)

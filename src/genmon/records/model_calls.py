@@ -50,7 +50,7 @@ CALL_METRIC_ORDER = (  # in the order tables show them
     "cost_usd",
 )
 CALL_METRICS = frozenset(CALL_METRIC_ORDER)
-_CALL_METRIC_PREFIXES = ("model_usage:", "finish_reason:")
+CALL_COUNTER_PREFIXES = ("model_usage:", "finish_reason:")  # one counter a call, named by its model or reason
 
 
 class PointsLike(Protocol):
@@ -86,7 +86,7 @@ def call_kind(span_type: Any) -> str:
 
 def is_call_metric(name: str) -> bool:
     """True for the metrics recorded once per call (``generation_time``, ``error_rate``, tokens, cost...)."""
-    return name in CALL_METRICS or name.startswith(_CALL_METRIC_PREFIXES)
+    return name in CALL_METRICS or name.startswith(CALL_COUNTER_PREFIXES)
 
 
 def call_kinds(series: PointsLike) -> np.ndarray:

@@ -21,6 +21,8 @@ __all__ = [
     "resource_metric",
 ]
 
+DEFAULT_INTERVAL_S = 5.0  # seconds between the sampler's readings
+
 # name -> (unit, what it is). A figure that compares two readings (CPU, rates) is
 # left out of a sample that has no earlier reading to compare with.
 RESOURCE_METRICS: dict[str, tuple[str, str]] = {

@@ -30,16 +30,19 @@ class IsoFormatter:
         """The date-time text and the offset text of one whole epoch second."""
         cache = self._cache
         if second != cache[0]:
-            local = time.localtime(second)
-            cache = self._cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S", local), _offset_text(local.tm_gmtoff))
+            cache = self._new_second(second)
         return cache[1], cache[2]
+
+    def _new_second(self, second: int) -> tuple[int, str, str]:
+        local = time.localtime(second)
+        cache = self._cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S", local), _offset_text(local.tm_gmtoff))
+        return cache  # the tuple this thread made, whatever another thread stores meanwhile
 
     def __call__(self, ts: float) -> str:
         second = math.floor(ts)
         cache = self._cache
         if second != cache[0]:
-            local = time.localtime(second)
-            cache = self._cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S", local), _offset_text(local.tm_gmtoff))
+            cache = self._new_second(second)
         micros = min(int((ts - second) * 1_000_000), 999_999)
         return f"{cache[1]}.{micros:06d}{cache[2]}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = [
     "STAT_KEYS",
@@ -21,6 +21,7 @@ __all__ = [
 
 # afterimage's LogLevel was Literal["info", "warning", "error"]; genmon also logs debug and critical.
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LEVELS: tuple[str, ...] = get_args(LogLevel)  # in order of severity
 
 # A metric point as it travels from the record call to the store and the handlers:
 # (metric_name, value, timestamp as epoch seconds, metadata or None).

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from genmon.records.types import LEVELS
+
 __all__ = [
     "ENCODING_ERRORS",
     "INT64_MAX",
@@ -237,9 +239,7 @@ def check_metadata(metadata: Any, clock_now: float, argument: str = "metadata") 
     if not meta:
         return clock_now, None
     if internable:
-        if len(_INTERNED) >= _INTERN_LIMIT:
-            _INTERNED.clear()  # bounded: unique-per-point metadata (request ids) must not fill memory
-        _INTERNED[tuple(meta.items())] = (meta, numeric)
+        _intern(tuple(meta.items()), meta, numeric)
     return clock_now, meta
 
 
@@ -265,10 +265,14 @@ def intern_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     if hit is not None and (not hit[1] or _same_types(hit[0], meta)):
         return hit[0]
     if len(meta) <= _INTERN_MAX_KEYS:
-        if len(_INTERNED) >= _INTERN_LIMIT:
-            _INTERNED.clear()
-        _INTERNED[key] = (meta, any(type(v) is not str for v in meta.values()))
+        _intern(key, meta, any(type(v) is not str for v in meta.values()))
     return meta
+
+
+def _intern(key: tuple[tuple[str, Any], ...], meta: dict[str, Any], numeric: bool) -> None:
+    if len(_INTERNED) >= _INTERN_LIMIT:
+        _INTERNED.clear()  # bounded: unique-per-point metadata (request ids) must not fill memory
+    _INTERNED[key] = (meta, numeric)
 
 
 def _same_types(shared: dict[str, Any], given: dict[str, Any]) -> bool:
@@ -352,3 +356,14 @@ def _check_json(item: Any, argument: str, default: Any = None) -> None:
         raise TypeError(
             f"{argument} must be JSON-serialisable ({error}), got {type(item).__name__} {safe_text(repr(item))[:80]}"
         ) from None
+
+
+def check_log_record(level: Any, message: Any, data: dict[str, Any]) -> None:
+    """Refuse, naming the argument, a log record that the log files could not hold."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r:.40}")
+    if not isinstance(message, str):
+        raise TypeError(f"message must be a string, got {type(message).__name__}")
+    check_text(message, "message")
+    if data:
+        check_json_data(data, "data")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from genmon.records.types import STAT_KEYS
+from genmon.records.types import LEVELS, STAT_KEYS
 
 if TYPE_CHECKING:
     from genmon.monitor.store.metric_store import MetricStore
@@ -52,7 +52,6 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
-LEVELS = ("debug", "info", "warning", "error", "critical")
 # Fields a rule adds to the window statistics in ``Alert.data``.
 _DATA_KEYS = ("value", "threshold", "comparison", "window_seconds", "sample_count", "min_samples")
 

@@ -82,11 +82,6 @@ class AlertRules:
             self._firing.pop(rule.name, None)
         return rule
 
-    def all(self) -> list[Rule]:
-        """Every rule, built-in and custom, in the order they were added."""
-        with self._lock:
-            return list(self._rules.values())
-
     def remove(self, name: str) -> bool:
         """Remove the rule called ``name``; False if there was none."""
         with self._lock:

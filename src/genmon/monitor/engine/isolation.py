@@ -166,10 +166,6 @@ class IsolatedLane:
             return f"backlog full ({len(self._pending)} calls waiting)"
         return None
 
-    def pending(self) -> int:
-        """Calls waiting (the running one not included)."""
-        return len(self._pending)
-
     def pending_weight(self) -> int:
         """Records held by the calls waiting and the one running."""
         with self._cond:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from genmon.monitor.engine.failures import HandlerErrors
-from genmon.monitor.engine.queueing import BoundedQueue, Control
-from genmon.monitor.engine.sinks import DeliverFactory, InlineSink, SinkSet
+from genmon.monitor.engine.queueing import BoundedQueue, Control, wait_all
+from genmon.monitor.engine.sinks import DeliverFactory, SinkSet
 from genmon.monitor.engine.workers import BatchWorker, HandlerLane
 
 LaneDeadline = Callable[[Any], float]  # the close deadline of a handler's lane
@@ -58,10 +58,6 @@ class Pipeline:
     @property
     def lanes(self) -> list[HandlerLane]:
         return self.sinks.lanes
-
-    @property
-    def inline(self) -> list[InlineSink]:
-        return self.sinks.inline
 
     def _process(self, batch: list[Any]) -> None:
         sinks = self.sinks
@@ -129,9 +125,6 @@ class Pipeline:
 
 def wait_marker(marker: Control, deadline: float) -> bool:
     """Wait for a flush marker and the lane markers it spawned, by ``deadline``."""
-    if not marker.done.wait(max(deadline - time.monotonic(), 0.0)):
-        return False
-    # Wait on every lane (not only up to the first late one) so the healthy
+    # Every lane is waited on (not only up to the first late one), so the healthy
     # lanes are known to be done when a stuck one makes the flush fail.
-    results = [child.done.wait(max(deadline - time.monotonic(), 0.0)) for child in marker.children]
-    return all(results)
+    return wait_all([marker], deadline) and wait_all(marker.children, deadline)

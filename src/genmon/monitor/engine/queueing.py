@@ -12,11 +12,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from genmon.errors import MonitorClosedError
-from genmon.records.validation import INTERNED_METADATA as interned_metadata
 from genmon.records.validation import to_seconds
 
 ON_FULL_POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
@@ -219,45 +218,6 @@ def _records_in(item: Any) -> int:
     return len(item) if type(item) is list else 1
 
 
-def fast_record_metric(
-    queue: BoundedQueue, clock: Callable[[], float], full_path: Callable[..., None]
-) -> Callable[..., None]:
-    """``record_metric`` for the common call (a valid name and float, no step, room in the queue).
-
-    It is the library's hottest call: a closure reads its queue and clock
-    from cells instead of attributes, which takes it from about 2x to 1.5x
-    the cost of a bare ``SimpleQueue.put``. Metadata of text values seen
-    before is one hash away. Every other call takes ``full_path``, which
-    validates and applies the full-queue policy.
-    """
-    depth, enqueue = queue.depth, queue.enqueue
-    interned = interned_metadata
-
-    def record_metric(
-        metric_name: str, value: float, metadata: dict[str, Any] | None = None, step: int | None = None
-    ) -> None:
-        if (
-            step is None  # a step travels in the metadata, on the full path (`a is b is None` costs more)
-            and type(metric_name) is str
-            and metric_name
-            and metric_name.isascii()  # an O(1) flag: other text takes the full path's surrogate check
-            and type(value) is float
-            and value - value == 0.0  # finite
-            and depth() < queue.limit
-        ):
-            if metadata is None:
-                enqueue((metric_name, value, clock(), None))
-                return
-            if type(metadata) is dict:
-                # Metadata of text values seen before (a model and an operation): the shared,
-                # already checked dict, found by content (see validation.check_metadata).
-                try:
-                    hit = interned.get(tuple(metadata.items()))
-                except TypeError:  # unhashable values: the full check
-                    hit = None
-                if hit is not None and not hit[1]:
-                    enqueue((metric_name, value, clock(), hit[0]))
-                    return
-        full_path(metric_name, value, metadata, step)
-
-    return record_metric
+def wait_all(markers: Sequence[Any], deadline: float) -> bool:
+    """Wait on every marker's ``done`` by ``deadline`` (monotonic), not only up to the first late one."""
+    return all([m.done.wait(max(deadline - time.monotonic(), 0.0)) for m in markers])  # noqa: C419

@@ -14,7 +14,6 @@ in ``stats()``.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -164,8 +163,3 @@ class SinkSet:
     def handlers(self) -> list[Any]:
         """The handlers fed now, inline ones first."""
         return [sink.handler for sink in self.inline] + [lane.handler for lane in self.lanes]
-
-
-def wait_all(markers: Sequence[Any], deadline: float) -> bool:
-    """Wait on every marker's ``done`` by ``deadline`` (monotonic), not only up to the first late one."""
-    return all([m.done.wait(max(deadline - time.monotonic(), 0.0)) for m in markers])  # noqa: C419

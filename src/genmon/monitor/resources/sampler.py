@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping
 from genmon.errors import MonitorClosedError
 from genmon.monitor.engine.failures import THREAD_PREFIX
 from genmon.monitor.resources.reader import MIN_CPU_INTERVAL_S, ResourceReader
-
-DEFAULT_INTERVAL_S = 5.0
+from genmon.records.resources import DEFAULT_INTERVAL_S
 
 
 class ResourceSampler:

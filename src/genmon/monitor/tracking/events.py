@@ -241,10 +241,11 @@ class EventBus:
         if not ends and not errors:
             return
         for record in spans:
+            data = record.to_dict()
             if errors and not record.success:
-                self.emit("generation_error", record.to_dict(), span=record)
+                self.emit("generation_error", dict(data) if ends else data, span=record)  # each callback its own
             if ends:
-                self.emit("generation_end", record.to_dict(), span=record)
+                self.emit("generation_end", data, span=record)
 
     def emit_generation(self, duration: float, success: bool, kwargs: dict[str, Any]) -> None:
         """The events of a ``track_generation`` call (no span: the caller timed it itself)."""

@@ -204,17 +204,3 @@ def error_text(error: BaseException, limit: int = 2000) -> str:
         text = f"<unprintable {type(error).__name__}>"
     text = safe_text(text)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-LEVELS = ("debug", "info", "warning", "error", "critical")
-
-
-def check_log_record(level: Any, message: Any, data: dict[str, Any]) -> None:
-    """Refuse, naming the argument, a log record that the log files could not hold."""
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r:.40}")
-    if not isinstance(message, str):
-        raise TypeError(f"message must be a string, got {type(message).__name__}")
-    check_text(message, "message")
-    if data:
-        check_json_data(data, "data")
