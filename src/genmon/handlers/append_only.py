@@ -93,9 +93,16 @@ class JsonLinesSink:
         self._file.write(data)
 
     def _write_batch(
-        self, records: list[Any], encode: Callable[[list[Any]], bytes], label: Callable[[Any], str]
+        self,
+        records: list[Any],
+        encode: Callable[[list[Any]], bytes],
+        label: Callable[[Any], str],
+        weight: Callable[[list[Any]], int] = len,
     ) -> None:
-        """Encode and append ``records`` with one write; drop and report what cannot be (see the class docstring)."""
+        """Encode and append ``records`` with one write; drop and report what cannot be (see the class docstring).
+
+        ``weight`` counts the records a list holds (a point group holds several).
+        """
         bad: list[tuple[Any, BaseException]] = []
         try:
             data = encode(records)
@@ -111,18 +118,20 @@ class JsonLinesSink:
         problems: list[str] = []
         report = False
         if bad:
-            counts["unserialisable"] = len(bad)
+            counts["unserialisable"] = weight([record for record, _ in bad])
             names = sorted({safe_text(label(record)) for record, _ in bad})
             new = [name for name in names if name not in self._reported]
             if new and len(self._reported) < 1000:  # each name logged once, within a bound
                 self._reported.update(new)
                 report = True
-            problems.append(f"{len(bad)} records could not be encoded ({bad[0][1]}), names: {', '.join(names[:10])}")
+            problems.append(
+                f"{counts['unserialisable']} records could not be encoded ({bad[0][1]}), names: {', '.join(names[:10])}"
+            )
         if data:
             try:
                 self._write(data)
             except OSError as error:
-                counts["write_failed"] = len(records) - len(bad)
+                counts["write_failed"] = weight(records) - counts.get("unserialisable", 0)
                 problems.append(f"{counts['write_failed']} records not written: {error.strerror or error}")
         if counts:
             raise RecordsDropped(f"{self.path.name}: " + "; ".join(problems), counts, report=report)

@@ -15,7 +15,14 @@ from typing import Any
 from genmon.monitor.engine.delivery import RECORD_TIME
 from genmon.monitor.engine.queueing import BoundedQueue
 from genmon.monitor.tracking.events import EventBus
-from genmon.monitor.tracking.generation import error_text, evaluation_points, generation_points, log_data
+from genmon.monitor.tracking.generation import (
+    common_generation_points,
+    error_text,
+    evaluation_points,
+    generation_points,
+    log_data,
+    remember_generation,
+)
 from genmon.records.steps import with_step
 from genmon.records.validation import (
     INTERNED_METADATA,
@@ -54,12 +61,20 @@ class Recorder:
         self._put_metric([(name, value, ts, meta) for name, value in checked])
 
     def track_generation(self, duration: Any, success: Any, kwargs: dict[str, Any]) -> None:
-        ts, points = generation_points(duration, success, kwargs, self._clock())
-        self._put_metric(points)  # one queue item; the worker expands it
-        # A failed call is an error in the log (afterimage logged every call at info).
-        level = "info" if success and not kwargs.get("error") else "error"
-        data = log_data(kwargs, duration, success, RECORD_TIME)
-        self._put_log((ts, level, "Generation metrics", {"data": data}))
+        ts = self._clock()
+        points = common_generation_points(duration, success, kwargs, ts)
+        if points is not None:  # the keywords and text of a call checked before, no error: the log data as is
+            self._put_metric(points)  # one queue item; the worker expands it
+            data = {"timestamp": RECORD_TIME, "duration": duration, "success": success, **kwargs}
+            self._put_log((ts, "info" if success else "error", "Generation metrics", {"data": data}))
+        else:
+            ts, points = generation_points(duration, success, kwargs, ts)
+            remember_generation(kwargs, points)
+            self._put_metric(points)
+            # A failed call is an error in the log (afterimage logged every call at info).
+            level = "info" if success and not kwargs.get("error") else "error"
+            data = log_data(kwargs, duration, success, RECORD_TIME)
+            self._put_log((ts, level, "Generation metrics", {"data": data}))
         subscribers = self._events.subscribers
         if subscribers["generation_end"] or subscribers["generation_error"]:
             self._events.emit_generation(duration, success, kwargs)
@@ -101,10 +116,15 @@ def fast_record_metric(
     """
     depth, enqueue = queue.depth, queue.enqueue
     interned = INTERNED_METADATA
+    # The shared dict of the last metadata of text values this function met. A loop records
+    # the same model and operation again and again: one dict comparison (no allocation)
+    # finds it, where the interned lookup builds and hashes a tuple of items.
+    last: dict[str, Any] = {}
 
     def record_metric(
         metric_name: str, value: float, metadata: dict[str, Any] | None = None, step: int | None = None
     ) -> None:
+        nonlocal last
         if (
             step is None  # a step travels in the metadata, on the full path (`a is b is None` costs more)
             and type(metric_name) is str
@@ -119,13 +139,18 @@ def fast_record_metric(
                 return
             if type(metadata) is dict:
                 # Metadata of text values seen before (a model and an operation): the shared,
-                # already checked dict, found by content (see validation.check_metadata).
+                # already checked dict, found by content (see validation.check_metadata). Equal
+                # text content given in another key order is written in the order first seen.
                 try:
+                    if metadata == last:  # `last` holds text values only: equal means the same text
+                        enqueue((metric_name, value, clock(), last))
+                        return
                     hit = interned.get(tuple(metadata.items()))
-                except TypeError:  # unhashable values: the full check
+                except Exception:  # noqa: BLE001 - unhashable or uncomparable values: the full check
                     hit = None
                 if hit is not None and not hit[1]:
-                    enqueue((metric_name, value, clock(), hit[0]))
+                    last = hit[0]
+                    enqueue((metric_name, value, clock(), last))
                     return
         full_path(metric_name, value, metadata, step)
 

@@ -10,6 +10,7 @@ from genmon.monitor.engine.failures import HandlerErrors
 from genmon.monitor.engine.queueing import BoundedQueue, Control, wait_all
 from genmon.monitor.engine.sinks import DeliverFactory, SinkSet
 from genmon.monitor.engine.workers import BatchWorker, HandlerLane
+from genmon.records.point_groups import expand
 
 LaneDeadline = Callable[[Any], float]  # the close deadline of a handler's lane
 
@@ -59,7 +60,8 @@ class Pipeline:
     def lanes(self) -> list[HandlerLane]:
         return self.sinks.lanes
 
-    def _process(self, batch: list[Any]) -> None:
+    def _process(self, batch: list[Any], count: int) -> None:
+        """Feed one batch of records (``count`` of them, a point group counted by its points)."""
         sinks = self.sinks
         sinks.sync()  # the handler lists are live: a few ids compared per batch
         records = self._prepare(batch)
@@ -68,11 +70,19 @@ class Pipeline:
                 self._store(records)
             except Exception as error:  # noqa: BLE001 - a store bug must not cost the files their batch
                 self._errors.record(f"{self.kind}-store", error, report=True)
+        # Point groups go as they are to the store and to sinks that take them (metrics.jsonl);
+        # every other handler gets point tuples, expanded once per batch.
+        expanded = records if count == len(records) else None
         for sink in sinks.inline:
-            sink.account.received += len(records)
-            sink.account.deliver(self._deliver, sink.handler, records)  # a full disk degrades one sink only
-        for lane in sinks.lanes:
-            lane.send(records)
+            sink.account.received += count
+            given = records
+            if expanded is None and not getattr(sink.handler, "takes_point_groups", False):
+                given = expanded = expand(records)
+            sink.account.deliver(self._deliver, sink.handler, given)  # a full disk degrades one sink only
+        if sinks.lanes:
+            points = expand(records) if expanded is None else expanded
+            for lane in sinks.lanes:
+                lane.send(points)
 
     def _flush_sinks(self, deadline: float | None) -> list[Any]:
         return self.sinks.flush(deadline)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from genmon.errors import MonitorClosedError
+from genmon.records.point_groups import GROUP_FIELDS, holds_several, points_in
 from genmon.records.validation import to_seconds
 
 ON_FULL_POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
@@ -50,7 +51,7 @@ class BoundedQueue:
     """A multi-producer queue with a size bound, exact drop counts and a close switch.
 
     The bound counts queue items; a call that records several points at once
-    (``track_generation``) puts them as one item. ``queued_points()`` counts
+    (``track_generation``) puts them as one item (a point group or a list). ``queued_points()`` counts
     points, so ``processed + dropped + queued`` is every point accepted.
 
     Args:
@@ -109,8 +110,9 @@ class BoundedQueue:
         """Queue ``item``, applying the full-queue policy; raise if closed."""
         if self._qsize() < self.limit:
             self._put(item)
-            if type(item) is list:
-                self._adjust(len(item) - 1)
+            kind = type(item)  # holds_several(item), inline: every record call passes here
+            if kind is list or (kind is tuple and len(item) == GROUP_FIELDS):
+                self._adjust(points_in(item) - 1)
         else:
             self._put_slow(item)
 
@@ -146,8 +148,8 @@ class BoundedQueue:
 
     def _enqueue(self, item: Any) -> None:
         self._put(item)
-        if type(item) is list:
-            self._adjust(len(item) - 1)
+        if holds_several(item):
+            self._adjust(points_in(item) - 1)
 
     def close(self) -> None:
         """Refuse every later put with ``MonitorClosedError``."""
@@ -167,7 +169,7 @@ class BoundedQueue:
         if self._qsize() < self.maxsize:  # room appeared since the fast check
             self._enqueue(item)
         elif self.on_full == "drop_newest":
-            self._count_drop("drop_newest", _records_in(item))
+            self._count_drop("drop_newest", points_in(item))
         elif self.on_full == "drop_oldest":
             self._drop_oldest_then_put(item)
         else:
@@ -181,9 +183,10 @@ class BoundedQueue:
         if isinstance(oldest, Control):
             self._put(oldest)  # markers keep their promise; the item below may overshoot by one
         elif oldest is not None:
-            if type(oldest) is list:
-                self._adjust(1 - len(oldest))
-            self._count_drop("drop_oldest", _records_in(oldest))
+            points = points_in(oldest)
+            if points != 1:
+                self._adjust(1 - points)
+            self._count_drop("drop_oldest", points)
         self._enqueue(item)
 
     def _block_then_put(self, item: Any) -> None:
@@ -204,18 +207,13 @@ class BoundedQueue:
         if self._qsize() < self.maxsize:
             self._enqueue(item)
         else:
-            self._count_drop("block_timeout", _records_in(item))
+            self._count_drop("block_timeout", points_in(item))
 
     def _count_drop(self, reason: str, records: int) -> None:
         with self._drop_lock:
             count = self.dropped[reason] = self.dropped.get(reason, 0) + records
         if self._on_drop is not None:
             self._on_drop(reason, count)
-
-
-def _records_in(item: Any) -> int:
-    # One call (track_generation, record_metrics) queues its points as one list.
-    return len(item) if type(item) is list else 1
 
 
 def wait_all(markers: Sequence[Any], deadline: float) -> bool:

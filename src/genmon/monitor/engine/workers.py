@@ -18,6 +18,7 @@ from genmon.errors import RecordsDropped
 from genmon.monitor.engine.failures import THREAD_PREFIX, HandlerErrors, SinkAccount
 from genmon.monitor.engine.isolation import Call, IsolatedLane
 from genmon.monitor.engine.queueing import BoundedQueue, Control, remaining_s
+from genmon.records.point_groups import GROUP_FIELDS, count_points, holds_several, points_in
 from genmon.records.spans import SpanRecord
 
 BATCH_SIZE = 4096  # queue items taken at once
@@ -33,7 +34,8 @@ class BatchWorker:
     Args:
         name: thread name suffix (``genmon-<name>``).
         source: the queue producers put records on.
-        process: called with each batch (a list of records) in queue order.
+        process: called with each batch (a list of records) in queue order,
+            and the number of points it holds (a point group holds several).
         on_flush: called at a flush marker after every earlier batch was
             processed; returns the lane markers the flush must also wait for.
         on_stop: called once after the last batch, before the thread ends.
@@ -43,7 +45,7 @@ class BatchWorker:
         self,
         name: str,
         source: BoundedQueue,
-        process: Callable[[list[Any]], None],
+        process: Callable[[list[Any], int], None],
         on_flush: Callable[[float | None], list[Control]],
         on_stop: Callable[[float | None], None],
     ) -> None:
@@ -68,8 +70,13 @@ class BatchWorker:
                     batch.append(get_nowait())
             except queue.Empty:
                 pass
-            if _PLAIN_BATCH.issuperset(map(type, batch)):  # single records only (one C pass): no markers, no lists
-                self._process_chunk(batch)
+            if _PLAIN_BATCH.issuperset(map(type, batch)):  # records only (one C pass): no markers, no lists
+                if GROUP_FIELDS in map(len, batch):  # point groups (track_generation): several points each
+                    points = count_points(batch)
+                    self.source.taken(points - len(batch))
+                    self._process_chunk(batch, points)
+                else:
+                    self._process_chunk(batch, len(batch))
                 self.source.notify_room()
                 continue
             self._taken(batch)
@@ -97,11 +104,10 @@ class BatchWorker:
         """Tell the queue how many points left it with ``items`` (lists hold several, markers none)."""
         extra = 0
         for item in items:
-            kind = type(item)
-            if kind is list:
-                extra += len(item) - 1
-            elif kind is Control:
+            if type(item) is Control:
                 extra -= 1
+            elif holds_several(item):
+                extra += points_in(item) - 1
         self.source.taken(extra)
 
     def _handle(self, batch: list[Any]) -> bool:
@@ -127,30 +133,30 @@ class BatchWorker:
     def _process_records(self, items: list[Any]) -> None:
         if not items:
             return
-        # A queue item is one record or a list of records put by one call
-        # (track_generation puts its points as one item: one put, not eight).
-        # Expanded and processed at most CHUNK_POINTS at a time: a call's points
-        # are tuples the garbage collector tracks, and the fewer are alive at
-        # once, the less the application's own collections have to scan.
+        # A queue item is one record (a point, a point group, a log, a span) or a
+        # list of records put by one call (one put, not several). Lists are
+        # expanded and processed at most CHUNK_POINTS records at a time: their
+        # points are tuples the garbage collector tracks, and the fewer are alive
+        # at once, the less the application's own collections have to scan.
         records: list[Any] = []
         extend, append = records.extend, records.append
         for item in items:
             if type(item) is list:
                 extend(item)
                 if len(records) >= CHUNK_POINTS:
-                    self._process_chunk(records)
+                    self._process_chunk(records, count_points(records))
                     records = []
                     extend, append = records.extend, records.append
             else:
                 append(item)
         if records:
-            self._process_chunk(records)
+            self._process_chunk(records, count_points(records))
         self.source.notify_room()
 
-    def _process_chunk(self, records: list[Any]) -> None:
-        self.processed += len(records)  # taken from the queue: from now on the store and the sinks account for them
+    def _process_chunk(self, records: list[Any], points: int) -> None:
+        self.processed += points  # taken from the queue: from now on the store and the sinks account for them
         try:
-            self._process(records)
+            self._process(records, points)
         except Exception:  # noqa: BLE001 - a bug in processing must not kill the worker
             self.failures += 1
 

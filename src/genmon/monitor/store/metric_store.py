@@ -20,6 +20,7 @@ import numpy as np
 from genmon.monitor.store.series import Series
 from genmon.monitor.store.series_data import SeriesData
 from genmon.monitor.store.window import WindowParts, WindowStats, window_parts
+from genmon.records.point_groups import GROUP_FIELDS
 from genmon.records.types import MetricPoint
 
 _NAME, _VALUE, _TIME, _META = (itemgetter(i) for i in range(4))
@@ -50,21 +51,43 @@ class MetricStore:
         self._lock = threading.Lock()
 
     def append_batch(self, points: Iterable[MetricPoint], now: float | None = None) -> KeysView[str]:
-        """Append points (name, value, timestamp, metadata), apply retention; return the names seen."""
+        """Append points (name, value, timestamp, metadata) and point groups, apply retention; return the names seen."""
         grouped: dict[str, tuple[list[float], list[float], list[Any]]] = {}
         points = points if isinstance(points, list) else list(points)
-        names = list(map(_NAME, points))
-        if names and names.count(names[0]) == len(names):
+        names = list(map(_NAME, points))  # a point group's names are a tuple
+        first = names[0] if names else None
+        shapes: dict[Any, list[Any]] = {}  # a group's names -> the groups with those names
+        if names.count(first) == len(names) and type(first) is str:
             # One metric (a loop of record_metric calls): the columns are taken in C, no Python loop.
-            grouped[names[0]] = (list(map(_TIME, points)), list(map(_VALUE, points)), list(map(_META, points)))
+            grouped[first] = (list(map(_TIME, points)), list(map(_VALUE, points)), list(map(_META, points)))
+        elif names.count(first) == len(names) and first is not None:
+            shapes[first] = points  # point groups of one set of names (a loop of track_generation calls)
         else:
-            for name, value, ts, meta in points:
+            for record in points:
+                if len(record) == GROUP_FIELDS:
+                    same = shapes.get(record[0])
+                    if same is None:
+                        shapes[record[0]] = [record]
+                    else:
+                        same.append(record)
+                    continue
+                name, value, ts, meta = record
                 group = grouped.get(name)
                 if group is None:
                     group = grouped[name] = ([], [], [])
                 group[0].append(ts)
                 group[1].append(value)
                 group[2].append(meta)
+        for shape, groups in shapes.items():
+            # A group's points share its time and metadata: one column of each for all its
+            # names, and the values as columns by one transpose in C.
+            stamps, metas = list(map(_TIME, groups)), list(map(_META, groups))
+            for name, column in zip(shape, zip(*map(_VALUE, groups))):
+                group = grouped.get(name)
+                if group is None:
+                    grouped[name] = (stamps, list(column), metas)  # the lists are shared: never appended to
+                else:  # the metric also came as points or in other groups: new lists
+                    grouped[name] = (group[0] + stamps, group[1] + list(column), group[2] + metas)
         cutoff = None
         if self.retention_s is not None and now is not None:
             cutoff = now - self.retention_s

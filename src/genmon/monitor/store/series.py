@@ -67,40 +67,43 @@ class Series:
 
     # -- metadata encoding -------------------------------------------------
     def encode(self, metadata: list[dict[str, Any] | None]) -> np.ndarray:
-        if metadata.count(None) == len(metadata):  # no metadata at all (counted in C)
-            return np.zeros(len(metadata), dtype=np.int32)
-        codes = [0] * len(metadata)
-        table, index, by_id = self.meta_table, self.meta_codes, self.meta_ids
+        n = len(metadata)
+        first = metadata[0] if n else None
+        if metadata.count(first) == n:  # one metadata for the whole batch (counted in C): coded once
+            code = self._code(first) if first else 0
+            return np.zeros(n, dtype=np.int32) if code == 0 else np.full(n, code, dtype=np.int32)
+        codes = [0] * n
         last: Any = None
         last_code = 0
         for i, meta in enumerate(metadata):
             if not meta:
                 continue
-            if meta is last:  # a run of points with one shared dict (interned): no lookup at all
-                codes[i] = last_code
-                continue
-            # Points of one call, and of calls with the same small metadata, share one dict:
-            # answered by identity, without hashing its content again.
-            hit = by_id.get(id(meta))
-            if hit is not None and hit[0] is meta:
-                codes[i] = last_code = hit[1]
-                last = meta
-                continue
-            try:
-                key: Any = tuple(meta.items())
-                hash(key)
-            except TypeError:  # unhashable values (lists, dicts): fall back to canonical JSON
-                key = _canonical(meta)
-            code = index.get(key)
-            if code is None:
-                code = index[key] = len(table)
-                table.append(safe_metadata(meta))
-            if len(by_id) > 4096:
-                by_id.clear()  # bounded: unique-per-point metadata only ever hits by content
-            by_id[id(meta)] = (meta, code)  # the entry keeps the dict alive, so its id is never reused
-            codes[i] = last_code = code
-            last = meta
+            if meta is not last:  # a run of points with one shared dict (interned): no lookup at all
+                last, last_code = meta, self._code(meta)
+            codes[i] = last_code
         return np.array(codes, dtype=np.int32)
+
+    def _code(self, meta: dict[str, Any]) -> int:
+        """The code of one metadata dict in this series' table, added when new."""
+        # Points of one call, and of calls with the same small metadata, share one dict:
+        # answered by identity, without hashing its content again.
+        by_id = self.meta_ids
+        hit = by_id.get(id(meta))
+        if hit is not None and hit[0] is meta:
+            return hit[1]
+        try:
+            key: Any = tuple(meta.items())
+            hash(key)
+        except TypeError:  # unhashable values (lists, dicts): fall back to canonical JSON
+            key = _canonical(meta)
+        code = self.meta_codes.get(key)
+        if code is None:
+            code = self.meta_codes[key] = len(self.meta_table)
+            self.meta_table.append(safe_metadata(meta))
+        if len(by_id) > 4096:
+            by_id.clear()  # bounded: unique-per-point metadata only ever hits by content
+        by_id[id(meta)] = (meta, code)  # the entry keeps the dict alive, so its id is never reused
+        return code
 
     # -- appending ---------------------------------------------------------
     def last_ts(self) -> float:

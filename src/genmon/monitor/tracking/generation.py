@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from genmon.records.validation import (
@@ -137,6 +138,91 @@ def generation_points(
                 raw = _number(raw, key)
             append((key, raw, ts, meta))
     return ts, points
+
+
+def common_generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: float) -> Any:
+    """The point group of a common track_generation call, stamped ``now``; None when it needs the full check.
+
+    Common: text keywords (model, reason, operation...), a ``metadata`` dict
+    of text, int token counts, no ``error`` or ``timestamp``. Such a call was
+    checked in full once (``remember_generation``); later calls with the same
+    keywords and text are found by one hash. Every other call returns None
+    and takes ``generation_points``.
+    """
+    shape = _SHAPES.get(tuple(kwargs))
+    if shape is None:
+        return None
+    texts, counts_of, n = shape
+    extra = kwargs["metadata"] if n < 0 else None
+    try:
+        known = _KNOWN_CALLS.get((shape, texts(kwargs), None if extra is None else tuple(extra.items())))
+    except (TypeError, AttributeError):  # unhashable keyword values, a metadata that is no dict
+        return None
+    if known is None:
+        return None
+    kind = type(duration)
+    if not ((kind is float and duration - duration == 0.0) or (kind is int and -(2**53) <= duration <= 2**53)):
+        return None
+    counts = counts_of(kwargs)
+    for count in counts:
+        if type(count) is not int or not -(2**53) <= count <= 2**53:
+            return None
+    names, ones, meta = known
+    values = (duration, 1.0, 0.0, *ones, *counts) if success else (duration, 0.0, 1.0, *ones, *counts)
+    return (names, values, now, meta, len(names))  # point_group(...), inline: a call has 3 points or more
+
+
+def remember_generation(kwargs: dict[str, Any], points: list[Point]) -> None:
+    """Let ``common_generation_points`` answer later calls like this one, checked in full, when it is common."""
+    keys = tuple(kwargs)
+    if keys in _SHAPES or len(_SHAPES) >= 256:
+        shape = _SHAPES.get(keys)
+    else:
+        shape = _SHAPES[keys] = _shape(keys)
+    if shape is None:
+        return
+    texts, counts_of, n = shape
+    extra = kwargs["metadata"] if n < 0 else None
+    text_values = texts(kwargs)
+    if not all(type(v) is str for v in text_values) or (
+        extra is not None and (type(extra) is not dict or not all(type(v) is str for v in extra.values()))
+    ):
+        return  # numbers compare equal across types (1 == 1.0 == True): their metadata is checked every call
+    counts = counts_of(kwargs)
+    if len(points) != 3 + sum(1 for key in ("model_name", "finish_reason") if kwargs.get(key) is not None) + len(
+        counts
+    ) or any(type(c) is not int for c in counts):
+        return
+    ones = (1.0,) * (len(points) - 3 - len(counts))
+    if len(_KNOWN_CALLS) >= 4096:
+        _KNOWN_CALLS.clear()  # bounded: calls whose text changes every time (ids) never hit anyway
+    key = (shape, text_values, None if extra is None else tuple(extra.items()))
+    _KNOWN_CALLS[key] = (tuple(p[0] for p in points), ones, points[0][3])
+
+
+_Shape = tuple[Any, Any, int]
+# Keyword names in call order -> (getter of the text keywords' values, getter of the counts, sign);
+# None for names the common path does not take (error, timestamp, a count missing).
+_SHAPES: dict[tuple[str, ...], _Shape | None] = {}
+_KNOWN_CALLS: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[float, ...], dict[str, Any] | None]] = {}
+
+
+def _shape(keys: tuple[str, ...]) -> _Shape | None:
+    if "error" in keys or "timestamp" in keys or not all(type(k) is str and k.isascii() for k in keys):
+        return None
+    texts = [k for k in keys if k not in _NOT_METADATA]
+    counts = [k for k in GENERATION_COUNTS if k in keys]
+    # model_usage and finish_reason come before the counts, in that order, whatever the keyword order
+    return (_tuple_getter(texts), _tuple_getter(counts), -1 if "metadata" in keys else 1)
+
+
+def _tuple_getter(keys: list[str]) -> Any:
+    if not keys:
+        return lambda kwargs: ()
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda kwargs: (kwargs[key],)
+    return itemgetter(*keys)
 
 
 _MODEL_USAGE: dict[str, str] = {}

@@ -6,6 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from genmon.monitor.tracking.generation import TOKEN_METRICS
+from genmon.records.point_groups import GROUP_FIELDS
 from genmon.records.types import ModelTokenUsage, TokenUsageReport
 
 if TYPE_CHECKING:
@@ -67,23 +68,38 @@ class TokenTotals:
     def __init__(self) -> None:
         self._sums: dict[str, dict[str, float]] = {}
         self._lock = threading.Lock()
+        # A point group's names -> (position, field) of its token counts: found once per set of names.
+        self._positions: dict[tuple[str, ...], list[tuple[int, str]]] = {}
 
-    def add(self, points: list[tuple[str, float, float, dict[str, Any] | None]]) -> None:
+    def add(self, records: list[Any]) -> None:
+        """Add the token counts of a batch of metric points and point groups."""
         fields = _FIELDS
         last_meta: Any = _NOTHING
         counts: dict[str, float] = {}
         with self._lock:
             sums = self._sums
-            for name, value, _, meta in points:
-                field = fields.get(name)
-                if field is None:
-                    continue
+            for record in records:
+                if len(record) == GROUP_FIELDS:
+                    names, values, _, meta, _ = record
+                    wanted = self._positions.get(names)
+                    if wanted is None:
+                        wanted = self._positions[names] = [(i, fields[n]) for i, n in enumerate(names) if n in fields]
+                    if not wanted:
+                        continue
+                    pairs = [(field, values[i]) for i, field in wanted]
+                else:
+                    name, value, _, meta = record
+                    field = fields.get(name)
+                    if field is None:
+                        continue
+                    pairs = [(field, value)]
                 if meta is not last_meta:  # a call's three token points share one metadata dict
                     model = str((meta or {}).get("model_name") or "unknown")
                     found = sums.get(model)
                     counts = found if found is not None else sums.setdefault(model, dict.fromkeys(fields.values(), 0.0))
                     last_meta = meta
-                counts[field] += value
+                for field, value in pairs:
+                    counts[field] += value
 
     def report(self) -> TokenUsageReport:
         with self._lock:

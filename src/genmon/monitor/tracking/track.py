@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from genmon.errors import MonitorClosedError
 from genmon.monitor.tracking.arguments import check_decoratable, check_track_arguments
+from genmon.monitor.tracking.call_points import CallPoints
 from genmon.monitor.tracking.capture import CapturePolicy, Pending, call_inputs, signature_of, snapshot
-from genmon.monitor.tracking.generation import error_text, generation_points
+from genmon.monitor.tracking.generation import error_text
 from genmon.monitor.tracking.span import CURRENT, Span, current_span
 from genmon.monitor.tracking.trace_context import root_trace
 from genmon.monitor.tracking.usage import PriceTable
@@ -210,7 +211,7 @@ class SpanRecorder:
         self._put_log = put_log
         self._clock = clock
         self._subscribers = events.subscribers
-        self._call_meta: dict[tuple[Any, ...], tuple[Any, dict[str, Any] | None]] = {}
+        self._points = CallPoints()
         self._events = events
         self.prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
         self.capture_io = capture_io
@@ -292,39 +293,14 @@ class SpanRecorder:
         self._record(span, duration, None)
 
     def _record(self, span: Span, duration: float, exc: BaseException | None) -> None:
-        kwargs: dict[str, Any] = {"operation": span.name, "span_type": span.span_type}
-        if span.component is not None:
-            kwargs["component"] = span.component
-        if span.model_name is not None:
-            kwargs["model_name"] = span.model_name
-        if span.metadata:
-            kwargs["metadata"] = span.metadata
-        if span.finish_reason is not None:
-            kwargs["finish_reason"] = span.finish_reason
         prompt, completion = span.prompt_tokens, span.completion_tokens
-        if prompt is not None:
-            kwargs["prompt_token_count"] = prompt
-        if completion is not None:
-            kwargs["completion_token_count"] = completion
-        if prompt is not None or completion is not None:
-            kwargs["total_token_count"] = (prompt or 0) + (completion or 0)
         error_type = error_message = None
         if exc is not None:
             error_type = type(exc).__name__
             error_message = error_text(exc, MAX_EXCEPTION_MESSAGE)
-            kwargs["error_type"] = error_type
-        # The call's metadata is what its tracker, model, reason and error type make it: checked
-        # once per combination, then found by those (a tracked call's hot path).
-        metadata = span.metadata
-        key = (span.name, span.span_type, span.component, span.model_name, span.finish_reason, error_type, id(metadata))
-        known = self._call_meta.get(key)
-        if known is not None and known[0] is metadata:
-            ts, points = generation_points(duration, exc is None, kwargs, self._clock(), known[1])
-        else:
-            ts, points = generation_points(duration, exc is None, kwargs, self._clock())
-            if len(self._call_meta) >= 1024:
-                self._call_meta.clear()  # bounded: per-call metadata (set_metadata) never hits anyway
-            self._call_meta[key] = (metadata, points[0][3])  # the entry keeps the dict alive: its id stays its own
+        ts = self._clock()
+        item: Any
+        item, meta, cost_metas = self._points.group(span, duration, error_type, ts)
         cost, cost_source = span.cost_usd, span.cost_source
         if cost is None and self.prices:
             cost = self.prices.cost(span.model_name, prompt, completion)
@@ -332,8 +308,13 @@ class SpanRecorder:
         if cost is not None:
             # Where the figure came from, on the cost point only (the call's other points keep their shared metadata).
             # Interned: every call of one model and source shares the dict, so the files encode it once.
-            points.append(("cost_usd", cost, ts, intern_metadata({**(points[0][3] or {}), "cost_source": cost_source})))
-        self._put_metric(points)  # one queue item; the metric worker expands it
+            cost_meta = cost_metas.get(cost_source or "")
+            if cost_meta is None:
+                cost_meta = cost_metas[cost_source or ""] = intern_metadata(
+                    {**(meta or {}), "cost_source": cost_source}
+                )
+            item = [item, ("cost_usd", cost, ts, cost_meta)]
+        self._put_metric(item)  # one queue item; the metric worker expands it
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (~300 ns -> ~100 ns on the
         # caller's thread); every field is given, in order (tests check the record's fields).
         record: SpanRecord = _new_record(
