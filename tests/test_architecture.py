@@ -7,6 +7,7 @@ Every import counts, including those inside functions and under
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -211,3 +212,57 @@ def test_the_checks_catch_an_upward_import_and_a_circle(tmp_path: Path) -> None:
 def test_rooms(module: str, room: str) -> None:
     """Modules fall in the room their package says."""
     assert room_of(module)[1] == room
+
+
+# The README's and the subpackage docstrings' layer numbers (top down), as rooms.
+README_LAYERS: dict[int, set[str]] = {
+    1: {"cli"},
+    2: {"api", "facade"},
+    3: {"handlers", "plots", "exporters"},
+    4: {"engine", "store", "alerts", "tracking", "resources"},
+    5: {"records"},
+}
+SUBPACKAGES = ("engine", "store", "alerts", "tracking", "resources")
+
+
+def allowed_rooms(docstring: str) -> set[str]:
+    """The rooms a subpackage docstring's "Imports ..." sentence names: rooms, genmon modules and layer numbers."""
+    found = re.search(r"\bImports (.*?)(?:\.(?:\s|$)|;)", " ".join(docstring.split()))
+    assert found, "the docstring says nothing of what the subpackage may import"
+    sentence = found.group(1)  # to the sentence's end or a semicolon (not a dot inside a name)
+    rooms = {room for _, room, _ in ROOMS}
+    named: set[str] = set()
+    for token in re.findall(r"``([\w.]+)``", sentence):
+        named.add(token if token in rooms else room_of(token)[1])
+    for number in re.findall(r"layer (\d)", sentence):
+        named |= README_LAYERS[int(number)]
+    return named
+
+
+@pytest.mark.parametrize("subpackage", SUBPACKAGES)
+def test_each_subpackage_says_what_it_may_import_and_imports_nothing_else(subpackage: str) -> None:
+    """Each monitor/<room>/__init__ docstring names the rooms it may import: lower rooms of ROOMS, and all it imports."""
+    module = f"genmon.monitor.{subpackage}"
+    docstring = ast.get_docstring(ast.parse((SRC / "genmon/monitor" / subpackage / "__init__.py").read_text()))
+    assert docstring, f"{module} has no docstring"
+    allowed = allowed_rooms(docstring)
+    rank, room = room_of(module)
+    assert allowed, f"{module}'s docstring names no room it may import"
+    # The docstring agrees with ROOMS: only rooms below its own.
+    assert {name: rank_of for rank_of, name, _ in ROOMS if name in allowed and rank_of <= rank} == {}
+    graph = import_graph(SRC)
+    imported = {
+        f"{source} imports {target}"
+        for source, targets in graph.items()
+        if source == module or source.startswith(module + ".")
+        for target in targets
+        if room_of(target)[1] not in allowed | {room}
+    }
+    assert imported == set()
+
+
+def test_the_imports_sentence_is_read_as_rooms() -> None:
+    """The docstring reader maps room names, genmon modules and layer numbers to rooms."""
+    assert allowed_rooms("Owns x. Imports ``engine``, ``store`` and layer 5.") == {"engine", "store", "records"}
+    assert allowed_rooms("Imports only layer 5 (``genmon.records``, ``genmon.errors``).") == {"records"}
+    assert allowed_rooms("Imports ``genmon.monitor.engine.queueing`` only; calls ``record_metrics``.") == {"engine"}
