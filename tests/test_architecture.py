@@ -266,3 +266,32 @@ def test_the_imports_sentence_is_read_as_rooms() -> None:
     assert allowed_rooms("Owns x. Imports ``engine``, ``store`` and layer 5.") == {"engine", "store", "records"}
     assert allowed_rooms("Imports only layer 5 (``genmon.records``, ``genmon.errors``).") == {"records"}
     assert allowed_rooms("Imports ``genmon.monitor.engine.queueing`` only; calls ``record_metrics``.") == {"engine"}
+
+
+MAX_FACADE_LINES = 350
+
+
+def test_the_facade_is_at_most_350_lines() -> None:
+    """generation_monitor.py, the façade, reads at once: 350 lines at most (its readers live in monitor/views.py)."""
+    lines = len((SRC / "genmon/monitor/generation_monitor.py").read_text().splitlines())
+    assert lines <= MAX_FACADE_LINES
+
+
+# Folders of tests/ that mirror no package: afterimage's own programs run under genmon.
+TESTS_NOT_MIRRORED = {"afterimage"}
+
+
+def test_tests_mirror_the_package_layout() -> None:
+    """Every folder under tests/ (but tests/afterimage) is a package of src/genmon at the same path."""
+    tests = SRC.parent / "tests"
+    folders = {
+        path.relative_to(tests)
+        for path in tests.rglob("*")
+        if path.is_dir() and path.name != "__pycache__" and not path.name.startswith(".")
+    }
+    unmirrored = sorted(
+        str(folder)
+        for folder in folders
+        if folder.parts[0] not in TESTS_NOT_MIRRORED and not (SRC / "genmon" / folder / "__init__.py").is_file()
+    )
+    assert unmirrored == []
