@@ -295,3 +295,64 @@ def test_tests_mirror_the_package_layout() -> None:
         if folder.parts[0] not in TESTS_NOT_MIRRORED and not (SRC / "genmon" / folder / "__init__.py").is_file()
     )
     assert unmirrored == []
+
+
+READERS = ("exporters", "plots", "handlers", "cli")
+# Private names of other objects a reader may touch, each with its reason: (module, expression).
+PRIVATE_ACCESS_ALLOWED = {
+    # NamedTuple's public API is underscored so it cannot clash with a field name.
+    ("genmon.handlers.spans_file", "span._asdict"),
+    # argparse names no public type for what add_subparsers() returns.
+    ("genmon.cli.main", "argparse._SubParsersAction"),
+    # MLflow's TracingClient has no public call that uploads a started trace's spans to its
+    # artifact store (an older tracking store); MLflow's own exporter calls this one.
+    ("genmon.handlers._mlflow_traces", "self.tracing._upload_trace_data"),
+}
+
+
+def private_accesses(module: str, path: Path) -> set[tuple[str, str]]:
+    """``x._name`` where x is not self or cls, getattr-style calls with a private name, private names imported from another package."""
+    package = module.split(".")[1] if module.count(".") else module
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("__"):
+            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                found.add((module, ast.unparse(node)))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) > 1:
+            name = node.args[1]
+            if node.func.id in ("getattr", "setattr", "hasattr", "delattr") and isinstance(name, ast.Constant):
+                if isinstance(name.value, str) and name.value.startswith("_") and not name.value.endswith("__"):
+                    found.add((module, ast.unparse(node)))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("genmon."):
+            if node.module.split(".")[1] != package:
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.endswith("__"):
+                        found.add((module, f"from {node.module} import {alias.name}"))
+    return found
+
+
+def test_readers_touch_no_private_attribute_of_another_object() -> None:
+    """exporters, plots, handlers and cli read through public names only (listed exceptions give their reason)."""
+    found = set()
+    for module, path in module_names(SRC).items():
+        if module.split(".")[1:2] and module.split(".")[1] in READERS:
+            found |= private_accesses(module, path)
+    assert found - PRIVATE_ACCESS_ALLOWED == set()
+    assert PRIVATE_ACCESS_ALLOWED - found == set(), "an exception no longer needed: remove it from the list"
+
+
+def test_the_private_access_check_catches_a_reader_reaching_in(tmp_path: Path) -> None:
+    """Planted reaches are reported: monitor._rt, getattr(view, "_store"), a private name from another package."""
+    path = tmp_path / "reader.py"
+    path.write_text(
+        "from genmon.monitor.store.view import _private\n"
+        "from genmon.exporters.naming import _ok_same_package\n"
+        "def read(monitor, view, self):\n"
+        "    self._fine, monitor.__class__\n"
+        "    return monitor._rt.store, getattr(view, '_store')\n"
+    )
+    assert private_accesses("genmon.exporters.reader", path) == {
+        ("genmon.exporters.reader", "monitor._rt"),
+        ("genmon.exporters.reader", "getattr(view, '_store')"),
+        ("genmon.exporters.reader", "from genmon.monitor.store.view import _private"),
+    }
