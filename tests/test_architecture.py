@@ -310,6 +310,11 @@ PRIVATE_ACCESS_ALLOWED = {
 }
 
 
+def private(name: str) -> bool:
+    """A leading underscore that is not a dunder."""
+    return name.startswith("_") and not name.endswith("__")
+
+
 def private_accesses(module: str, path: Path) -> set[tuple[str, str]]:
     """``x._name`` where x is not self or cls, getattr-style calls with a private name, private names imported from another package."""
     package = module.split(".")[1] if module.count(".") else module
@@ -318,16 +323,22 @@ def private_accesses(module: str, path: Path) -> set[tuple[str, str]]:
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("__"):
             if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
                 found.add((module, ast.unparse(node)))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) > 1:
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+            and len(node.args) > 1
+        ):
             name = node.args[1]
-            if node.func.id in ("getattr", "setattr", "hasattr", "delattr") and isinstance(name, ast.Constant):
-                if isinstance(name.value, str) and name.value.startswith("_") and not name.value.endswith("__"):
-                    found.add((module, ast.unparse(node)))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("genmon."):
-            if node.module.split(".")[1] != package:
-                for alias in node.names:
-                    if alias.name.startswith("_") and not alias.name.endswith("__"):
-                        found.add((module, f"from {node.module} import {alias.name}"))
+            if isinstance(name, ast.Constant) and isinstance(name.value, str) and private(name.value):
+                found.add((module, ast.unparse(node)))
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("genmon.")
+            and node.module.split(".")[1] != package
+        ):
+            found |= {(module, f"from {node.module} import {a.name}") for a in node.names if private(a.name)}
     return found
 
 

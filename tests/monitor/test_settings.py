@@ -118,8 +118,8 @@ def test_a_bad_keyword_fails_in_settings_before_anything_starts(keyword: str, tm
     with pytest.raises((TypeError, ValueError)) as raised:
         GenerationMonitor(**keywords)
     frames = traceback.extract_tb(raised.value.__traceback__)
-    assert any(
-        frame.filename == settings_module.__file__ and frame.name == "from_keywords" for frame in frames
-    ), f"{keyword}: raised outside Settings.from_keywords: {[(f.filename, f.name) for f in frames]}"
+    assert any(frame.filename == settings_module.__file__ and frame.name == "from_keywords" for frame in frames), (
+        f"{keyword}: raised outside Settings.from_keywords: {[(f.filename, f.name) for f in frames]}"
+    )
     assert not log_dir.exists()
     assert set(threading.enumerate()) - threads_before == set()
