@@ -367,3 +367,92 @@ def test_the_private_access_check_catches_a_reader_reaching_in(tmp_path: Path) -
         ("genmon.exporters.reader", "getattr(view, '_store')"),
         ("genmon.exporters.reader", "from genmon.monitor.store.view import _private"),
     }
+
+
+README = SRC.parent / "README.md"
+
+
+def readme_section(title: str) -> str:
+    """The text of README's ``## title`` section, without its heading."""
+    found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README.read_text(), re.DOTALL | re.MULTILINE)
+    assert found, f"README has no section {title!r}"
+    return found.group(1)
+
+
+def spans(text: str) -> list[str]:
+    """The inline code spans of a piece of Markdown (fenced blocks left out)."""
+    return re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", text, flags=re.DOTALL | re.MULTILINE))
+
+
+def is_path(span: str) -> bool:
+    return "/" in span or span.endswith(".py")
+
+
+def table_rows(section: str) -> list[list[str]]:
+    """The cells of each body row of the section's table."""
+    rows = [line.strip().strip("|").split("|") for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row] for row in rows[2:]]  # past the header and the |---| line
+
+
+def where_paths(cell: str) -> list[str]:
+    """The paths of a "where" cell: "`monitor/engine/`, `store/`" means monitor/engine/ and monitor/store/."""
+    paths = [span for span in spans(cell) if is_path(span)]
+    first = paths[0].rstrip("/").split("/") if paths else []
+    prefix = "/".join(first[:-1]) + "/" if len(first) > 1 else ""
+    return paths[:1] + [prefix + path if path.count("/") <= 1 and "*" not in path else path for path in paths[1:]]
+
+
+def exists(path: str) -> bool:
+    """A README path, from src/genmon (``monitor/store/view.py``) or the repository (``tests/…``), globs matching something."""
+    for root in (SRC / "genmon", SRC.parent):
+        if any(root.glob(path.rstrip("/"))):
+            return True
+    return False
+
+
+def defined_names(folder: Path) -> set[str]:
+    """Module and package names under ``folder``, and the names its modules define at top level."""
+    names: set[str] = set()
+    for path in folder.rglob("*.py") if folder.is_dir() else [folder]:
+        names.add(path.parent.name if path.name == "__init__.py" else path.stem)
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return names
+
+
+def test_every_path_the_readme_architecture_names_exists() -> None:
+    """Each path in "How genmon is built" (table, text, where-to-add list) is a file or folder of the repository."""
+    section = readme_section("How genmon is built")
+    text = "\n".join(line for line in section.splitlines() if not line.startswith("|"))
+    named = [span for span in spans(text) if is_path(span)]
+    for row in table_rows(section):
+        named += where_paths(row[1])
+    assert len(named) > 20 and "monitor/store/" in named  # the table's "`store/`" read under monitor/
+    assert sorted({path for path in named if not exists(path)}) == []
+
+
+def test_every_module_a_readme_table_row_names_is_in_its_folders() -> None:
+    """Each bare lower-case name in a row's "what it owns" is a module (or function) of that row's folders; each type exists."""
+    types = defined_names(SRC / "genmon")  # a row may name a type of another layer: `HandlerContext` handlers get
+    missing = []
+    for row in table_rows(readme_section("How genmon is built")):
+        folders = [match for path in where_paths(row[1]) for match in (SRC / "genmon").glob(path.rstrip("/"))]
+        known = set().union(*map(defined_names, folders)) | {"genmon"}  # the command's own name
+        names = [span.split(".")[-1] for span in spans(row[2]) if re.fullmatch(r"[\w.]+", span)]
+        missing += [f"layer {row[0]}: {name}" for name in names if name not in (types if name[0].isupper() else known)]
+    assert missing == []
+
+
+def test_the_readme_path_reader_reads_a_where_cell() -> None:
+    """A where cell's later bare folders sit beside its first path; files and top-level folders stay as written."""
+    assert where_paths("`monitor/engine/`, `store/`, `alerts/`") == [
+        "monitor/engine/",
+        "monitor/store/",
+        "monitor/alerts/",
+    ]
+    assert where_paths("`handlers/`, `plots/`") == ["handlers/", "plots/"]
+    assert where_paths("`records/`, `errors.py`") == ["records/", "errors.py"]
+    assert spans("a `x/y.py` b\n```\n`not/this`\n```\n") == ["x/y.py"]
