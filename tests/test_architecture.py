@@ -7,6 +7,7 @@ Every import counts, including those inside functions and under
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -211,3 +212,247 @@ def test_the_checks_catch_an_upward_import_and_a_circle(tmp_path: Path) -> None:
 def test_rooms(module: str, room: str) -> None:
     """Modules fall in the room their package says."""
     assert room_of(module)[1] == room
+
+
+# The README's and the subpackage docstrings' layer numbers (top down), as rooms.
+README_LAYERS: dict[int, set[str]] = {
+    1: {"cli"},
+    2: {"api", "facade"},
+    3: {"handlers", "plots", "exporters"},
+    4: {"engine", "store", "alerts", "tracking", "resources"},
+    5: {"records"},
+}
+SUBPACKAGES = ("engine", "store", "alerts", "tracking", "resources")
+
+
+def allowed_rooms(docstring: str) -> set[str]:
+    """The rooms a subpackage docstring's "Imports ..." sentence names: rooms, genmon modules and layer numbers."""
+    found = re.search(r"\bImports (.*?)(?:\.(?:\s|$)|;)", " ".join(docstring.split()))
+    assert found, "the docstring says nothing of what the subpackage may import"
+    sentence = found.group(1)  # to the sentence's end or a semicolon (not a dot inside a name)
+    rooms = {room for _, room, _ in ROOMS}
+    named: set[str] = set()
+    for token in re.findall(r"``([\w.]+)``", sentence):
+        named.add(token if token in rooms else room_of(token)[1])
+    for number in re.findall(r"layer (\d)", sentence):
+        named |= README_LAYERS[int(number)]
+    return named
+
+
+@pytest.mark.parametrize("subpackage", SUBPACKAGES)
+def test_each_subpackage_says_what_it_may_import_and_imports_nothing_else(subpackage: str) -> None:
+    """Each monitor/<room>/__init__ docstring names the rooms it may import: lower rooms of ROOMS, and all it imports."""
+    module = f"genmon.monitor.{subpackage}"
+    docstring = ast.get_docstring(ast.parse((SRC / "genmon/monitor" / subpackage / "__init__.py").read_text()))
+    assert docstring, f"{module} has no docstring"
+    allowed = allowed_rooms(docstring)
+    rank, room = room_of(module)
+    assert allowed, f"{module}'s docstring names no room it may import"
+    # The docstring agrees with ROOMS: only rooms below its own.
+    assert {name: rank_of for rank_of, name, _ in ROOMS if name in allowed and rank_of <= rank} == {}
+    graph = import_graph(SRC)
+    imported = {
+        f"{source} imports {target}"
+        for source, targets in graph.items()
+        if source == module or source.startswith(module + ".")
+        for target in targets
+        if room_of(target)[1] not in allowed | {room}
+    }
+    assert imported == set()
+
+
+def test_the_imports_sentence_is_read_as_rooms() -> None:
+    """The docstring reader maps room names, genmon modules and layer numbers to rooms."""
+    assert allowed_rooms("Owns x. Imports ``engine``, ``store`` and layer 5.") == {"engine", "store", "records"}
+    assert allowed_rooms("Imports only layer 5 (``genmon.records``, ``genmon.errors``).") == {"records"}
+    assert allowed_rooms("Imports ``genmon.monitor.engine.queueing`` only; calls ``record_metrics``.") == {"engine"}
+
+
+MAX_FACADE_LINES = 350
+
+
+def test_the_facade_is_at_most_350_lines() -> None:
+    """generation_monitor.py, the façade, reads at once: 350 lines at most (its readers live in monitor/views.py)."""
+    lines = len((SRC / "genmon/monitor/generation_monitor.py").read_text().splitlines())
+    assert lines <= MAX_FACADE_LINES
+
+
+# Folders of tests/ that mirror no package: afterimage's own programs run under genmon.
+TESTS_NOT_MIRRORED = {"afterimage"}
+
+
+def test_tests_mirror_the_package_layout() -> None:
+    """Every folder under tests/ (but tests/afterimage) is a package of src/genmon at the same path."""
+    tests = SRC.parent / "tests"
+    folders = {
+        path.relative_to(tests)
+        for path in tests.rglob("*")
+        if path.is_dir() and path.name != "__pycache__" and not path.name.startswith(".")
+    }
+    unmirrored = sorted(
+        str(folder)
+        for folder in folders
+        if folder.parts[0] not in TESTS_NOT_MIRRORED and not (SRC / "genmon" / folder / "__init__.py").is_file()
+    )
+    assert unmirrored == []
+
+
+READERS = ("exporters", "plots", "handlers", "cli")
+# Private names of other objects a reader may touch, each with its reason: (module, expression).
+PRIVATE_ACCESS_ALLOWED = {
+    # NamedTuple's public API is underscored so it cannot clash with a field name.
+    ("genmon.handlers.spans_file", "span._asdict"),
+    # argparse names no public type for what add_subparsers() returns.
+    ("genmon.cli.main", "argparse._SubParsersAction"),
+    # MLflow's TracingClient has no public call that uploads a started trace's spans to its
+    # artifact store (an older tracking store); MLflow's own exporter calls this one.
+    ("genmon.handlers._mlflow_traces", "self.tracing._upload_trace_data"),
+}
+
+
+def private(name: str) -> bool:
+    """A leading underscore that is not a dunder."""
+    return name.startswith("_") and not name.endswith("__")
+
+
+def private_accesses(module: str, path: Path) -> set[tuple[str, str]]:
+    """``x._name`` where x is not self or cls, getattr-style calls with a private name, private names imported from another package."""
+    package = module.split(".")[1] if module.count(".") else module
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("__"):
+            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                found.add((module, ast.unparse(node)))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+            and len(node.args) > 1
+        ):
+            name = node.args[1]
+            if isinstance(name, ast.Constant) and isinstance(name.value, str) and private(name.value):
+                found.add((module, ast.unparse(node)))
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("genmon.")
+            and node.module.split(".")[1] != package
+        ):
+            found |= {(module, f"from {node.module} import {a.name}") for a in node.names if private(a.name)}
+    return found
+
+
+def test_readers_touch_no_private_attribute_of_another_object() -> None:
+    """exporters, plots, handlers and cli read through public names only (listed exceptions give their reason)."""
+    found = set()
+    for module, path in module_names(SRC).items():
+        if module.split(".")[1:2] and module.split(".")[1] in READERS:
+            found |= private_accesses(module, path)
+    assert found - PRIVATE_ACCESS_ALLOWED == set()
+    assert PRIVATE_ACCESS_ALLOWED - found == set(), "an exception no longer needed: remove it from the list"
+
+
+def test_the_private_access_check_catches_a_reader_reaching_in(tmp_path: Path) -> None:
+    """Planted reaches are reported: monitor._rt, getattr(view, "_store"), a private name from another package."""
+    path = tmp_path / "reader.py"
+    path.write_text(
+        "from genmon.monitor.store.view import _private\n"
+        "from genmon.exporters.naming import _ok_same_package\n"
+        "def read(monitor, view, self):\n"
+        "    self._fine, monitor.__class__\n"
+        "    return monitor._rt.store, getattr(view, '_store')\n"
+    )
+    assert private_accesses("genmon.exporters.reader", path) == {
+        ("genmon.exporters.reader", "monitor._rt"),
+        ("genmon.exporters.reader", "getattr(view, '_store')"),
+        ("genmon.exporters.reader", "from genmon.monitor.store.view import _private"),
+    }
+
+
+README = SRC.parent / "README.md"
+
+
+def readme_section(title: str) -> str:
+    """The text of README's ``## title`` section, without its heading."""
+    found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README.read_text(), re.DOTALL | re.MULTILINE)
+    assert found, f"README has no section {title!r}"
+    return found.group(1)
+
+
+def spans(text: str) -> list[str]:
+    """The inline code spans of a piece of Markdown (fenced blocks left out)."""
+    return re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", text, flags=re.DOTALL | re.MULTILINE))
+
+
+def is_path(span: str) -> bool:
+    return "/" in span or span.endswith(".py")
+
+
+def table_rows(section: str) -> list[list[str]]:
+    """The cells of each body row of the section's table."""
+    rows = [line.strip().strip("|").split("|") for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row] for row in rows[2:]]  # past the header and the |---| line
+
+
+def where_paths(cell: str) -> list[str]:
+    """The paths of a "where" cell: "`monitor/engine/`, `store/`" means monitor/engine/ and monitor/store/."""
+    paths = [span for span in spans(cell) if is_path(span)]
+    first = paths[0].rstrip("/").split("/") if paths else []
+    prefix = "/".join(first[:-1]) + "/" if len(first) > 1 else ""
+    return paths[:1] + [prefix + path if path.count("/") <= 1 and "*" not in path else path for path in paths[1:]]
+
+
+def exists(path: str) -> bool:
+    """A README path, from src/genmon (``monitor/store/view.py``) or the repository (``tests/…``), globs matching something."""
+    for root in (SRC / "genmon", SRC.parent):
+        if any(root.glob(path.rstrip("/"))):
+            return True
+    return False
+
+
+def defined_names(folder: Path) -> set[str]:
+    """Module and package names under ``folder``, and the names its modules define at top level."""
+    names: set[str] = set()
+    for path in folder.rglob("*.py") if folder.is_dir() else [folder]:
+        names.add(path.parent.name if path.name == "__init__.py" else path.stem)
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+    return names
+
+
+def test_every_path_the_readme_architecture_names_exists() -> None:
+    """Each path in "How genmon is built" (table, text, where-to-add list) is a file or folder of the repository."""
+    section = readme_section("How genmon is built")
+    text = "\n".join(line for line in section.splitlines() if not line.startswith("|"))
+    named = [span for span in spans(text) if is_path(span)]
+    for row in table_rows(section):
+        named += where_paths(row[1])
+    assert len(named) > 20 and "monitor/store/" in named  # the table's "`store/`" read under monitor/
+    assert sorted({path for path in named if not exists(path)}) == []
+
+
+def test_every_module_a_readme_table_row_names_is_in_its_folders() -> None:
+    """Each bare lower-case name in a row's "what it owns" is a module (or function) of that row's folders; each type exists."""
+    types = defined_names(SRC / "genmon")  # a row may name a type of another layer: `HandlerContext` handlers get
+    missing = []
+    for row in table_rows(readme_section("How genmon is built")):
+        folders = [match for path in where_paths(row[1]) for match in (SRC / "genmon").glob(path.rstrip("/"))]
+        known = set().union(*map(defined_names, folders)) | {"genmon"}  # the command's own name
+        names = [span.split(".")[-1] for span in spans(row[2]) if re.fullmatch(r"[\w.]+", span)]
+        missing += [f"layer {row[0]}: {name}" for name in names if name not in (types if name[0].isupper() else known)]
+    assert missing == []
+
+
+def test_the_readme_path_reader_reads_a_where_cell() -> None:
+    """A where cell's later bare folders sit beside its first path; files and top-level folders stay as written."""
+    assert where_paths("`monitor/engine/`, `store/`, `alerts/`") == [
+        "monitor/engine/",
+        "monitor/store/",
+        "monitor/alerts/",
+    ]
+    assert where_paths("`handlers/`, `plots/`") == ["handlers/", "plots/"]
+    assert where_paths("`records/`, `errors.py`") == ["records/", "errors.py"]
+    assert spans("a `x/y.py` b\n```\n`not/this`\n```\n") == ["x/y.py"]

@@ -1,10 +1,20 @@
 """genmon: a metrics monitor for generation workloads, a drop-in for afterimage's GenerationMonitor.
 
+Where to start:
+
+- ``GenerationMonitor``: one monitor, the façade
+  (``genmon.monitor.generation_monitor``); ``genmon.monitoring`` is
+  afterimage's import path for it and its types.
+- ``genmon.enable``, ``genmon.track``, ``genmon.attach`` and ``genmon.emit``:
+  the same on the process-wide default monitor (``genmon.monitor.default``).
+- ``genmon.testing``: a manual clock and capturing handlers for your own
+  tests; ``genmon.simulated``: an LLM client and generator to load it with.
+- the ``genmon`` command: ``genmon.cli``.
+
 Names are imported on first use (PEP 562 ``__getattr__``), so ``import
 genmon`` costs little and loads neither numpy nor any sink; ``from genmon
 import GenerationMonitor`` loads the monitor, and the first monitor built
-loads its store. ``genmon.enable``, ``track``, ``attach`` and ``emit`` work on
-the process-wide default monitor (``genmon.monitor.default``).
+loads its store. README's "How genmon is built" shows how the parts fit.
 """
 
 from __future__ import annotations

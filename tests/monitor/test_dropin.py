@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import afterimage.monitoring
+import pytest
+
+import genmon.monitoring
 
 AFTERIMAGE_PROGRAM = """
 import json
@@ -146,3 +153,80 @@ def test_loglevel_is_exported_and_log_records_keep_afterimages_timestamp_in_data
     evaluation = next(r for r in records if r["message"] == "Evaluation metrics")
     assert generation["data"]["timestamp"].startswith(generation["timestamp"][:19])
     assert "timestamp" in evaluation["data"] and evaluation["data"]["evaluator_type"] == "judge"
+
+
+def afterimage_members() -> list[str]:
+    """afterimage's GenerationMonitor constructor and public methods, its own and inherited."""
+    cls = afterimage.monitoring.GenerationMonitor
+    return ["__init__", *(name for name in dir(cls) if not name.startswith("_") and callable(getattr(cls, name)))]
+
+
+def incompatible(theirs: Callable[..., object], ours: Callable[..., object]) -> list[str]:
+    """Why a call valid for ``theirs`` might not bind the same way to ``ours`` (empty when it always does).
+
+    ``ours`` starts with ``theirs``' parameters: same names, order, kinds and
+    defaults. It may add parameters after them, each with a default: keyword-only
+    ones, or positional ones that no afterimage call reaches (afterimage takes no
+    more positional arguments). Nothing may come between a parameter and
+    afterimage's ``**kwargs``, where it would take a key a caller meant for them.
+    """
+    their_params = list(inspect.signature(theirs).parameters.values())
+    our_params = list(inspect.signature(ours).parameters.values())
+    problems = []
+    for theirs_p, ours_p in zip(their_params, our_params, strict=False):
+        if (theirs_p.name, theirs_p.kind) != (ours_p.name, ours_p.kind):
+            problems.append(f"{theirs_p} became {ours_p}")
+        elif theirs_p.default is not ours_p.default and theirs_p.default != ours_p.default:
+            problems.append(f"{theirs_p.name}: default {theirs_p.default!r} became {ours_p.default!r}")
+    if len(our_params) < len(their_params):
+        problems.append(f"missing {[str(p) for p in their_params[len(our_params) :]]}")
+    for extra in our_params[len(their_params) :]:
+        if extra.default is inspect.Parameter.empty:
+            problems.append(f"added {extra} without a default")
+    return problems
+
+
+@pytest.mark.parametrize("name", afterimage_members())
+def test_the_monitor_keeps_afterimages_signatures(name: str) -> None:
+    """Each afterimage GenerationMonitor method and constructor keyword exists in genmon and binds the same calls."""
+    ours = getattr(genmon.monitoring.GenerationMonitor, name, None)
+    assert callable(ours), f"genmon's GenerationMonitor has no {name}"
+    assert incompatible(getattr(afterimage.monitoring.GenerationMonitor, name), ours) == []
+
+
+def test_afterimages_surface_is_what_these_checks_expect() -> None:
+    """The checks above cover afterimage 0.18.1's fourteen methods and fifteen constructor keywords."""
+    assert len(afterimage_members()) == 15
+    assert "track_generation" in afterimage_members() and "visualize_metrics" in afterimage_members()
+    keywords = inspect.signature(afterimage.monitoring.GenerationMonitor.__init__).parameters
+    assert len(keywords) == 16 and "token_usage_callback_interval_seconds" in keywords  # self and fifteen
+
+
+def test_the_signature_check_catches_each_kind_of_break() -> None:
+    """A renamed, reordered, re-defaulted, missing or required parameter, or one before **kwargs, is reported."""
+
+    def theirs(a: int, b: int = 1, *, c: int = 2, **kwargs: object) -> None: ...
+
+    def same_plus(a: int, b: int = 1, *, c: int = 2, **kwargs: object) -> None: ...
+
+    def renamed(a: int, bee: int = 1, *, c: int = 2, **kwargs: object) -> None: ...
+
+    def redefaulted(a: int, b: int = 5, *, c: int = 2, **kwargs: object) -> None: ...
+
+    def made_keyword(a: int, *, b: int = 1, c: int = 2, **kwargs: object) -> None: ...
+
+    def missing(a: int, b: int = 1, *, c: int = 2) -> None: ...
+
+    def steals_a_key(a: int, b: int = 1, *, c: int = 2, d: int = 0, **kwargs: object) -> None: ...
+
+    def base(a: int, b: int = 1) -> None: ...
+
+    def positional_extra(a: int, b: int = 1, step: int | None = None, *, d: int = 0) -> None: ...
+
+    def required_extra(a: int, b: int = 1, *, d: int) -> None: ...
+
+    assert incompatible(theirs, same_plus) == []
+    assert incompatible(base, positional_extra) == []
+    assert incompatible(theirs, renamed) and incompatible(theirs, redefaulted)
+    assert incompatible(theirs, made_keyword) and incompatible(theirs, missing)
+    assert incompatible(theirs, steals_a_key) and incompatible(base, required_extra)

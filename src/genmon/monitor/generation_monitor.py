@@ -101,16 +101,16 @@ class GenerationMonitor(MonitorViews):
         # afterimage's public attributes; the handler lists are live properties (below).
         self.log_dir = settings.log_dir
         self.alert_thresholds = settings.alert_thresholds
-        self.metrics_interval = metrics_interval
+        self.metrics_interval = settings.metrics_interval
         self.shutdown_timeout = settings.shutdown_timeout_s
-        self.token_usage_callback = token_usage_callback
-        self.token_usage_callback_interval_seconds = token_usage_callback_interval_seconds
-        self._clock = clock
+        self.token_usage_callback = settings.token_usage_callback
+        self.token_usage_callback_interval_seconds = settings.token_usage_interval_s
+        self._clock = settings.clock
         self._closed = False
         from genmon.monitor.runtime import Runtime  # the store and numpy load with the first monitor, not the import
 
         self._install(Runtime(settings, self.record_metrics))
-        self.handles_signals = bool(handle_signals)  # drained on SIGTERM (see genmon.monitor.lifecycle)
+        self.handles_signals = settings.handle_signals  # drained on SIGTERM (see genmon.monitor.lifecycle)
         lifecycle.register(self)
         if settings.sampler_interval_s is not None:
             self.sample_resources(settings.sampler_interval_s)

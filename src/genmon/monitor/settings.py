@@ -96,6 +96,7 @@ class Settings:
     shard: str | None = None
     capture_io: bool = False
     capture: Any = None  # a genmon.monitor.tracking.capture.CapturePolicy
+    handle_signals: bool = True
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> Settings:
@@ -122,23 +123,23 @@ class Settings:
         from genmon.monitor.tracking.capture import CapturePolicy
 
         capture = CapturePolicy(k["capture_max_chars"], k["capture_redact"])
+        # The lists given are kept as they are (not copied): afterimage users append to them later.
+        given_metrics, given_logs = k["metric_handlers"], k["log_handlers"]
+        metric_list = None if given_metrics is None else live_list(given_metrics, "metric_handlers")
+        log_list = None if given_logs is None else live_list(given_logs, "log_handlers")
+        alert_handlers = live_list(k["alert_handlers"], "alert_handlers")
+        check_parts_keywords(k, retention_s, alert_handlers)
         from genmon.handlers.log_file import FileLogHandler
         from genmon.handlers.metrics_file import FileMetricHandler
 
         log_dir = Path(k["log_dir"]) if k["log_dir"] is not None else default_log_dir()
         log_dir.mkdir(parents=True, exist_ok=True)
-        # The lists given are kept as they are (not copied): afterimage users append to them later.
-        given_metrics, given_logs = k["metric_handlers"], k["log_handlers"]
-        metric_handlers = (
-            [FileMetricHandler(log_dir)] if given_metrics is None else live_list(given_metrics, "metric_handlers")
-        )
-        log_handlers = [FileLogHandler(log_dir)] if given_logs is None else live_list(given_logs, "log_handlers")
         return cls(
             log_dir=log_dir,
             metrics_interval=k["metrics_interval"],
-            metric_handlers=metric_handlers,
-            log_handlers=log_handlers,
-            alert_handlers=live_list(k["alert_handlers"], "alert_handlers"),
+            metric_handlers=[FileMetricHandler(log_dir)] if metric_list is None else metric_list,
+            log_handlers=[FileLogHandler(log_dir)] if log_list is None else log_list,
+            alert_handlers=alert_handlers,
             log_to_logging=bool(k["log_to_logging"]),
             default_metric_files=k["metric_handlers"] is None,
             alert_thresholds={name: k[name] for name in ALERT_THRESHOLD_KEYWORDS},
@@ -162,7 +163,35 @@ class Settings:
             send_resolved=bool(k["send_resolved"]),
             capture_io=k["capture_io"],
             capture=capture,
+            handle_signals=bool(k["handle_signals"]),
         )
+
+
+def check_parts_keywords(k: Mapping[str, Any], retention_s: float | None, alert_handlers: list[Any]) -> None:
+    """The keywords the runtime hands to its parts as given, checked by those parts' own rules before anything starts.
+
+    The queue, the store, the alert rules and periods, the price table and
+    the alert handler shapes each keep their check; calling them here makes
+    a bad keyword fail before the run directory is made or a thread started.
+    """
+    from genmon.monitor.alerts.handler_shapes import takes_values
+    from genmon.monitor.alerts.manager import check_intervals
+    from genmon.monitor.alerts.rules import builtin_rules
+    from genmon.monitor.engine.queueing import check_queue_options
+    from genmon.monitor.store.metric_store import check_store_limits
+    from genmon.monitor.tracking.usage import PriceTable
+
+    if not callable(k["clock"]):
+        raise TypeError(f"clock must be a callable returning epoch seconds, got {k['clock']!r:.80}")
+    if k["token_usage_callback"] is not None and not callable(k["token_usage_callback"]):
+        raise TypeError(f"token_usage_callback must be callable or None, got {k['token_usage_callback']!r:.80}")
+    check_queue_options(k["max_queue_size"], k["on_full"])
+    check_store_limits(retention_s, k["max_points_per_metric"])
+    check_intervals(k["metrics_interval"], k["token_usage_callback_interval_seconds"])
+    builtin_rules({name: k[name] for name in ALERT_THRESHOLD_KEYWORDS})
+    PriceTable(k["prices"])
+    for index, handler in enumerate(alert_handlers):
+        takes_values(handler, f"alert_handlers[{index}]")
 
 
 def write_run_file(log_dir: Path, run: RunInfo, started_at: str, shard: str | None = None) -> Path | None:

@@ -28,12 +28,22 @@ from genmon.records.types import Alert
 if TYPE_CHECKING:
     from genmon.monitor.store.metric_store import MetricStore
 
-__all__ = ["AlertManager", "threshold_decorator"]
+__all__ = ["AlertManager", "check_intervals", "threshold_decorator"]
 
 AlertHandler = Callable[[Alert], Any]
 # A call cancelled or timed out at the handler timeout settles on its lane within this.
 _SETTLE_S = 0.25
 LogSink = Callable[[tuple[float, str, str, dict[str, Any]]], None]
+
+
+def check_intervals(metrics_interval: Any, token_usage_interval_s: Any) -> None:
+    """TypeError unless both periods are seconds (``metrics_interval`` may be None: no rule passes)."""
+    for argument, value in (
+        ("metrics_interval", metrics_interval),
+        ("token_usage_callback_interval_seconds", token_usage_interval_s),
+    ):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise TypeError(f"{argument} must be seconds, got {type(value).__name__} {value!r:.80}")
 
 
 class _HandlerNames:
@@ -136,12 +146,7 @@ class AlertManager:
         token_usage_report: Callable[[], Any],
     ) -> list[PeriodicTask]:
         tasks = []
-        for argument, value in (
-            ("metrics_interval", metrics_interval),
-            ("token_usage_callback_interval_seconds", token_usage_interval_s),
-        ):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise TypeError(f"{argument} must be seconds, got {type(value).__name__} {value!r:.80}")
+        check_intervals(metrics_interval, token_usage_interval_s)
         if metrics_interval is not None and metrics_interval > 0:
             tasks.append(
                 PeriodicTask("alerts", metrics_interval, self.run, lambda e: self._errors.record("alert-worker", e))

@@ -22,6 +22,14 @@ from genmon.records.validation import to_seconds
 ON_FULL_POLICIES: tuple[str, ...] = ("block", "drop_oldest", "drop_newest")
 
 
+def check_queue_options(maxsize: Any, on_full: Any) -> None:
+    """ValueError unless ``maxsize`` is a positive int and ``on_full`` a policy name (``max_queue_size``, ``on_full``)."""
+    if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
+        raise ValueError(f"max_queue_size must be a positive int, got {maxsize!r}")
+    if on_full not in ON_FULL_POLICIES:
+        raise ValueError(f"on_full must be one of {', '.join(ON_FULL_POLICIES)}; got {on_full!r}")
+
+
 def deadline_in(timeout: float | None) -> float:
     """A monotonic deadline ``timeout`` seconds away (None or inf: as good as never)."""
     seconds = 1e9 if timeout is None else min(to_seconds(timeout, "timeout"), 1e9)
@@ -77,10 +85,7 @@ class BoundedQueue:
         on_drop: Callable[[str, int], None] | None = None,
         name: str = "queue",
     ) -> None:
-        if not isinstance(maxsize, int) or isinstance(maxsize, bool) or maxsize < 1:
-            raise ValueError(f"max_queue_size must be a positive int, got {maxsize!r}")
-        if on_full not in ON_FULL_POLICIES:
-            raise ValueError(f"on_full must be one of {', '.join(ON_FULL_POLICIES)}; got {on_full!r}")
+        check_queue_options(maxsize, on_full)
         self.name = name
         self.maxsize = maxsize
         self.on_full = on_full

@@ -26,6 +26,14 @@ from genmon.records.types import MetricPoint
 _NAME, _VALUE, _TIME, _META = (itemgetter(i) for i in range(4))
 
 
+def check_store_limits(retention_s: float | None, max_points_per_metric: int | None) -> None:
+    """ValueError unless retention is positive seconds or None and the per-metric cap >= 1 or None."""
+    if retention_s is not None and retention_s <= 0:
+        raise ValueError(f"retention must be positive seconds or None, got {retention_s!r}")
+    if max_points_per_metric is not None and max_points_per_metric < 1:
+        raise ValueError(f"max_points_per_metric must be >= 1 or None, got {max_points_per_metric!r}")
+
+
 class MetricStore:
     """Thread-safe rolling store of metric points, bounded by age and by points per metric.
 
@@ -41,10 +49,7 @@ class MetricStore:
     """
 
     def __init__(self, retention_s: float | None = None, max_points_per_metric: int | None = 1_000_000) -> None:
-        if retention_s is not None and retention_s <= 0:
-            raise ValueError(f"retention must be positive seconds or None, got {retention_s!r}")
-        if max_points_per_metric is not None and max_points_per_metric < 1:
-            raise ValueError(f"max_points_per_metric must be >= 1 or None, got {max_points_per_metric!r}")
+        check_store_limits(retention_s, max_points_per_metric)
         self.retention_s = retention_s
         self.max_points_per_metric = max_points_per_metric
         self._series: dict[str, Series] = {}

@@ -128,6 +128,8 @@ class PriceTable:
     def __init__(self, prices: Mapping[str, Any] | None = None) -> None:
         self._prices: dict[str, tuple[float, float]] = {}
         self._resolved: dict[str, tuple[float, float] | None] = {}
+        if prices is not None and not isinstance(prices, Mapping):
+            raise TypeError(f"prices must map model names to prices, got {type(prices).__name__} {prices!r:.80}")
         for model, price in (prices or {}).items():
             self.set(model, price)
 
