@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -237,3 +238,58 @@ def test_alert_handler_list_append_remove_extend_reassign_and_clear_take_effect(
         current[0] = step
         assert [alert.name for alert in monitor.check_alerts()] == ["high_error_rate"]
     assert heard == {"a": [1, 2], "b": [1, 2, 3, 4], "c": [2, 3, 4], "d": [4], "e": [5]}
+
+
+def test_recording_takes_no_sink_lock_and_the_lists_are_read_once_per_batch(make_monitor, monkeypatch) -> None:
+    """With each pipeline's SinkSet lock held by another thread, record calls still return; each list is synced per batch, not per record."""
+    metrics, logs = CapturingMetricHandler("metrics"), CapturingLogHandler()
+    monitor: GenerationMonitor = make_monitor(metric_handlers=[metrics], log_handlers=[logs])
+    pipelines = monitor._rt.pipelines()
+    syncs = dict.fromkeys((p.kind for p in pipelines), 0)
+    for pipeline in pipelines:
+
+        def counting(real: Any = pipeline.sinks.sync, kind: str = pipeline.kind) -> None:
+            syncs[kind] += 1
+            real()
+
+        monkeypatch.setattr(pipeline.sinks, "sync", counting)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_every_sink_lock() -> None:  # as a service adding a handler from its own thread would
+        with contextlib.ExitStack() as stack:
+            for pipeline in pipelines:
+                stack.enter_context(pipeline.sinks._lock)
+            held.set()
+            release.wait(30)
+
+    n = 200
+    recorded = threading.Event()
+
+    def record() -> None:
+        for i in range(n):
+            monitor.record_metric("x", i)
+            monitor.track_generation(0.1, True, model_name="m", prompt_token_count=3)
+            monitor.log_info("step", step=i)
+        recorded.set()
+
+    holder, producer = threading.Thread(target=hold_every_sink_lock), threading.Thread(target=record)
+    holder.start()
+    try:
+        assert held.wait(10)
+        producer.start()
+        # Not a timing bound: 600 record calls take milliseconds; 30 s only keeps a
+        # record path that took a sink lock (blocked until release) from hanging the suite.
+        producer.join(30)
+        assert recorded.is_set()
+    finally:
+        release.set()
+        holder.join(10)
+        if producer.is_alive():
+            producer.join(30)
+    assert monitor.flush(10)
+    assert metrics.values("x") == list(range(n))
+    assert [r["step"] for r in logs.records if r["message"] == "step"] == list(range(n))
+    processed = {p.kind: p.worker.processed for p in pipelines}
+    assert processed["metrics"] > n and processed["logs"] >= n
+    # The workers held up at the lock took the backlog as one batch after it: a few syncs, not one per record.
+    assert all(count <= 4 for count in syncs.values()), (syncs, processed)
