@@ -395,7 +395,7 @@ def reassigned(out: Path, kind: str) -> dict[str, Any]:
 
     asyncio.run(dialogs(0))
     run.drain()
-    before = len(run.probe.points)
+    before, logs_before = len(run.probe.points), len(run.probe.logs)
     jsonl = run.dir / "logs" / "metrics.jsonl"
     lines_before = len(jsonl.read_text().splitlines())
     capture = Capture()
@@ -410,6 +410,7 @@ def reassigned(out: Path, kind: str) -> dict[str, Any]:
         captured_points=capture.points,
         captured_logs=[r.get("message") for r in capture.logs],
         probe_after=[p[:2] for p in run.probe.points[before:]],
+        probe_logs_after=[r.get("message") for r in run.probe.logs[logs_before:]],
     )
     run.observe(alert_passes=1)
     return run.result
