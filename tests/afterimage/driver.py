@@ -13,7 +13,9 @@ error and success rates are neither 0 nor 1. Everything is deterministic:
 one worker (``max_concurrency=1``), a seeded ``random`` for the number of
 turns, failures chosen by call number or by prompt text, and the monitor
 drained before every read (genmon: ``flush()``; afterimage has no flush, so
-a probe handler appended last counts what its worker has handed out).
+a probe handler appended last counts what its worker has handed out). No
+network: ``no_network`` refuses every address but loopback in this process,
+from before afterimage is imported.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
+
+import no_network  # beside this file: the script's folder is on sys.path
+
+# Before afterimage is imported: nothing it (or genmon) does may reach the network.
+no_network.install()
 
 import afterimage.monitoring
 from afterimage.async_conversation_generator import AsyncConversationGenerator
@@ -388,7 +395,7 @@ def reassigned(out: Path, kind: str) -> dict[str, Any]:
 
     asyncio.run(dialogs(0))
     run.drain()
-    before = len(run.probe.points)
+    before, logs_before = len(run.probe.points), len(run.probe.logs)
     jsonl = run.dir / "logs" / "metrics.jsonl"
     lines_before = len(jsonl.read_text().splitlines())
     capture = Capture()
@@ -403,6 +410,7 @@ def reassigned(out: Path, kind: str) -> dict[str, Any]:
         captured_points=capture.points,
         captured_logs=[r.get("message") for r in capture.logs],
         probe_after=[p[:2] for p in run.probe.points[before:]],
+        probe_logs_after=[r.get("message") for r in run.probe.logs[logs_before:]],
     )
     run.observe(alert_passes=1)
     return run.result
@@ -471,6 +479,8 @@ def main(out: Path) -> None:
     # genmon with the keywords that give afterimage's behaviour back.
     results["rate_limit_any_error"] = {"genmon": attempt(rate_limit, out, "genmon", max_error_rate=1e-9)}
     results["direct_compat"] = {"genmon": attempt(direct, out, "genmon", **AFTERIMAGE_ALERT_CADENCE)}
+    # After the scenarios, so blocked_hosts lists every host they tried to reach (none is expected).
+    results["network_guard"] = no_network.self_check()
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
 
 

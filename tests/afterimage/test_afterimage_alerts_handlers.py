@@ -124,6 +124,8 @@ def test_reassigned_metric_and_log_handlers_take_over_in_both(runs: Runs) -> Non
     afterimage, genmon = runs.pair("reassigned")
     for result in (afterimage, genmon):
         assert result["captured_points"] == result["probe_after"] and result["captured_points"]
+        # The reassigned log handler heard every record after it came (not two empty lists compared).
+        assert result["captured_logs"] == result["probe_logs_after"] and result["captured_logs"]
         assert result["jsonl_lines_after"] == result["jsonl_lines_before"] == result["points_before"]
     a, g = counts(afterimage["captured_points"]), counts(genmon["captured_points"])
     assert {k: v for k, v in a.items() if k not in RATES} == {k: v for k, v in g.items() if k not in RATES}

@@ -126,6 +126,62 @@ def test_values_keep_their_type_in_metrics_jsonl_and_exports(tmp_path: Path) -> 
     assert type(data["latency"][0]["value"]) is float
 
 
+def test_an_int_metric_stays_an_int_in_csv_excel_and_parquet(tmp_path: Path) -> None:
+    """An int metric is written 100, not 100.0, in CSV and Excel; Parquet's one value column is int64 when every metric is.
+
+    A metric that got a float is written as floats (the README's Formats
+    section), and so is Parquet's value column once any exported metric has one.
+    """
+    import csv
+
+    import openpyxl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from genmon import GenerationMonitor
+
+    out = tmp_path / "out"
+    with GenerationMonitor(log_dir=tmp_path / "run", metrics_interval=0) as monitor:
+        for value in (100, 3):
+            monitor.record_metric("count", value)
+        monitor.record_metric("latency", 1.5)
+        monitor.record_metric("mixed", 1)
+        monitor.record_metric("mixed", 1.5)
+        monitor.export_metrics(out / "m.csv", format="csv")
+        monitor.export_metrics(out / "m.xlsx", format="excel")
+        monitor.export_metrics(out / "m.parquet", format="parquet")
+        monitor.export_metrics(out / "m.json", format="json")
+    with GenerationMonitor(log_dir=tmp_path / "ints", metrics_interval=0) as monitor:
+        for value in (100, 3):
+            monitor.record_metric("count", value)
+        monitor.export_metrics(out / "ints.parquet", format="parquet")
+
+    with (out / "m_count.csv").open(newline="") as file:
+        assert [row["value"] for row in csv.DictReader(file)] == ["100", "3"]
+    with (out / "m.csv").open(newline="") as file:
+        assert [row["value"] for row in csv.DictReader(file) if row["metric"] == "count"] == ["100", "3"]
+    book = openpyxl.load_workbook(out / "m.xlsx", read_only=True)
+    try:
+        cells = [row[1] for row in book["count"].iter_rows(min_row=2, values_only=True)]
+    finally:
+        book.close()
+    assert cells == [100, 3] and all(type(cell) is int for cell in cells)
+    ints = pq.read_table(out / "ints.parquet")
+    assert ints.schema.field("value").type == pa.int64()
+    assert [(type(v), v) for v in ints.column("value").to_pylist()] == [(int, 100), (int, 3)]
+    # One column for every metric: float64 as soon as one exported metric holds a float.
+    mixed = pq.read_table(out / "m.parquet")
+    assert mixed.schema.field("value").type == pa.float64()
+    assert [r["value"] for r in mixed.to_pylist() if r["metric"] == "count"] == [100.0, 3.0]
+    # A metric that got one float is written as floats in the export; metrics.jsonl keeps each point's type.
+    exported = json.loads((out / "m.json").read_text())
+    assert [(type(p["value"]), p["value"]) for p in exported["mixed"]] == [(float, 1.0), (float, 1.5)]
+    assert [(type(p["value"]), p["value"]) for p in exported["count"]] == [(int, 100), (int, 3)]
+    lines = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["value"] for line in lines if line["metric"] == "mixed"] == [1, 1.5]
+    assert [type(line["value"]) for line in lines if line["metric"] == "mixed"] == [int, float]
+
+
 def test_per_metric_csv_files_keep_afterimages_names(tmp_path: Path) -> None:
     """export_metrics("run.csv", format="csv") writes run_model_usage:gpt-4o.csv, as afterimage did, and the manifest maps it."""
     from genmon import GenerationMonitor

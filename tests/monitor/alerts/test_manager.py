@@ -158,6 +158,52 @@ def test_close_is_bounded_by_its_timeout_with_a_hung_handler(make_monitor: MakeM
         release.set()
 
 
+def test_a_hung_handler_delays_check_alerts_by_its_timeout_once(make_monitor: MakeMonitor, clock: ManualClock) -> None:
+    """alert_handler_timeout=0.5, two alerts, a handler that never returns: one bounded wait, and none on the next pass.
+
+    The first check_alerts() waits once for the whole pass (one deadline,
+    not one per alert): alert_handler_timeout plus the documented 0.25 s for
+    the timed-out call to settle, 0.75 s; the bound is 5x the timeout, room
+    for a loaded machine. The second pass finds the handler still stuck and
+    does not wait for it again (waiting would take that 0.75 s again; the
+    bound, the timeout itself, is far above a pass that does not wait). The
+    healthy handler has every alert of each pass when check_alerts() returns.
+    """
+    release = threading.Event()
+    healthy: list[Alert] = []
+
+    def hung(alert: Alert) -> None:
+        release.wait()
+
+    timeout_s = 0.5
+    monitor = make_monitor(
+        clock=clock,
+        alert_cooldown=0,  # each pass sends both alerts again
+        alert_max_error_rate=0.1,
+        alert_min_success_rate=0.9,
+        alert_handler_timeout=timeout_s,
+        alert_handlers=[hung, healthy.append],
+    )
+    try:
+        monitor.track_generation(1.0, False, error="boom")
+        started = time.monotonic()
+        first = monitor.check_alerts()
+        first_s = time.monotonic() - started
+        assert sorted(a.name for a in first) == ["high_error_rate", "low_success_rate"]
+        assert healthy == first
+        assert first_s < 5 * timeout_s
+        assert monitor.errors.snapshot()["hung"] >= 1  # its first call timed out within the check
+        healthy.clear()
+        started = time.monotonic()
+        second = monitor.check_alerts()
+        second_s = time.monotonic() - started
+        assert sorted(a.name for a in second) == ["high_error_rate", "low_success_rate"]
+        assert healthy == second  # the others are still waited for
+        assert second_s < timeout_s
+    finally:
+        release.set()  # let the abandoned threads end
+
+
 def test_async_handler_receives_alerts_on_one_loop(make_monitor: MakeMonitor, clock: ManualClock) -> None:
     """A coroutine function handler is awaited on its own genmon-alert-asyncio loop, the same loop for every call."""
     loops: list[asyncio.AbstractEventLoop] = []

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["AlertManager", "check_intervals", "threshold_decorator"]
 
 AlertHandler = Callable[[Alert], Any]
-# A call cancelled or timed out at the handler timeout settles on its lane within this.
+# A call cancelled or timed out at the handler timeout settles on its lane within this:
+# check_alerts() waits at most alert_handler_timeout + _SETTLE_S (the README says so).
 _SETTLE_S = 0.25
 LogSink = Callable[[tuple[float, str, str, dict[str, Any]]], None]
 
@@ -129,6 +130,9 @@ class AlertManager:
         self._log = log
         self._names = _HandlerNames()
         self._shapes = AlertHandlerShapes()
+        # Per handler name, the calls a check_alerts() stopped waiting for before they ended.
+        self._overdue: dict[str, list[Call]] = {}
+        self._overdue_lock = threading.Lock()
         self._tasks = self._periodic_tasks(
             metrics_interval, token_usage_callback, token_usage_interval_s, token_usage_report or (lambda: None)
         )
@@ -171,18 +175,42 @@ class AlertManager:
 
         With ``wait`` (``check_alerts``, as afterimage called its handlers in
         line), it returns once every handler has returned from this pass's
-        alerts, or at most ``alert_handler_timeout`` later: a hung handler
+        alerts, or at most ``alert_handler_timeout`` (plus 0.25 s for a timed-out
+        call to settle) later, whatever the number of alerts: a hung handler
         delays it that long, once, and is timed out on its lane as usual.
         """
-        calls: list[Call] = []
+        calls: list[tuple[str, Call]] = []
         alerts = self.rules.evaluate(self._store, self._clock(), lambda alert: self._emit(alert, calls))
         if wait and calls:
-            deadline = time.monotonic() + self.runner.timeout_s + _SETTLE_S
-            for call in calls:
-                call.done.wait(max(deadline - time.monotonic(), 0.0))
+            self._wait(calls)
         return alerts
 
-    def _emit(self, alert: Alert, calls: list[Call]) -> None:
+    def _wait(self, calls: list[tuple[str, Call]]) -> None:
+        """Wait for this pass's calls by one shared deadline, except those of a handler still stuck.
+
+        A handler is stuck while its lane has a thread inside a call that
+        timed out, or while a call an earlier ``check_alerts()`` gave up on has
+        not ended: it already cost one wait, so its alerts are handed to it
+        (on a fresh thread, as usual) without waiting again.
+        """
+        with self._overdue_lock:
+            stuck = {name for name, _ in calls if self._stuck_locked(name)}
+        deadline = time.monotonic() + self.runner.timeout_s + _SETTLE_S
+        for name, call in calls:
+            if name not in stuck:
+                call.done.wait(max(deadline - time.monotonic(), 0.0))
+        with self._overdue_lock:
+            for name, call in calls:
+                if not call.done.is_set():
+                    self._overdue.setdefault(name, []).append(call)
+
+    def _stuck_locked(self, name: str) -> bool:
+        overdue = [call for call in self._overdue.pop(name, ()) if not call.done.is_set()]
+        if overdue:
+            self._overdue[name] = overdue
+        return bool(overdue) or self.runner.is_hung(name)
+
+    def _emit(self, alert: Alert, calls: list[tuple[str, Call]]) -> None:
         self._log((self._clock(), alert.level, alert.message, {"alert": alert.name, "data": alert.data}))
         if not self.send_resolved and alert.data.get("state") == "resolved":
             return  # afterimage never sent a recovery; its cadence with send_resolved=False
@@ -195,7 +223,7 @@ class AlertManager:
                 continue
             call = self.runner.submit(name, callable_, alert)
             if call is not None:
-                calls.append(call)
+                calls.append((name, call))
         if self._on_alert is not None:
             self._on_alert(alert)
 

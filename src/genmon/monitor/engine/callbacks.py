@@ -77,6 +77,12 @@ class CallbackRunner:
         lane = self.lane(name)
         return None if lane is None else lane.submit(fn, *args)
 
+    def is_hung(self, name: str) -> bool:
+        """True while the lane called ``name`` has a thread stuck in a call that timed out."""
+        with self._lock:
+            lane = self._lanes.get(name)
+        return lane is not None and lane.hung() > 0
+
     def lanes(self) -> list[IsolatedLane]:
         with self._lock:
             return list(self._lanes.values())

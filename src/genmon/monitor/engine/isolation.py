@@ -166,6 +166,11 @@ class IsolatedLane:
             return f"backlog full ({len(self._pending)} calls waiting)"
         return None
 
+    def hung(self) -> int:
+        """Threads still inside a call that timed out (Python cannot stop them)."""
+        with self._cond:
+            return len(self._hung)
+
     def pending_weight(self) -> int:
         """Records held by the calls waiting and the one running."""
         with self._cond:
