@@ -18,6 +18,7 @@ import genmon
 from genmon.monitor import default
 from genmon.monitor.tracking import track as track_module
 from genmon.monitor.tracking.span import current_span
+from genmon.records.steps import point_step
 
 
 @pytest.fixture(autouse=True)
@@ -254,3 +255,37 @@ def test_module_level_emit_reaches_the_default_monitors_callbacks_with_the_calle
     genmon.emit("retry", attempt=3, source="my.client")
     assert monitor.flush(10)
     assert [(e.data, e.source) for e in seen] == [({"attempt": 2}, __name__), ({"attempt": 3}, "my.client")]
+
+
+def test_module_level_track_takes_a_step_for_the_span_and_every_point_of_the_call(tmp_path: Path) -> None:
+    """genmon.track(..., step=n): the span's metadata and each of the call's points carry step n, sync and async."""
+    with pytest.raises(ValueError, match="step"):
+        genmon.track("epoch", step=-1)  # checked like monitor.track's step, even while off
+    with pytest.raises(TypeError, match="step"):
+        genmon.track("epoch", step="3")
+    monitor = enable(tmp_path)
+
+    @genmon.track("train", span_type="CHAIN", step=3)
+    def train() -> dict[str, Any]:
+        return {"usage": {"prompt_tokens": 5, "completion_tokens": 2}}
+
+    async def evaluate() -> None:
+        async with genmon.track("evaluate", span_type="EVALUATOR", step=5):
+            await asyncio.sleep(0)
+
+    train()
+    with genmon.track("validate", span_type="EVALUATOR", step=4):
+        pass
+    asyncio.run(evaluate())
+    assert monitor.flush(10)
+    steps = {span.name: (span.metadata or {}).get("step") for span in monitor.get_spans()}
+    assert steps == {"train": 3, "validate": 4, "evaluate": 5}
+    monitor.sync_store()
+    by_operation: dict[str, set[int | None]] = {}
+    for name in monitor.store.names():
+        series = monitor.store.series(name)
+        assert series is not None
+        for metadata in series.metadata():
+            by_operation.setdefault((metadata or {})["operation"], set()).add(point_step(metadata))
+    assert by_operation == {"train": {3}, "validate": {4}, "evaluate": {5}}
+    assert {"generation_time", "prompt_token_count", "completion_token_count"} <= set(monitor.store.names())

@@ -217,12 +217,18 @@ def track(
     model_name: str | None = None,
     component: str | None = None,
     capture_io: bool | None = None,
+    step: int | None = None,
     **metadata: Any,
 ) -> Any:
     """``monitor.track`` on the default monitor: a decorator (``@genmon.track`` bare too) and a context manager.
 
     While no monitor is enabled it does nothing (see the module docstring).
+    ``step`` is checked as ``monitor.track`` checks it, even while off.
     """
+    if step is not None:  # the step travels as the points' and the span's "step" metadata, as with monitor.track
+        from genmon.records.steps import with_step
+
+        metadata = with_step(metadata, step)
     check = _check_track_arguments or _load_check()
     if callable(operation) and not isinstance(operation, str):  # bare @genmon.track
         return DefaultTracker(check(operation.__qualname__, span_type, model_name, component, metadata, capture_io))(

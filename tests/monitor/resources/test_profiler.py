@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import threading
 import tracemalloc
@@ -157,6 +158,11 @@ def test_every_decorator_form_works_sync_and_async(make_monitor: Make) -> None:
     def bare(x: int) -> int:
         return x + 1
 
+    @monitor.profile
+    async def bare_async(x: int) -> int:
+        await asyncio.sleep(0)
+        return x * 2
+
     @monitor.profile()
     async def called_empty() -> str:
         await asyncio.sleep(0)
@@ -167,11 +173,16 @@ def test_every_decorator_form_works_sync_and_async(make_monitor: Make) -> None:
         return 2
 
     assert bare(1) == 2 and bare.__name__ == "bare"
+    assert inspect.iscoroutinefunction(bare_async) and bare_async.__name__ == "bare_async"
+    assert asyncio.run(bare_async(2)) == 4
     assert asyncio.run(called_empty()) == "ok"
     assert asyncio.run(named_async()) == 2
     report = monitor.get_profile()
-    assert set(report) == {bare.__qualname__, called_empty.__qualname__, "named"}
+    assert set(report) == {bare.__qualname__, bare_async.__qualname__, called_empty.__qualname__, "named"}
     assert all(figures["count"] == 1 for figures in report.values())
+    (run,) = monitor.profiler.runs(bare_async.__qualname__)  # the bare async form keeps its run
+    assert run.name == bare_async.__qualname__ and run.exception_type is None
+    assert run.duration_s >= 0 and run.end == run.start + run.duration_s
 
 
 def test_runs_are_kept_with_their_times_memory_metadata_and_errors(make_monitor: Make, clock: ManualClock) -> None:

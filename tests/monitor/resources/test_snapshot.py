@@ -7,13 +7,16 @@ import os
 import re
 import threading
 import time
+from collections import namedtuple
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import psutil
 import pytest
 
 from genmon import GenerationMonitor, ResourceSnapshot
+from genmon.monitor.resources import reader as reader_module
 from genmon.monitor.resources.reader import ResourceReader
 from genmon.records.resources import RESOURCE_ALIASES, RESOURCE_METRICS
 from genmon.testing import ManualClock
@@ -93,6 +96,54 @@ def test_a_machine_without_disks_or_interfaces_has_none_for_them(monkeypatch: py
     snapshot = reader.read()
     assert snapshot.disk is None and snapshot.network is None
     assert not [name for name in snapshot.as_metrics() if "disk" in name or "network" in name]
+
+
+def test_io_rates_are_the_change_over_the_interval_in_their_own_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each *_per_s is (counter now - counter before) / seconds between readings: read/write and recv/sent not swapped."""
+    # psutil's own fields (sdiskio, snetio on Linux); every counter moves by a different amount,
+    # so a rate computed from another counter, or put in another counter's field, shows.
+    disk_counters = namedtuple("disk_counters", "read_count write_count read_bytes write_bytes read_time write_time")
+    net_counters = namedtuple("net_counters", "bytes_sent bytes_recv packets_sent packets_recv errin errout")
+    disks = iter(
+        [
+            disk_counters(
+                read_count=1_000, write_count=50_000, read_bytes=10, write_bytes=20, read_time=0, write_time=0
+            ),
+            disk_counters(
+                read_count=4_000, write_count=90_000, read_bytes=13, write_bytes=27, read_time=9, write_time=9
+            ),
+        ]
+    )
+    networks = iter(
+        [
+            net_counters(bytes_sent=7_000, bytes_recv=2_000, packets_sent=70, packets_recv=20, errin=0, errout=0),
+            net_counters(bytes_sent=7_500, bytes_recv=14_000, packets_sent=75, packets_recv=38, errin=0, errout=0),
+        ]
+    )
+    readings = iter([100.0, 104.0])  # the reader's monotonic clock: 4 s between the two readings
+    monkeypatch.setattr(psutil, "disk_io_counters", lambda *args, **kwargs: next(disks))
+    monkeypatch.setattr(psutil, "net_io_counters", lambda *args, **kwargs: next(networks))
+    monkeypatch.setattr(reader_module, "time", SimpleNamespace(monotonic=lambda: next(readings)))
+    reader = ResourceReader(clock=lambda: 1_800_000_000.0)
+    first = reader.read()
+    assert first.disk is not None and first.disk.read_bytes_per_s is None
+    snapshot = reader.read()
+    assert snapshot.interval_s == 4.0
+    disk, network = snapshot.disk, snapshot.network
+    assert disk is not None and network is not None
+    assert (disk.read_bytes, disk.write_bytes, disk.read_count, disk.write_count) == (13, 27, 4_000, 90_000)
+    assert (disk.read_bytes_per_s, disk.write_bytes_per_s) == ((13 - 10) / 4, (27 - 20) / 4)
+    assert (network.recv_bytes, network.sent_bytes) == (14_000, 7_500)
+    assert (network.packets_recv, network.packets_sent) == (38, 75)
+    assert (network.recv_bytes_per_s, network.sent_bytes_per_s) == ((14_000 - 2_000) / 4, (7_500 - 7_000) / 4)
+    metrics = snapshot.as_metrics()
+    rates = {name: value for name, value in metrics.items() if name.endswith("_per_s")}
+    assert rates == {
+        "system/disk_read_bytes_per_s": 0.75,
+        "system/disk_write_bytes_per_s": 1.75,
+        "system/network_recv_bytes_per_s": 3_000.0,
+        "system/network_sent_bytes_per_s": 125.0,
+    }
 
 
 def test_cpu_shares_are_left_out_over_too_short_an_interval() -> None:

@@ -237,6 +237,42 @@ def test_serialisation_happens_on_the_span_worker_and_lists_are_copied_at_the_ca
     assert span.inputs == {"messages": [{"role": "user", "content": "first"}]}
 
 
+def test_calls_from_threads_each_keep_their_own_inputs_and_outputs(make_monitor: Make) -> None:
+    """4 threads x 100 captured calls, all 4 in flight at once, each thread reusing one argument list: 400 spans,
+    each with its own thread's values."""
+    monitor = make_monitor(capture_io=True)
+    inside = threading.Barrier(4, timeout=30)  # every call waits for the other threads' calls to be open too
+
+    @monitor.track("work", span_type="TOOL")
+    def work(worker: int, batch: list[int]) -> dict[str, Any]:
+        inside.wait()
+        return {"worker": worker, "total": sum(batch), "batch": list(batch)}
+
+    def run(worker: int) -> None:
+        batch: list[int] = []  # one list per thread, changed between calls: each span keeps it as it was at its call
+        for i in range(100):
+            batch[:] = [worker, i]
+            work(worker, batch)
+
+    threads = [threading.Thread(target=run, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert monitor.flush(30)
+    spans = monitor.get_spans()
+    assert len(spans) == 400
+    for span in spans:
+        worker, i = span.inputs["batch"]
+        assert span.inputs == {"worker": worker, "batch": [worker, i]}
+        assert span.outputs == {"worker": worker, "total": worker + i, "batch": [worker, i]}
+    assert sorted(tuple(span.inputs["batch"]) for span in spans) == [(w, i) for w in range(4) for i in range(100)]
+    written = lines_of(monitor)
+    assert sorted((line["call_id"], str(line["inputs"]), str(line["outputs"])) for line in written) == sorted(
+        (span.call_id, str(span.inputs), str(span.outputs)) for span in spans
+    )
+
+
 def test_generation_events_carry_the_serialised_inputs_and_outputs(make_monitor: Make) -> None:
     """generation_start has the inputs (serialised on the callback lane), generation_end the span with both."""
     monitor = make_monitor(capture_io=True)

@@ -86,6 +86,59 @@ def test_generation_events_carry_the_span(make_monitor: Make) -> None:
     assert threading.current_thread().name not in threads
 
 
+def test_generation_start_arrives_before_the_call_returns(make_monitor: Make) -> None:
+    """generation_start reaches its callback before the tracked call returns (synalinks' call_begin), sync and async.
+
+    The callback appends to ``order`` on its lane; each call flushes (which waits for the callbacks of the
+    events emitted so far) before it returns, and the caller appends once it has returned. A start event
+    sent only when the call finishes would come after the call's return.
+    """
+    order: list[str] = []
+    received: list[Event] = []
+
+    def on_start(event: Event) -> None:
+        received.append(event)
+        order.append(f"start {event.data['name']}")
+
+    monitor = make_monitor(capture_io=True)
+    monitor.on("generation_start", on_start)
+
+    with monitor.track("sync_block") as span:
+        assert monitor.flush(10)
+    order.append("returned sync_block")
+    assert received[-1].data["call_id"] == span.call_id
+
+    @monitor.track("sync_decorated")
+    def sync_decorated(question: str) -> str:
+        assert monitor.flush(10)
+        return question
+
+    assert sync_decorated("what") == "what"
+    order.append("returned sync_decorated")
+
+    async def async_block() -> str:
+        async with monitor.track("async_block") as async_span:
+            assert monitor.flush(10)
+        order.append("returned async_block")
+        return async_span.call_id
+
+    call_id = asyncio.run(async_block())
+    assert received[-1].data["call_id"] == call_id
+
+    @monitor.track("async_decorated")
+    async def async_decorated(question: str) -> str:
+        await asyncio.sleep(0)
+        assert monitor.flush(10)
+        return question
+
+    assert asyncio.run(async_decorated("why")) == "why"
+    order.append("returned async_decorated")
+    assert monitor.flush(10)
+    names = ("sync_block", "sync_decorated", "async_block", "async_decorated")
+    assert order == [line for name in names for line in (f"start {name}", f"returned {name}")]
+    assert received[-1].data["inputs"] == {"question": "why"}  # call_begin's inputs, serialised on the lane
+
+
 def test_track_generation_fires_end_and_error_events(make_monitor: Make) -> None:
     """Calls to track_generation (afterimage's generators) fire generation_end, and generation_error when failed."""
     seen: list[tuple[str, bool, Any]] = []

@@ -24,12 +24,16 @@ PRICES = {"openai/gpt-4o-mini": (1.0, 2.0)}  # USD per 1k tokens: far from any p
 OPENROUTER_COST = 0.00095
 
 
-def completion_body(cost: float | None) -> dict[str, Any]:
-    usage: dict[str, Any] = {"prompt_tokens": 194, "completion_tokens": 2, "total_tokens": 196}
+def completion_body(cost: float | None, number: int = 1, prompt_tokens: int = 194) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": 2,
+        "total_tokens": prompt_tokens + 2,
+    }
     if cost is not None:  # OpenRouter's usage accounting: the call's cost in credits (US dollars)
         usage |= {"cost": cost, "cost_details": {"upstream_inference_cost": None}}
     return {
-        "id": "gen-1",
+        "id": f"gen-{number}",
         "object": "chat.completion",
         "created": 1_700_000_000,
         "model": "openai/gpt-4o-mini",
@@ -39,16 +43,29 @@ def completion_body(cost: float | None) -> dict[str, Any]:
 
 
 class Provider:
-    """An OpenAI-compatible chat server on 127.0.0.1; ``cost`` is what it puts in usage.cost (None: nothing)."""
+    """An OpenAI-compatible chat server on 127.0.0.1; ``cost`` is what it puts in usage.cost (None: nothing).
+
+    Requests are numbered 1, 2, ... and each response's id is ``gen-<number>``. ``cost`` and
+    ``prompt_tokens`` may be functions of that number, for different figures per call; ``served``
+    maps each response id to the cost it carried.
+    """
 
     def __init__(self) -> None:
-        self.cost: float | None = OPENROUTER_COST
+        self.cost: float | Callable[[int], float] | None = OPENROUTER_COST
+        self.prompt_tokens: Callable[[int], int] = lambda number: 194
+        self.served: dict[str, float | None] = {}
+        lock = threading.Lock()
         provider = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["Content-Length"]))
-                body = json.dumps(completion_body(provider.cost)).encode()
+                with lock:
+                    number = len(provider.served) + 1
+                    cost = provider.cost(number) if callable(provider.cost) else provider.cost
+                    response = completion_body(cost, number, provider.prompt_tokens(number))
+                    provider.served[response["id"]] = cost
+                body = json.dumps(response).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -127,6 +144,99 @@ def test_openrouter_cost_in_an_async_call(make_monitor: Make, provider: Provider
     asyncio.run(run())
     [span] = finished(monitor)
     assert (span.cost_usd, span.cost_source) == (OPENROUTER_COST, "provider")
+
+
+def in_threads(call: Callable[[], None], threads: int = 4, calls: int = 10) -> None:
+    """``calls`` calls of ``call`` in each of ``threads`` threads; a thread's failure fails the test."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for _ in range(calls):
+                call()
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            failures.append(error)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert not failures, failures
+    assert not any(worker.is_alive() for worker in workers)
+
+
+def test_openrouter_costs_of_calls_from_threads_each_reach_their_own_span(
+    make_monitor: Make, provider: Provider
+) -> None:
+    """4 threads x 10 tracked calls through one OpenAI client, all 4 in flight at once, each response with its
+    own usage.cost: each span has its own response's cost, source "provider", and the cost points add up."""
+    import openai
+
+    from genmon.monitor.tracking.span import current_span
+
+    provider.cost = lambda number: number * 2**-20  # binary fractions: every sum below is exact
+    monitor = make_monitor(prices=PRICES)
+    inside = threading.Barrier(4, timeout=60)  # each call returns once the other threads' calls are open too
+    response_of: dict[str, str] = {}  # span call_id -> the id of the response its call got
+    with openai.OpenAI(base_url=provider.base_url, api_key="test", max_retries=0) as client:
+
+        @monitor.track("chat", model_name="openai/gpt-4o-mini")
+        def chat() -> Any:
+            response = client.chat.completions.create(
+                model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+            )
+            span = current_span()
+            assert span is not None
+            response_of[span.call_id] = response.id
+            inside.wait()
+            return response
+
+        in_threads(chat)
+    spans = finished(monitor)
+    assert len(spans) == 40 and len(provider.served) == 40 and len(set(response_of.values())) == 40
+    assert {span.cost_source for span in spans} == {"provider"}
+    assert {span.call_id: span.cost_usd for span in spans} == {
+        call_id: provider.served[response_id] for call_id, response_id in response_of.items()
+    }
+    series = monitor.store.series("cost_usd")
+    assert series is not None and len(series) == 40
+    assert float(series.values.sum()) == sum(range(1, 41)) * 2**-20
+    assert {m["cost_source"] for m in series.metadata()} == {"provider"}
+
+
+def test_litellm_costs_of_calls_from_threads_each_reach_their_own_span(
+    make_monitor: Make, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """4 threads x 5 litellm.completion calls, all 4 in flight at once, each response with its own token count:
+    each span has the response_cost LiteLLM put on its own response, source "litellm"."""
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # its bundled prices, no download
+    import litellm
+
+    provider.cost = None
+    provider.prompt_tokens = lambda number: 1_000 * number  # a different LiteLLM cost per call
+    monitor = make_monitor(prices=PRICES)
+    inside = threading.Barrier(4, timeout=60)
+    cost_of: dict[str, Any] = {}  # span call_id -> its response's response_cost
+
+    def chat() -> None:
+        with monitor.track("chat", model_name="openai/gpt-4o-mini") as span:
+            response = litellm.completion(
+                model="openai/gpt-4o-mini",
+                messages=[{"role": "user", "content": "hi"}],
+                api_base=provider.base_url,
+                api_key="test",
+            )
+            cost_of[span.call_id] = response._hidden_params["response_cost"]
+            inside.wait()
+            span.set_result(response)
+
+    in_threads(chat, calls=5)
+    spans = finished(monitor)
+    assert len(spans) == 20 and len(set(cost_of.values())) == 20
+    assert all(isinstance(cost, float) and cost > 0 for cost in cost_of.values())
+    assert {span.cost_source for span in spans} == {"litellm"}
+    assert {span.call_id: span.cost_usd for span in spans} == cost_of
 
 
 def test_litellm_response_cost_is_used_when_the_provider_reports_none(
