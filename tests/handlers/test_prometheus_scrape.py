@@ -20,9 +20,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -137,10 +137,12 @@ class PrometheusProcess:
 
 
 @pytest.fixture(scope="session")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusProcess]:
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, missing_program: Callable[[str], NoReturn]
+) -> Iterator[PrometheusProcess]:
     """One Prometheus server for the session, stopped at its end."""
     if BINARY is None:
-        pytest.skip("the prometheus binary is not installed (bash .ci/run installs Debian's prometheus)")
+        missing_program("the prometheus binary is not installed (bash .ci/run installs Debian's prometheus)")
     server = PrometheusProcess(BINARY, tmp_path_factory.mktemp("prometheus"))
     try:
         yield server
