@@ -1,12 +1,13 @@
-"""Shared fixtures: monitors that are always closed, and a leak check after every test."""
+"""Shared fixtures: monitors that are always closed, a leak check after every test, and what a missing program does."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -66,3 +67,26 @@ def paris_tz(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+def in_ci() -> bool:
+    """True when the environment variable CI is set to anything but empty, 0, false or no (.ci/run sets CI=1)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip a test whose real program (mlflow server, prometheus, chromium) is missing; under CI, fail instead.
+
+    .ci/run installs those programs, so there a missing one is a broken
+    environment, and a skip would let the tests against real servers pass
+    without having run.
+    """
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set, so this fails rather than skips)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def missing_program() -> Callable[[str], NoReturn]:
+    """``skip_or_fail`` for fixtures and tests that start a real program: ``missing_program("prometheus is not installed")``."""
+    return skip_or_fail

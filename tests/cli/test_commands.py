@@ -117,6 +117,35 @@ def test_tail_once_shows_rates_percentiles_tokens_and_alerts(tmp_path: Path, cap
     assert "low_success_rate" in out
 
 
+def test_tail_once_shows_the_runs_tags_and_config_each_on_one_line_of_80_columns(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """genmon tail shows the run's tags and flattened config on one line each; what does not fit is counted, never wrapped."""
+    monkeypatch.setenv("COLUMNS", "80")
+    run = tmp_path / "run"
+    config = {"sampling": {"temperature": 0.7, "top_p": 0.9}, "prompt": "p" * 60}
+    config.update({f"knob_{i:02d}": i for i in range(20)})
+    tags = {"team": "search", "env": "staging"}
+    clock = ManualClock(1_800_000_000.0)
+    with GenerationMonitor(
+        log_dir=run, metrics_interval=0, clock=clock, run_name="nightly-eval", tags=tags, config=config
+    ) as monitor:
+        monitor.track_generation(0.5, True, model_name="m-large")
+    assert main(["tail", str(run), "--once"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(len(line) <= 80 for line in lines)
+    assert "nightly-eval" in lines[0]
+    assert [line for line in lines if line.startswith("tags: ")] == ["tags: env=staging, team=search"]
+    (config_line,) = [line for line in lines if line.startswith("config: ")]
+    shown = config_line.removeprefix("config: ").split(", ")
+    left_out = int(shown.pop().removeprefix("… +").removesuffix(" more"))
+    flat = sorted(
+        [f"knob_{i:02d}={i}" for i in range(20)]
+        + ["prompt=" + "p" * 60, "sampling.temperature=0.7", "sampling.top_p=0.9"]
+    )
+    assert shown == flat[: len(shown)] and shown and len(shown) + left_out == len(flat)
+
+
 def test_tail_follows_lines_as_they_are_appended(tmp_path: Path) -> None:
     """The follower reads only complete new lines; a half-written line waits for its end."""
     from genmon.cli.tail import RunFollower

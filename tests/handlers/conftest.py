@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import os
 import shutil
 import signal
@@ -12,10 +13,10 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -118,17 +119,20 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def shared_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def shared_mlflow_server(
+    tmp_path_factory: pytest.TempPathFactory, missing_program: Callable[[str], NoReturn]
+) -> Iterator[str]:
     """`mlflow server` on 127.0.0.1 (a free port, sqlite in a temporary directory), shared by every test of the run.
 
     Starting one takes 10-20 s (it creates its tables), so tests share it and
     keep apart by creating an experiment each. Ready when /health answers;
     the whole process group is ended at the end of the run.
     """
-    pytest.importorskip("mlflow")
+    if importlib.util.find_spec("mlflow") is None:
+        missing_program("mlflow is not installed (pip install -e '.[test]')")
     command = _mlflow_command()
     if command is None:
-        pytest.skip("the mlflow command is not installed")
+        missing_program("the mlflow command is not installed")
     root = tmp_path_factory.mktemp("mlflow-server")
     port = _free_port()
     log = open(root / "server.log", "wb")  # noqa: SIM115 - closed below

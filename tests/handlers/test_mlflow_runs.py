@@ -67,6 +67,31 @@ def _finished_job(
     return sink, monitor
 
 
+CALL_FIGURES = (
+    "calls",
+    "errors",
+    "error_rate",
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_p99_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+)
+
+
+def _call_rows(row: Any) -> dict[str, float]:
+    """A row of genmon's figures (``exporters.calls``) under the summary's names; a figure that is None is left out."""
+    values = (row.calls, row.errors, row.error_rate, row.p50, row.p95, row.p99)
+    values += (row.prompt_tokens, row.completion_tokens, row.cost_usd)
+    return {name: value for name, value in zip(CALL_FIGURES, values, strict=True) if value is not None}
+
+
+def _summary_rows(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    """The run's ``<prefix>/<figure>`` metrics, by figure."""
+    return {name: metrics[f"{prefix}/{name}"] for name in CALL_FIGURES if f"{prefix}/{name}" in metrics}
+
+
 @dataclass
 class FinishedJob:
     server: str
@@ -122,18 +147,22 @@ def test_a_finished_job_is_a_run_worth_comparing(finished_job: FinishedJob, tmp_
     }
     assert [metrics[f"summary/latency_p{q}_s"] for q in (50, 95, 99)] == [model.p50, model.p95, model.p99]
     assert (metrics["summary/total_tokens"], metrics["summary/cost_usd"]) == (figures.total_tokens, figures.cost_usd)
+    assert figures.start is not None and figures.end is not None
+    # The run's own store has the points' exact times; its files keep them to the microsecond.
+    assert metrics["summary/duration_s"] == pytest.approx(figures.end - figures.start, abs=2e-6)
+    assert metrics["summary/duration_s"] > 0
     rows, _ = by_model(files)
     assert sorted(r.label for r in rows) == ["sim-large", "sim-small"]
     for row in rows:
-        prefix = f"summary/model/{row.label}"
-        assert (metrics[f"{prefix}/calls"], metrics[f"{prefix}/error_rate"], metrics[f"{prefix}/latency_p95_s"]) == (
-            row.calls,
-            row.error_rate,
-            row.p95,
-        )
-        assert (metrics[f"{prefix}/prompt_tokens"], metrics[f"{prefix}/cost_usd"]) == (row.prompt_tokens, row.cost_usd)
+        # Every row of the README's per-model line: the report's "model calls by model" figures.
+        assert _summary_rows(metrics, f"summary/model/{row.label}") == _call_rows(row)
+        assert row.errors is not None and row.completion_tokens  # figures there are, not left out
     for wrapper in figures.wrappers:
         assert metrics[f"summary/wrapper/{wrapper.label}/calls"] == wrapper.calls
+    # One wrapper type's rows in full (the README's summary/wrapper/<SPAN_TYPE>/... line).
+    chain = next(w for w in figures.wrappers if w.label == "CHAIN")
+    assert _summary_rows(metrics, "summary/wrapper/CHAIN") == _call_rows(chain)
+    assert chain.calls == CONVERSATIONS + 1  # each generate_conversation and the batch's generate
     # ...and the same p95 as monitor.summary(by="call_kind") computes.
     table = monitor.summary(by="call_kind")
     assert metrics["summary/latency_p95_s"] == table.loc[("generation_time", "model"), "p95"]
@@ -149,6 +178,77 @@ def test_a_finished_job_is_a_run_worth_comparing(finished_job: FinishedJob, tmp_
     assert len(history) == sum(len(s) for s in files if s.name == "generation_time")
     summary_names = {k for k in metrics if k.startswith("summary/")}
     assert not summary_names & {s.name for s in files} and len(summary_names) == sink.stats()["summary_logged"]
+
+
+def test_two_jobs_in_one_experiment_are_told_apart_and_sort_by_their_known_summary(
+    shared_mlflow_server: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Two small jobs of known calls: each run's name, params and summary rows are its own figures; sorts order them."""
+    from genmon.testing import ManualClock
+
+    client = MlflowClient(shared_mlflow_server)
+    experiment_id = _experiment(client, request)
+    name = client.get_experiment(experiment_id).name
+    input_price, output_price = (price / 1000 for price in PRICES["sim-large"])
+
+    def job(run_name: str, latency_s: float) -> tuple[str, GenerationMonitor]:
+        """Eight calls 1 s apart, latencies latency_s * (1, 1.125, ... 1.875), the fourth failed, each in a CHAIN 0.5 s longer."""
+        sink = MlflowHandler(shared_mlflow_server, experiment_name=name, log_artifacts=False)
+        clock = ManualClock(1_800_000_000.0)
+        with GenerationMonitor(
+            log_dir=tmp_path / run_name,
+            metric_handlers=[sink],
+            metrics_interval=0,
+            clock=clock,
+            run_name=run_name,
+            config={"latency_s": latency_s},
+        ) as monitor:
+            for i in range(8):
+                clock.advance(1)
+                latency = latency_s * (1 + i / 8)
+                prompt, completion = 100 + i, 20
+                monitor.track_generation(
+                    latency,
+                    i != 3,
+                    model_name="sim-large",
+                    prompt_token_count=prompt,
+                    completion_token_count=completion,
+                )
+                cost = prompt * input_price + completion * output_price
+                monitor.record_metric("cost_usd", cost, {"model_name": "sim-large"})
+                monitor.track_generation(latency + 0.5, True, span_type="CHAIN")
+            assert monitor.close(timeout=120)
+        return str(sink.run_id), monitor
+
+    # The slow job first: by start time (the runs table's default, newest first) the fast one comes first.
+    (slow, slow_monitor), (fast, fast_monitor) = job("slow", 2.0), job("fast", 0.2)
+    assert [r.info.run_id for r in client.search_runs([experiment_id])] == [fast, slow]
+    by_latency = client.search_runs([experiment_id], order_by=["metrics.`summary/latency_p95_s` DESC"])
+    assert [(r.info.run_id, r.info.run_name, r.data.params) for r in by_latency] == [
+        (slow, "slow", {"latency_s": "2.0"}),
+        (fast, "fast", {"latency_s": "0.2"}),
+    ]
+    ascending = client.search_runs([experiment_id], order_by=["metrics.`summary/latency_p95_s` ASC"])
+    assert [r.info.run_id for r in ascending] == [fast, slow]
+    cost = 828 * input_price + 160 * output_price  # prompt tokens 100..107, completion 8 x 20
+    for run, latency_s, monitor in zip(by_latency, (2.0, 0.2), (slow_monitor, fast_monitor), strict=True):
+        metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("summary/")}
+        # Linear interpolation between ranks over latency_s * (1 + k/8): the q-quantile is latency_s * (1 + 7q/8).
+        latency = {f"latency_p{q}_s": latency_s * (1 + 7 * q / 800) for q in (50, 95, 99)}
+        calls = {"calls": 8, "errors": 1, "error_rate": 1 / 8}
+        model = {**calls, **latency, "prompt_tokens": 828, "completion_tokens": 160, "cost_usd": cost}
+        chain = {"calls": 8, "errors": 0, "error_rate": 0.0} | {k: v + 0.5 for k, v in latency.items()}
+        expected = {f"summary/{k}": v for k, v in {**calls, **latency}.items()}
+        expected |= {"summary/total_tokens": 988, "summary/cost_usd": cost, "summary/duration_s": 7.0}
+        expected |= {f"summary/model/sim-large/{k}": v for k, v in model.items()}
+        expected |= {f"summary/wrapper/CHAIN/{k}": v for k, v in chain.items()}
+        assert metrics == pytest.approx(expected, rel=1e-12, abs=0)
+        # ...and exactly the percentiles monitor.summary() computes from its own store.
+        table = monitor.summary(by="call_kind")
+        for q in (50, 95, 99):
+            assert metrics[f"summary/latency_p{q}_s"] == table.loc[("generation_time", "model"), f"p{q}"]
+            assert metrics[f"summary/wrapper/CHAIN/latency_p{q}_s"] == table.loc[("generation_time", "CHAIN"), f"p{q}"]
+        assert metrics["summary/cost_usd"] == pytest.approx(table.loc[("cost_usd", "model"), "sum"], rel=1e-12, abs=0)
 
 
 def test_one_trace_per_conversation_and_a_short_trace_of_the_batch_call(finished_job: FinishedJob) -> None:
@@ -167,8 +267,10 @@ def test_one_trace_per_conversation_and_a_short_trace_of_the_batch_call(finished
     assert [(s.name, s.parent_id) for s in batch.data.spans] == [("generate", None)]
     assert batch.info.tags["genmon.units"] == str(CONVERSATIONS)
     spans = monitor.get_spans()
+    own = {s.call_id: s for s in spans}
     root = next(s for s in spans if s.parent_call_id is None)
     assert batch.info.trace_id == f"tr-{root.trace_id}"  # the trace id OtlpHandler sends for this call tree
+    priced: list[int] = []  # spans with a cost, per conversation
     for unit in by_name["generate_conversation"]:
         assert unit.info.tags["genmon.batch_trace_id"] == batch.info.trace_id
         assert unit.info.tags["genmon.batch_call_id"] == root.call_id
@@ -181,6 +283,12 @@ def test_one_trace_per_conversation_and_a_short_trace_of_the_batch_call(finished
             for s in unit.data.spans
         )
         assert unit.info.token_usage["total_tokens"] == tokens > 0  # the trace's token total
+        # The trace's cost total (metadata mlflow.trace.cost, what the Traces tab shows) is its spans' costs summed.
+        costs = [own[s.attributes["genmon.call_id"]].cost_usd for s in unit.data.spans]
+        priced.append(sum(1 for c in costs if c))
+        total = json.loads(unit.info.trace_metadata["mlflow.trace.cost"])["total_cost"]
+        assert total == unit.info.cost["total_cost"] == pytest.approx(sum(c or 0.0 for c in costs), rel=1e-12, abs=0)
+    assert min(priced) >= 1 and max(priced) >= 2  # a sum of several costs, not one copied
     # Every trace is linked to the run (the run page's Traces tab).
     linked = client.search_traces(locations=[finished_job.experiment_id], run_id=sink.run_id, max_results=200)
     assert sorted(t.info.trace_id for t in linked) == sorted(t.info.trace_id for t in traces)

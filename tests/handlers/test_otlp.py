@@ -6,6 +6,8 @@ import gzip
 import json
 import logging
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from genmon import GenerationMonitor
 from genmon.errors import MissingExtraError
-from genmon.handlers import OtlpHandler
+from genmon.handlers import FileMetricHandler, OtlpHandler
 from genmon.handlers._otlp_encoding import span_id
 from genmon.records.spans import SpanRecord
 from genmon.testing import ManualClock
@@ -441,6 +443,21 @@ def test_without_any_setting_spans_go_to_the_local_collector_default() -> None:
     assert type(sink.for_shard("s1")) is OtlpHandler
 
 
+@pytest.mark.parametrize("base", ["/api/public/otel", "/api/public/otel/"])
+def test_a_base_endpoint_with_a_path_keeps_it_before_v1_traces(
+    http_server: RecordingServer, monkeypatch: pytest.MonkeyPatch, base: str
+) -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT with a path (Langfuse's /api/public/otel) is posted to <path>/v1/traces."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{http_server.port}{base}")
+    sink = OtlpHandler()
+    sink.handle_span(_record("chat"))
+    assert sink.close(30)
+    (request,) = http_server.requests
+    assert request.path == "/api/public/otel/v1/traces"
+    assert sink.endpoint == f"http://127.0.0.1:{http_server.port}/api/public/otel/v1/traces"
+    assert list(_spans(http_server)) == ["chat"]
+
+
 def test_missing_opentelemetry_proto_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without opentelemetry-proto, building the handler raises MissingExtraError naming genmon[otlp]."""
     monkeypatch.setitem(sys.modules, "opentelemetry.proto.trace.v1.trace_pb2", None)
@@ -593,6 +610,82 @@ def test_secrets_never_appear_in_repr_stats_logs_or_errors(
     # The receiver did get them: redaction is only in what genmon shows.
     assert http_server.requests[0].headers["Authorization"] == f"Bearer {SECRET}"
     assert http_server.requests[0].headers["x-api-key"] == SECRET
+
+
+def _sent_names(server: RecordingServer) -> list[str]:
+    """genmon's span names (``genmon.name``) in the order the receiver got them."""
+    spans = [s for r in _requests(server) for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    return [_attributes(s.attributes)["genmon.name"] for s in spans]
+
+
+def test_spans_are_sent_in_requests_of_batch_size(http_server: RecordingServer) -> None:
+    """batch_size=10 and 35 spans buffered at once: four requests of 10, 10, 10 and 5 spans, in order."""
+    sink = OtlpHandler(http_server.url, batch_size=10)
+    sink.handle_span_batch([_record(f"s{i:02d}", call_id=f"c{i}") for i in range(35)])
+    assert sink.close(30)
+    sizes = [sum(len(ss.spans) for rs in r.resource_spans for ss in rs.scope_spans) for r in _requests(http_server)]
+    assert sizes == [10, 10, 10, 5]
+    assert _sent_names(http_server) == [f"s{i:02d}" for i in range(35)]
+    stats = sink.stats()
+    assert (stats["sent"], stats["batches_sent"], stats["dropped_total"]) == (35, 4, 0)
+
+
+def test_spans_beyond_max_buffer_are_dropped_and_counted_as_buffer_full(http_server: RecordingServer) -> None:
+    """max_buffer=10 and 25 spans handed over at once: 10 are sent, 15 counted as buffer_full, none lost silently."""
+    sink = OtlpHandler(http_server.url, batch_size=10, max_buffer=10)
+    sink.handle_span_batch([_record(f"s{i:02d}", call_id=f"c{i}") for i in range(25)])
+    assert sink.close(30)
+    stats = sink.stats()
+    assert (stats["received"], stats["sent"], stats["dropped"]["buffer_full"]) == (25, 10, 15) and _balanced(stats)
+    assert _sent_names(http_server) == [f"s{i:02d}" for i in range(10)]
+
+
+def test_a_hung_receiver_holds_up_neither_the_job_nor_the_metrics_file_and_close_is_bounded(
+    http_server: RecordingServer, tmp_path: Path
+) -> None:
+    """A receiver on 127.0.0.1 that never answers: tracked calls return, metrics.jsonl gets every point, close is bounded.
+
+    The OTLP lane is the only one that waits: the track calls run in a thread
+    joined with a 30 s bound (a track that waited on the receiver would wait
+    for its 120 s socket timeout), and close(2) must return within 5x its
+    timeout, far below that socket timeout.
+    """
+    http_server.hang.set()
+    sink = OtlpHandler(http_server.url, timeout=120, batch_size=1, name="otlp-hung")
+    files = FileMetricHandler(tmp_path)
+    calls = 50
+    monitor = GenerationMonitor(log_dir=tmp_path, metric_handlers=[files, sink], metrics_interval=0)
+    with monitor.track("first", model_name="m"):
+        pass
+    assert not monitor.flush(0.5)  # the OTLP lane cannot finish: its receiver does not answer
+    assert http_server.entered.wait(30)  # the first span's request is hanging now
+
+    def job() -> None:
+        for i in range(calls):
+            with monitor.track("chat", model_name="m") as span:
+                span.set_usage(prompt_tokens=10, completion_tokens=i)
+
+    worker = threading.Thread(target=job, name="test-hung-receiver-job")
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "monitor.track waited on the hung OTLP receiver"
+    started = time.monotonic()
+    assert not monitor.close(2)  # the OTLP lane could not deliver: close says so...
+    assert time.monotonic() - started < 10  # ...within its bound (2 s; 5x for a loaded machine)
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert sum(1 for line in lines if line["metric"] == "generation_time") == calls + 1
+    assert len((tmp_path / "spans.jsonl").read_text().splitlines()) == calls + 1
+    stats = sink.stats()
+    assert stats["received"] == calls + 1 and stats["sent"] == 0
+    # The monitor returns at its deadline and its lane's close of the sink at about the same
+    # time; closing the sink again (bounded too) makes sure that close has counted the rest.
+    assert not sink.close(0.5)
+    stats = sink.stats()
+    assert (stats["in_flight"], stats["buffered"], stats["dropped"]["close_timeout"]) == (1, 0, calls)
+    http_server.release.set()
+    assert sink.close(30)  # released: the request in flight is counted by its outcome, the thread ends
+    stats = sink.stats()
+    assert (stats["sent"], stats["dropped"]["close_timeout"]) == (1, calls) and _balanced(stats)
 
 
 # -- a real receiver: `mlflow server` ------------------------------------------------------------

@@ -136,6 +136,47 @@ def test_tracked_calls_carry_span_type_and_error_type_labels(tmp_path: Path) -> 
     assert _sample(cost, "genmon_llm_cost_usd_total", model="gpt-4o", span_type="LLM") == pytest.approx(0.04)
 
 
+def _nested_calls(monitor: GenerationMonitor) -> None:
+    """A CHAIN wrapper around two model calls (the second failed) and a tool call: four tracked calls, two of them LLM."""
+    with monitor.track("generate_conversation", span_type="CHAIN"):
+        with monitor.track("chat", model_name="gpt-4o") as span:
+            span.set_usage(prompt_tokens=100, completion_tokens=20)
+        with pytest.raises(TimeoutError), monitor.track("chat", model_name="gpt-4o"):
+            raise TimeoutError("slow")
+        with monitor.track("search", span_type="TOOL"):
+            pass
+
+
+def test_nested_model_calls_are_the_llm_series_and_their_wrapper_is_not(tmp_path: Path) -> None:
+    """Under a CHAIN wrapper, {span_type="LLM"} selects exactly the two model calls; the wrapper has its own series."""
+    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0) as monitor:
+        server = monitor.serve_prometheus(0)
+        _nested_calls(monitor)
+        assert monitor.flush(10)
+        families = _scrape(server.url, OPENMETRICS)  # what Prometheus asks for
+
+    def by_span_type(family: str, sample: str) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for s in families[family].samples:
+            if s.name == sample:
+                totals[s.labels["span_type"]] = totals.get(s.labels["span_type"], 0.0) + s.value
+        return totals
+
+    assert by_span_type("genmon_llm_calls", "genmon_llm_calls_total") == {"LLM": 2, "CHAIN": 1, "TOOL": 1}
+    calls = families["genmon_llm_calls"]
+    llm = [s for s in calls.samples if s.labels["span_type"] == "LLM"]
+    assert {(s.labels["operation"], s.labels["model"], s.labels["outcome"], s.value) for s in llm} == {
+        ("chat", "gpt-4o", "success", 1),
+        ("chat", "gpt-4o", "error", 1),
+    }
+    wrapper = _sample(calls, "genmon_llm_calls_total", span_type="CHAIN")
+    assert wrapper == 1 and _sample(calls, "genmon_llm_calls_total", operation="generate_conversation") == 1
+    duration = "genmon_llm_operation_duration_seconds"
+    assert by_span_type(duration, f"{duration}_count") == {"LLM": 2, "CHAIN": 1, "TOOL": 1}
+    # Tokens only where the model calls were: the wrapper adds none of its own.
+    assert by_span_type("genmon_llm_token_usage", "genmon_llm_token_usage_total") == {"LLM": 120}
+
+
 def test_the_server_is_stopped_by_close(tmp_path: Path) -> None:
     """After monitor.close() the port no longer answers and the serving thread has ended."""
     monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0)

@@ -20,9 +20,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -137,10 +137,12 @@ class PrometheusProcess:
 
 
 @pytest.fixture(scope="session")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusProcess]:
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, missing_program: Callable[[str], NoReturn]
+) -> Iterator[PrometheusProcess]:
     """One Prometheus server for the session, stopped at its end."""
     if BINARY is None:
-        pytest.skip("the prometheus binary is not installed (bash .ci/run installs Debian's prometheus)")
+        missing_program("the prometheus binary is not installed (bash .ci/run installs Debian's prometheus)")
     server = PrometheusProcess(BINARY, tmp_path_factory.mktemp("prometheus"))
     try:
         yield server
@@ -275,6 +277,39 @@ def test_every_readme_query_returns_the_expected_series_and_values(
             assert answer.keys() == series.keys(), expr
             for labels, value in series.items():
                 assert answer[labels] == pytest.approx(value, rel=1e-9), (expr, dict(labels))
+
+
+def test_span_type_llm_counts_nested_model_calls_and_not_their_wrapper_in_prometheus(
+    prometheus: PrometheusProcess, tmp_path: Path
+) -> None:
+    """The README's advice: with a CHAIN around model calls, {span_type="LLM"} counts the model calls alone."""
+    with GenerationMonitor(log_dir=tmp_path, metrics_interval=0) as monitor:
+        # Its own namespace: the README's queries in the other test never see these series.
+        server = monitor.serve_prometheus(0, namespace="nested")
+        with monitor.track("generate_conversation", span_type="CHAIN"):
+            for model in ("gpt-4o", "gpt-4o", "claude-sonnet"):
+                with monitor.track("chat", model_name=model) as span:
+                    span.set_usage(prompt_tokens=100, completion_tokens=20)
+            with pytest.raises(TimeoutError), monitor.track("chat", model_name="gpt-4o"):
+                raise TimeoutError("slow")
+        assert monitor.flush(10)
+        since = time.time()
+        instance = prometheus.scrape(server.port)
+        at = prometheus.scraped_after(instance, since)
+    every = _answer(prometheus, "sum by (span_type) (nested_llm_calls_total)", at, instance)
+    assert every == {_series(span_type="LLM"): 4, _series(span_type="CHAIN"): 1}  # without the filter: 5 calls
+    llm = 'sum by (model, outcome) (nested_llm_calls_total{span_type="LLM"})'
+    assert _answer(prometheus, llm, at, instance) == {
+        _series(model="gpt-4o", outcome="success"): 2,
+        _series(model="gpt-4o", outcome="error"): 1,
+        _series(model="claude-sonnet", outcome="success"): 1,
+    }
+    ratio = (
+        'sum(nested_llm_calls_total{span_type="LLM", outcome="error"}) / sum(nested_llm_calls_total{span_type="LLM"})'
+    )
+    assert _answer(prometheus, ratio, at, instance) == {_series(): 0.25}  # not 1/5 with the wrapper counted
+    latency = 'sum by (model) (nested_llm_operation_duration_seconds_count{span_type="LLM"})'
+    assert _answer(prometheus, latency, at, instance) == {_series(model="gpt-4o"): 3, _series(model="claude-sonnet"): 1}
 
 
 def test_ten_thousand_models_stay_within_max_label_sets_in_prometheus(

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from genmon.cli.main import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# CI installs Chromium (.ci/run), so there a missing browser is a failure, not a skip.
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed")
+
+
+@pytest.fixture(autouse=True)
+def chromium(missing_program: Callable[[str], NoReturn]) -> None:
+    """Every test here needs the browser: skipped without it, failed under CI (.ci/run installs it)."""
+    if CHROMIUM is None:
+        missing_program("chromium is not installed (.ci/run installs Debian's chromium package)")
 
 
 def load_in_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:

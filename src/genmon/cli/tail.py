@@ -1,9 +1,9 @@
 """``genmon tail``: a live terminal view of a running job, following its files as they grow.
 
-The view is ordered for a 24-row terminal: the run and whether it is still
-writing, the recent alerts, the model calls of the window (rate, error
-rate, latency percentiles; wrappers on a line apart), then one row per
-metric. Rates are over the time the job was writing in the window, so a
+The view is ordered for a 24-row terminal: the run, its tags and its config
+(a line each, what does not fit counted), whether it is still writing, the
+recent alerts, the model calls of the window (rate, error rate, latency
+percentiles; wrappers on a line apart), then one row per metric. Rates are over the time the job was writing in the window, so a
 run that ended a minute ago still shows the rate it ran at. Metric names
 are never cut: columns are left out instead when the terminal is narrow.
 """
@@ -131,6 +131,8 @@ def render(follower: RunFollower, window_s: float, now: float, width: int = 80, 
     newest = follower.store.last_timestamp()
     name = (follower.run_info or {}).get("run_name")
     lines: list[Any] = [Text(f"{follower.run_dir}{f'  {name}' if name else ''}  (last {window_s:g} s)", style="bold")]
+    for label, items in _run_facts(follower.run_info or {}):
+        lines.append(Text(fitted_line(label, items, width), style="dim", no_wrap=True, overflow="ellipsis"))
     if newest is not None:
         idle = (time.time() if wall_now is None else wall_now) - newest
         state = f"idle for {format_seconds(idle)}" if idle > IDLE_AFTER_S else "writing"
@@ -162,6 +164,48 @@ def render(follower: RunFollower, window_s: float, now: float, width: int = 80, 
     if follower.bad_lines:
         lines.append(Text(f"{follower.bad_lines} unreadable lines skipped", style="yellow"))
     return Group(*lines)
+
+
+def _run_facts(run_info: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """The run's tags and flattened config as ``key=value`` items, sorted by key; a label without items is left out."""
+    from genmon.records.types import RunInfo
+
+    tags, config = run_info.get("tags"), run_info.get("config")
+    facts = []
+    if isinstance(tags, dict) and tags:
+        facts.append(("tags", [f"{k}={v}" for k, v in sorted(tags.items())]))
+    if isinstance(config, dict) and config:
+        flat = RunInfo(config=config).flat_config()
+        facts.append(("config", [f"{k}={_fact_value(flat[k])}" for k in sorted(flat)]))
+    return facts
+
+
+def _fact_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return str(value)
+
+
+def fitted_line(label: str, items: list[str], width: int) -> str:
+    """``label: a, b, c`` on one line of at most ``width`` characters.
+
+    Items that do not fit are left out and counted (``a, b, … +3 more``), so
+    a long config never wraps and pushes the metrics off a 24-row screen; a
+    first item too long on its own is cut with an ellipsis.
+    """
+    text = f"{label}: {', '.join(items)}"
+    if len(text) <= width:
+        return text
+    for shown in range(len(items) - 1, 0, -1):
+        text = f"{label}: {', '.join(items[:shown])}, … +{len(items) - shown} more"
+        if len(text) <= width:
+            return text
+    rest = f" +{len(items) - 1} more" if len(items) > 1 else ""
+    room = max(width - len(label) - 2 - len(rest) - 1, 0)
+    return f"{label}: {items[0][:room]}…{rest}"[:width]
 
 
 def _active_s(follower: RunFollower, start: float, newest: float | None) -> float:
