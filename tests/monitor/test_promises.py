@@ -52,6 +52,25 @@ def test_a_slow_handler_at_the_close_deadline_loses_only_what_is_counted_and_is_
     assert any(f"{left} records not delivered by the close deadline" in m for m in logs.messages("error"))
 
 
+def test_the_loss_at_the_close_deadline_is_logged_exactly_once_with_its_number(tmp_path: Path) -> None:
+    """One log line, not one per batch or per close call, says how many records the slow handler lost at the deadline."""
+    slow = SlowHandler()
+    logs = CapturingLogHandler()
+    monitor = GenerationMonitor(log_dir=tmp_path, metric_handlers=[slow], log_handlers=[logs], metrics_interval=0)
+    for i in range(5000):
+        monitor.record_metric("x", float(i))
+    assert monitor.close(timeout=0.5) is False
+    monitor.close(timeout=0.5)  # a second close reports nothing again
+    for thread in threading.enumerate():
+        if thread.name == "genmon-lane-SlowHandler":
+            thread.join(10)
+    left = monitor.stats()["sinks"]["SlowHandler"]["dropped"]["close_timeout"]
+    assert left > 0
+    reports = [m for m in logs.messages() if "not delivered by the close deadline" in m]
+    assert len(reports) == 1
+    assert f"SlowHandler: {left} records not delivered by the close deadline" in reports[0]
+
+
 def test_readers_work_whatever_name_reached_the_store(make_monitor, tmp_path: Path) -> None:
     """A metric name or metadata with a lone surrogate that reached the store breaks no export, summary, frame or chart."""
     monitor: GenerationMonitor = make_monitor()
