@@ -57,10 +57,14 @@ def test_a_close_that_cannot_finish_counts_the_loss_and_kills_the_run(tmp_path: 
     for i in range(50):
         monitor.track_generation(0.5, True, model_name="gpt-x")
     assert monitor.close() is False  # the store is still being created
-    assert any("records still buffered or in flight at the close deadline" in m for m in logs.messages("error"))
+    # 50 calls of 4 metrics: one line, with the exact number (the sink's set-up and finish tasks are no records).
+    reports = [m for m in logs.messages("error") if "at the close deadline" in m]
+    assert len(reports) == 1
+    assert "MlflowHandler: 200 records still buffered or in flight at the close deadline" in reports[0]
     join_threads("genmon-mlflow", 120)  # the set-up in flight ends; the handler then marks the run
     remote = sink.loss_stats()
     assert remote["received"] == 200 and remote["sent"] == 0 and remote["dropped"]["close_timeout"] == 200
+    assert monitor.stats()["sinks"]["MlflowHandler"]["remote"]["dropped"]["close_timeout"] == 200
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("cut")
     assert experiment is not None

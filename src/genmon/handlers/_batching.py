@@ -126,7 +126,8 @@ class BatchSender:
         self._eager = False  # set by close: send without waiting, exit when empty
         self._deadline: float | None = None  # the running close's deadline (monotonic)
         self._abandoned = False
-        self._in_flight = 0
+        self._in_flight = 0  # records (not tasks) in the batch being sent
+        self._tasks_buffered = 0  # tasks in the buffer: stats count records only
         self._left_out = 0
         self.received = 0
         self.sent = 0
@@ -169,6 +170,7 @@ class BatchSender:
         with self._cond:
             was_empty = not self._buffer
             self._buffer.append(Task(payload))
+            self._tasks_buffered += 1
             self._accepted += 1
             if was_empty:
                 self._oldest_at = time.monotonic()
@@ -228,6 +230,7 @@ class BatchSender:
                 in_flight = self._in_flight
                 self._drop_locked(list(self._buffer), 0, "close_timeout")
                 self._buffer.clear()
+                self._tasks_buffered = 0
                 self._cond.notify_all()
             else:
                 return self._resolved == self._accepted
@@ -255,7 +258,7 @@ class BatchSender:
                 "batches_sent": self.batches_sent,
                 "dropped": dict(self.dropped),
                 "dropped_total": sum(self.dropped.values()),
-                "buffered": len(self._buffer),
+                "buffered": len(self._buffer) - self._tasks_buffered,
                 "in_flight": self._in_flight,
                 "retries": self.retries,
                 "failed_attempts": self.failed_attempts,
@@ -272,7 +275,7 @@ class BatchSender:
                     # sender and starts one, so no record is left stranded.
                     self._thread = None
                     return
-                self._in_flight = len(batch)
+                self._in_flight = count_records(batch)
             outcome, error = self._deliver(batch)
             with self._cond:
                 self._in_flight = 0
@@ -302,6 +305,8 @@ class BatchSender:
                 if pending >= self.batch_size or self._eager or flushing or waited >= self.flush_interval_s:
                     size = min(pending, self.batch_size)
                     batch = [self._buffer.popleft() for _ in range(size)]
+                    if self._tasks_buffered:
+                        self._tasks_buffered -= size - count_records(batch)
                     if self._buffer:
                         self._oldest_at = time.monotonic()
                     return batch

@@ -275,7 +275,7 @@ class HandlerLane:
             count = int(held.get("buffered", 0)) + int(held.get("in_flight", 0))
         except Exception:  # noqa: BLE001 - a report must never fail the close
             return
-        if count:
+        if count and self._errors.first_report_on(self.handler):  # once, though it may feed several lanes
             message = f"{self.name}: {count} records still buffered or in flight at the close deadline (not sent)"
             self._errors.record(self.name, RecordsDropped(message, {}), report=True)
 
