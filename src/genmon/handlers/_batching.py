@@ -234,10 +234,15 @@ class BatchSender:
                 self._cond.notify_all()
             else:
                 return self._resolved == self._accepted
-        # Outside the lock: the report may log.
-        message = f"{self.name}: {left} buffered records dropped at the close deadline"
-        if in_flight:
-            message += f" ({in_flight} more in a request still in flight, counted by its outcome)"
+        # Outside the lock: the report may log. No line says "0 records dropped".
+        if left:
+            message = f"{self.name}: {left} buffered records dropped at the close deadline"
+            if in_flight:
+                message += f" ({in_flight} more in a request still in flight, counted by its outcome)"
+        elif in_flight:
+            message = f"{self.name}: {in_flight} records in a request still in flight at the close deadline (counted by its outcome)"
+        else:
+            return False
         self._report(RecordsDropped(message, {"close_timeout": left}, report=True), "close_timeout", left)
         return False
 
@@ -286,13 +291,14 @@ class BatchSender:
                     self.dropped["unserialisable"] += left_out
                     self.batches_sent += 1
                     self._resolved += len(batch)
+                    lost = 0
                 else:
                     # A sink that delivers a batch in steps says how many records got through.
                     delivered = max(int(getattr(error, "delivered", 0) or 0), 0)
-                    self._drop_locked(batch, delivered, outcome)
+                    lost = self._drop_locked(batch, delivered, outcome)
                 self._cond.notify_all()
             if error is not None and outcome != "sent":
-                self._report(error, outcome, count_records(batch))
+                self._report(error, outcome, lost)
 
     def _next_batch_locked(self) -> list[Any] | None:
         while True:
@@ -364,13 +370,14 @@ class BatchSender:
             self.failed_attempts += 1
             self.last_error = text
 
-    def _drop_locked(self, items: list[Any], delivered: int, reason: str) -> None:
-        """Resolve ``items``: ``delivered`` of their records count as sent, the other records as dropped."""
+    def _drop_locked(self, items: list[Any], delivered: int, reason: str) -> int:
+        """Resolve ``items``: ``delivered`` of their records count as sent, the other records as dropped (returned)."""
         records = count_records(items)
         delivered = min(delivered, records)
         self.sent += delivered
         self.dropped[reason] += records - delivered
         self._resolved += len(items)
+        return records - delivered
 
     def _report(self, error: BaseException, reason: str, count: int) -> None:
         text = self._redact(str(error))
@@ -385,4 +392,8 @@ class BatchSender:
         now = time.monotonic()
         if now - self._last_log >= 10.0:  # at most one warning per 10 s per sink
             self._last_log = now
-            logger.warning("%s dropped %d records (%s): %s", self.name, count, reason, self._redact(str(error)))
+            shown = self._redact(str(error))
+            if count:
+                logger.warning("%s dropped %d records (%s): %s", self.name, count, reason, shown)
+            else:  # a failed set-up or finish task, or a batch that all got through in steps: nothing lost
+                logger.warning("%s (%s, no records dropped): %s", self.name, reason, shown)
