@@ -17,7 +17,8 @@ raises; only the rest is counted as dropped.
 ``flush(timeout_s)`` and ``close(timeout_s)`` never wait past their deadline:
 during a close each attempt gets the time left as its budget (sinks use it
 as their socket timeout), no attempt starts after the deadline, and what is
-still buffered then is dropped and counted as ``close_timeout``.
+still buffered then is dropped and counted as ``close_timeout`` (a request
+in flight by its outcome; ``write_off()`` counts it as ``close_timeout`` too).
 """
 
 from __future__ import annotations
@@ -31,38 +32,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from genmon.errors import RecordsDropped
+from genmon.handlers._batch_items import DROP_REASONS, ErrorReport, Send, SendAbandoned, SinkError, Task, count_records
 from genmon.handlers._retry import RetryableError, _check_positive, backoff_delay
 from genmon.monitor.engine.failures import THREAD_PREFIX
 
 logger = logging.getLogger("genmon.handlers")
-
-# send(batch, budget_s) delivers a batch or raises; it may return how many records it had to
-# leave out because they could not be encoded (counted as dropped, "unserialisable").
-Send = Callable[[list[Any], "float | None"], "int | None"]
-ErrorReport = Callable[[BaseException], None]
-
-DROP_REASONS: tuple[str, ...] = ("buffer_full", "retries_exhausted", "rejected", "close_timeout", "unserialisable")
-
-
-class SendAbandoned(Exception):
-    """Raised by a sink's ``send`` that was given up on by a close: its batch counts as ``close_timeout``."""
-
-
-class SinkError(Exception):
-    """What a sink reports about a batch it gave up on: the original error's type and its redacted text."""
-
-
-class Task:
-    """A control item (set up, finish) run by the sink in order with the records, never counted as one."""
-
-    __slots__ = ("payload",)
-
-    def __init__(self, payload: Any) -> None:
-        self.payload = payload
-
-
-def count_records(batch: list[Any]) -> int:
-    return sum(1 for item in batch if not isinstance(item, Task))
 
 
 class BatchSender:
@@ -127,6 +101,7 @@ class BatchSender:
         self._deadline: float | None = None  # the running close's deadline (monotonic)
         self._abandoned = False
         self._in_flight = 0  # records (not tasks) in the batch being sent
+        self._in_flight_batch: list[Any] | None = None  # None again once written off
         self._tasks_buffered = 0  # tasks in the buffer: stats count records only
         self._left_out = 0
         self.received = 0
@@ -226,11 +201,8 @@ class BatchSender:
         with self._cond:
             if thread is not None and thread.is_alive():
                 self._abandoned = True
-                left = count_records(list(self._buffer))
                 in_flight = self._in_flight
-                self._drop_locked(list(self._buffer), 0, "close_timeout")
-                self._buffer.clear()
-                self._tasks_buffered = 0
+                left = self._drop_buffer_locked()
                 self._cond.notify_all()
             else:
                 return self._resolved == self._accepted
@@ -245,6 +217,23 @@ class BatchSender:
             return False
         self._report(RecordsDropped(message, {"close_timeout": left}, report=True), "close_timeout", left)
         return False
+
+    def write_off(self) -> int:
+        """Give up on every record still held, as ``close_timeout``; how many. Nothing is sent after it.
+
+        The records of a request in flight count too: it may never return, and
+        the monitor that gave up on this sink reports its loss now.
+        """
+        with self._cond:
+            self._abandoned = True
+            lost = self._drop_buffer_locked()
+            batch = self._in_flight_batch
+            if batch is not None:
+                self._in_flight_batch = None  # the sender thread counts it no more when it returns
+                lost += self._drop_locked(batch, 0, "close_timeout")
+                self._in_flight = 0
+            self._cond.notify_all()
+        return lost
 
     def join(self, timeout_s: float | None = None) -> bool:
         """Wait for the sender thread to end (after a close); True if it has."""
@@ -281,8 +270,12 @@ class BatchSender:
                     self._thread = None
                     return
                 self._in_flight = count_records(batch)
+                self._in_flight_batch = batch
             outcome, error = self._deliver(batch)
             with self._cond:
+                if self._in_flight_batch is None:  # written off meanwhile: counted already
+                    continue
+                self._in_flight_batch = None
                 self._in_flight = 0
                 if outcome == "sent":
                     # A send that had to leave records out (they could not be encoded) says how many.
@@ -369,6 +362,13 @@ class BatchSender:
         with self._cond:
             self.failed_attempts += 1
             self.last_error = text
+
+    def _drop_buffer_locked(self) -> int:
+        """Drop everything buffered as ``close_timeout``; the number of records."""
+        items = list(self._buffer)
+        self._buffer.clear()
+        self._tasks_buffered = 0
+        return self._drop_locked(items, 0, "close_timeout")
 
     def _drop_locked(self, items: list[Any], delivered: int, reason: str) -> int:
         """Resolve ``items``: ``delivered`` of their records count as sent, the other records as dropped (returned)."""

@@ -65,6 +65,10 @@ class RemoteSink:
         stats = self._sender.stats()
         return {key: stats[key] for key in ("received", "sent", "dropped", "buffered", "in_flight")}
 
+    def write_off(self) -> int:
+        """The monitor's close deadline passed: what this sink still holds is dropped as ``close_timeout``; how many."""
+        return self._sender.write_off()
+
     def for_shard(self, shard: str) -> Any:
         """A fresh sink for a forked child process: the same keywords, its own buffer and thread."""
         return type(self)(**self._config)
