@@ -150,3 +150,32 @@ def test_arbitrary_input_beside_good_points_loses_nothing(tmp_path_factory, call
     assert len(written) == sink["delivered"]
     logs = stats["logs"]["sinks"]["FileLogHandler"]
     assert logs["received"] == logs["delivered"] + sum(logs["dropped"].values())
+
+
+def test_every_test_the_readme_promises_cite_exists() -> None:
+    """Each row of the README's "What genmon promises" table cites tests by path (``file::function``), and each exists."""
+    import ast
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What genmon promises", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| when ")]
+    rows = [row for row in rows if not row.startswith("| ---")]
+    assert len(rows) >= 10  # the table was found
+    defined: dict[str, set[str]] = {}
+    for row in rows:
+        shown_by = row.rstrip(" |").rsplit(" | ", 1)[1]
+        cited = re.findall(r"`([^`]+)`", shown_by)
+        assert cited, f"a promise without a test: {row[:80]}"
+        for reference in cited:
+            path, _, function = reference.partition("::")
+            assert path.startswith("tests/") and path.endswith(".py"), f"cite a test as file::function: {reference}"
+            file = root / path
+            assert file.is_file(), f"{reference}: no such file"
+            if function:
+                if path not in defined:
+                    tree = ast.parse(file.read_text(encoding="utf-8"))
+                    kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
+                    defined[path] = {node.name for node in tree.body if isinstance(node, kinds)}
+                assert function in defined[path], f"{reference}: no such test in {path}"
