@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from genmon import GenerationMonitor
+from genmon import FileLogHandler, GenerationMonitor
 from genmon.handlers.append_only import AppendOnlyFile
 from genmon.records.spans import SpanRecord, new_call_id
 from genmon.testing import CapturingLogHandler
@@ -136,3 +136,72 @@ def test_per_record_handlers_lose_only_the_records_that_raise(make_monitor, coun
     assert picky.seen == [float(i) for i in range(count, 10)]
     sink = monitor.stats()["sinks"]["Picky"]
     assert sink["delivered"] == 10 - count and sink["dropped"] == {"handler_error": count}
+
+
+def fail_writes_to(monkeypatch: pytest.MonkeyPatch, filename: str) -> dict[str, bool]:
+    """While the returned switch is on, every write to ``filename`` fails as on a full disk."""
+    failing = {"on": False}
+    real_write = AppendOnlyFile.write
+
+    def write(self: AppendOnlyFile, data: bytes) -> None:
+        if failing["on"] and Path(self._raw.name).name == filename:
+            raise OSError(28, "No space left on device")
+        real_write(self, data)
+
+    monkeypatch.setattr(AppendOnlyFile, "write", write)
+    return failing
+
+
+def test_a_full_disk_under_genmon_log_is_counted_on_that_file_and_the_other_log_sinks_keep_the_records(
+    make_monitor, monkeypatch, tmp_path: Path
+) -> None:
+    """Log records genmon.log refuses are counted as write_failed on it alone; other log sinks and metrics.jsonl get theirs."""
+    failing = fail_writes_to(monkeypatch, "genmon.log")
+    logs = CapturingLogHandler()
+    monitor: GenerationMonitor = make_monitor(log_dir=tmp_path, log_handlers=[FileLogHandler(tmp_path), logs])
+    monitor.log_info("before")
+    assert monitor.flush(10)
+    failing["on"] = True
+    for i in range(50):
+        monitor.log_info(f"lost-{i}")
+        monitor.record_metric("x", float(i))
+    assert monitor.flush(10)
+    failing["on"] = False
+    monitor.log_info("after")
+    assert monitor.flush(10)
+    stats = monitor.stats()
+    file_log = stats["logs"]["sinks"]["FileLogHandler"]
+    written = lines(monitor.log_dir / "genmon.log")
+    # The 50 records, and any report of the failure made while the disk was full, are counted, not written.
+    assert file_log["dropped"]["write_failed"] >= 50 and set(file_log["dropped"]) == {"write_failed"}
+    assert file_log["received"] == file_log["delivered"] + file_log["dropped"]["write_failed"]
+    assert file_log["delivered"] == len(written)
+    assert not any(r["message"].startswith("lost-") for r in written)
+    assert {"before", "after"} <= {r["message"] for r in written}
+    assert [m for m in logs.messages() if m.startswith("lost-")] == [f"lost-{i}" for i in range(50)]
+    assert stats["sinks"]["FileMetricHandler"]["dropped"] == {}
+    assert len(lines(monitor.log_dir / "metrics.jsonl")) == 50
+
+
+def test_a_full_disk_under_spans_jsonl_is_counted_on_that_file_and_the_store_keeps_the_spans(
+    make_monitor, monkeypatch
+) -> None:
+    """Spans spans.jsonl refuses are counted as write_failed on it; the store still has every span."""
+    failing = fail_writes_to(monkeypatch, "spans.jsonl")
+    monitor: GenerationMonitor = make_monitor()
+    with monitor.track("before"):
+        pass
+    assert monitor.flush(10)
+    failing["on"] = True
+    for _ in range(50):
+        with monitor.track("lost"):
+            pass
+    assert monitor.flush(10)
+    failing["on"] = False
+    with monitor.track("after"):
+        pass
+    assert monitor.flush(10)
+    sink = monitor.stats()["spans"]["sinks"]["spans.jsonl"]
+    assert sink["dropped"] == {"write_failed": 50} and sink["delivered"] == 2
+    assert [r["name"] for r in lines(monitor.log_dir / "spans.jsonl")] == ["before", "after"]
+    assert len(monitor.get_spans(name="lost")) == 50 and len(monitor.get_spans()) == 52

@@ -181,6 +181,23 @@ def test_client_errors_reject_the_batch_without_retrying(http_server: RecordingS
     assert sink.close(30)
 
 
+def test_a_record_that_cannot_be_encoded_costs_only_itself(http_server: RecordingServer) -> None:
+    """A lone surrogate that reached handle_batch is dropped as unserialisable; the server gets the rest of its batch."""
+    sink = HttpHandler(http_server.url, batch_size=100, flush_interval=60)
+    points = _points(5)
+    points[2] = ("bad\ud800", 2.0, points[2][2], None)
+    sink.handle_batch(points)
+    sink.handle_batch([{"message": "kept", "level": "info", "timestamp": "t"}])
+    assert sink.flush(30)
+    (payload,) = _payloads(http_server)
+    assert [m["value"] for m in payload["metrics"]] == [0.0, 1.0, 3.0, 4.0]
+    assert [e["message"] for e in payload["logs"]] == ["kept"]
+    stats = sink.stats()
+    assert stats["dropped"]["unserialisable"] == 1 and stats["dropped_total"] == 1
+    assert (stats["received"], stats["sent"]) == (6, 5)
+    assert sink.close(30)
+
+
 def test_retry_after_header_sets_the_least_delay(http_server: RecordingServer) -> None:
     """A 429 with Retry-After is retried and the header's delay is honoured (capped by max_backoff)."""
     http_server.statuses.append(429)

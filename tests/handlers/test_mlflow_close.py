@@ -17,6 +17,8 @@ from genmon.handlers import _mlflow_support
 from genmon.handlers.mlflow_handler import MlflowHandler
 from genmon.testing import CapturingLogHandler
 
+from .conftest import RecordingServer
+
 
 def test_a_short_job_on_a_fresh_sqlite_store_with_default_settings_finishes(tmp_path: Path) -> None:
     """50 calls then shutdown() with every default: all metrics logged, artifacts uploaded, the run FINISHED.
@@ -57,14 +59,49 @@ def test_a_close_that_cannot_finish_counts_the_loss_and_kills_the_run(tmp_path: 
     for i in range(50):
         monitor.track_generation(0.5, True, model_name="gpt-x")
     assert monitor.close() is False  # the store is still being created
-    assert any("records still buffered or in flight at the close deadline" in m for m in logs.messages("error"))
+    # 50 calls of 4 metrics: one line, with the exact number (the sink's set-up and finish tasks are no records).
+    reports = [m for m in logs.messages("error") if "at the close deadline" in m]
+    assert len(reports) == 1
+    assert "MlflowHandler: 200 records still buffered or in flight at the close deadline" in reports[0]
     join_threads("genmon-mlflow", 120)  # the set-up in flight ends; the handler then marks the run
     remote = sink.loss_stats()
     assert remote["received"] == 200 and remote["sent"] == 0 and remote["dropped"]["close_timeout"] == 200
+    assert monitor.stats()["sinks"]["MlflowHandler"]["remote"]["dropped"]["close_timeout"] == 200
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name("cut")
     assert experiment is not None
     assert [run.info.status for run in client.search_runs([experiment.experiment_id])] == ["KILLED"]
+
+
+def test_records_a_hung_tracking_server_never_took_are_counted_in_monitor_stats_and_logged_with_their_number(
+    http_server: RecordingServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tracking server that never answers: when close() returns, the sink's 30 records are close_timeout in
+    monitor.stats(), and one log line gives the number.
+
+    A short close budget (0.5 s) leaves the sink the monitor's own 3 s: its lane
+    gives up at 80% of it, while the request (the run's set-up) still hangs.
+    """
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    http_server.hang.set()
+    sink = MlflowHandler(f"http://127.0.0.1:{http_server.port}", experiment_name="hung", close_budget=0.5)
+    logs = CapturingLogHandler()
+    monitor = GenerationMonitor(
+        log_dir=tmp_path / "run", metric_handlers=[sink], log_handlers=[logs], metrics_interval=0, shutdown_timeout=3.0
+    )
+    for i in range(30):
+        monitor.record_metric("latency", float(i))
+    assert monitor.flush(timeout=0.1) is False  # the sink's flush sends its buffer: the set-up and the 30 points
+    assert http_server.entered.wait(30)  # ... in one request, which hangs
+    assert monitor.close() is False
+    sink_stats = monitor.stats()["sinks"]["MlflowHandler"]
+    assert sink_stats["remote"]["dropped"]["close_timeout"] == 30
+    assert sink_stats["remote"]["in_flight"] == sink_stats["remote"]["sent"] == 0
+    reports = [m for m in logs.messages("error") if "at the close deadline" in m]
+    assert len(reports) == 1 and "MlflowHandler: 30 records still buffered or in flight" in reports[0]
+    http_server.release.set()  # the request ends; its records stay counted once
+    join_threads("genmon-mlflow", 60)
+    assert sink.loss_stats()["dropped"]["close_timeout"] == 30 and sink.loss_stats()["sent"] == 0
 
 
 def join_threads(prefix: str, timeout_s: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -155,6 +156,45 @@ def test_an_unreachable_server_is_counted_and_close_keeps_its_bound(
     stats = sink.stats()
     assert stats["sent"] == 0 and stats["dropped"]["retries_exhausted"] + stats["dropped"]["close_timeout"] == 3
     assert stats["received"] == 3 and stats["dropped_total"] == 3
+
+
+def test_tracking_credentials_and_tokens_never_appear_in_stats_repr_or_genmon_s_logs(
+    closed_port: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A password in the tracking URI, a ?token= and MLFLOW_TRACKING_TOKEN stay out of stats, repr and genmon's logs.
+
+    Nothing listens on the port, so every MLflow call fails with MLflow's own
+    error text, which quotes the URI it called (``API request to http://user:...``).
+    """
+    password, query_token, env_token = "pa55-w0rd-secret", "qu3ry-t0ken-secret", "env-t0ken-secret"
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", env_token)
+    sinks = [
+        MlflowHandler(f"http://alice:{password}@127.0.0.1:{closed_port}", name="with-password", max_retries=0),
+        MlflowHandler(f"http://127.0.0.1:{closed_port}/?token={query_token}", name="with-token", max_retries=0),
+    ]
+    with GenerationMonitor(log_dir=tmp_path, metric_handlers=sinks, metrics_interval=0) as monitor:
+        monitor.record_metric("latency", 1.0)
+        monitor.flush(30)
+        monitor.close(30)
+    for sink in sinks:
+        assert sink._sender.join(30)
+        assert sink.stats()["last_error"] is not None  # the calls did fail, and said why
+        assert sink.stats()["dropped_total"] == 1
+    genmon_logs = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("genmon"))
+    texts = [
+        *(repr(sink) for sink in sinks),
+        *(str(sink.stats()) for sink in sinks),
+        str(monitor.stats()),
+        caplog.text,
+        (tmp_path / "genmon.log").read_text(),
+    ]
+    assert "127.0.0.1" in genmon_logs  # the errors are logged, only their secrets are hidden
+    for text in texts:
+        for secret in (password, query_token, env_token):
+            assert secret not in text
 
 
 def test_span_trees_wait_for_their_root_and_late_children_join_the_sent_trace() -> None:

@@ -52,6 +52,25 @@ def test_a_slow_handler_at_the_close_deadline_loses_only_what_is_counted_and_is_
     assert any(f"{left} records not delivered by the close deadline" in m for m in logs.messages("error"))
 
 
+def test_the_loss_at_the_close_deadline_is_logged_exactly_once_with_its_number(tmp_path: Path) -> None:
+    """One log line, not one per batch or per close call, says how many records the slow handler lost at the deadline."""
+    slow = SlowHandler()
+    logs = CapturingLogHandler()
+    monitor = GenerationMonitor(log_dir=tmp_path, metric_handlers=[slow], log_handlers=[logs], metrics_interval=0)
+    for i in range(5000):
+        monitor.record_metric("x", float(i))
+    assert monitor.close(timeout=0.5) is False
+    monitor.close(timeout=0.5)  # a second close reports nothing again
+    for thread in threading.enumerate():
+        if thread.name == "genmon-lane-SlowHandler":
+            thread.join(10)
+    left = monitor.stats()["sinks"]["SlowHandler"]["dropped"]["close_timeout"]
+    assert left > 0
+    reports = [m for m in logs.messages() if "not delivered by the close deadline" in m]
+    assert len(reports) == 1
+    assert f"SlowHandler: {left} records not delivered by the close deadline" in reports[0]
+
+
 def test_readers_work_whatever_name_reached_the_store(make_monitor, tmp_path: Path) -> None:
     """A metric name or metadata with a lone surrogate that reached the store breaks no export, summary, frame or chart."""
     monitor: GenerationMonitor = make_monitor()
@@ -131,3 +150,32 @@ def test_arbitrary_input_beside_good_points_loses_nothing(tmp_path_factory, call
     assert len(written) == sink["delivered"]
     logs = stats["logs"]["sinks"]["FileLogHandler"]
     assert logs["received"] == logs["delivered"] + sum(logs["dropped"].values())
+
+
+def test_every_test_the_readme_promises_cite_exists() -> None:
+    """Each row of the README's "What genmon promises" table cites tests by path (``file::function``), and each exists."""
+    import ast
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What genmon promises", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| when ")]
+    rows = [row for row in rows if not row.startswith("| ---")]
+    assert len(rows) >= 10  # the table was found
+    defined: dict[str, set[str]] = {}
+    for row in rows:
+        shown_by = row.rstrip(" |").rsplit(" | ", 1)[1]
+        cited = re.findall(r"`([^`]+)`", shown_by)
+        assert cited, f"a promise without a test: {row[:80]}"
+        for reference in cited:
+            path, _, function = reference.partition("::")
+            assert path.startswith("tests/") and path.endswith(".py"), f"cite a test as file::function: {reference}"
+            file = root / path
+            assert file.is_file(), f"{reference}: no such file"
+            if function:
+                if path not in defined:
+                    tree = ast.parse(file.read_text(encoding="utf-8"))
+                    kinds = (ast.FunctionDef, ast.AsyncFunctionDef)
+                    defined[path] = {node.name for node in tree.body if isinstance(node, kinds)}
+                assert function in defined[path], f"{reference}: no such test in {path}"

@@ -17,7 +17,8 @@ raises; only the rest is counted as dropped.
 ``flush(timeout_s)`` and ``close(timeout_s)`` never wait past their deadline:
 during a close each attempt gets the time left as its budget (sinks use it
 as their socket timeout), no attempt starts after the deadline, and what is
-still buffered then is dropped and counted as ``close_timeout``.
+still buffered then is dropped and counted as ``close_timeout`` (a request
+in flight by its outcome; ``write_off()`` counts it as ``close_timeout`` too).
 """
 
 from __future__ import annotations
@@ -31,38 +32,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from genmon.errors import RecordsDropped
+from genmon.handlers._batch_items import DROP_REASONS, ErrorReport, Send, SendAbandoned, SinkError, Task, count_records
 from genmon.handlers._retry import RetryableError, _check_positive, backoff_delay
 from genmon.monitor.engine.failures import THREAD_PREFIX
 
 logger = logging.getLogger("genmon.handlers")
-
-# send(batch, budget_s) delivers a batch or raises; it may return how many records it had to
-# leave out because they could not be encoded (counted as dropped, "unserialisable").
-Send = Callable[[list[Any], "float | None"], "int | None"]
-ErrorReport = Callable[[BaseException], None]
-
-DROP_REASONS: tuple[str, ...] = ("buffer_full", "retries_exhausted", "rejected", "close_timeout", "unserialisable")
-
-
-class SendAbandoned(Exception):
-    """Raised by a sink's ``send`` that was given up on by a close: its batch counts as ``close_timeout``."""
-
-
-class SinkError(Exception):
-    """What a sink reports about a batch it gave up on: the original error's type and its redacted text."""
-
-
-class Task:
-    """A control item (set up, finish) run by the sink in order with the records, never counted as one."""
-
-    __slots__ = ("payload",)
-
-    def __init__(self, payload: Any) -> None:
-        self.payload = payload
-
-
-def count_records(batch: list[Any]) -> int:
-    return sum(1 for item in batch if not isinstance(item, Task))
 
 
 class BatchSender:
@@ -126,7 +100,9 @@ class BatchSender:
         self._eager = False  # set by close: send without waiting, exit when empty
         self._deadline: float | None = None  # the running close's deadline (monotonic)
         self._abandoned = False
-        self._in_flight = 0
+        self._in_flight = 0  # records (not tasks) in the batch being sent
+        self._in_flight_batch: list[Any] | None = None  # None again once written off
+        self._tasks_buffered = 0  # tasks in the buffer: stats count records only
         self._left_out = 0
         self.received = 0
         self.sent = 0
@@ -169,6 +145,7 @@ class BatchSender:
         with self._cond:
             was_empty = not self._buffer
             self._buffer.append(Task(payload))
+            self._tasks_buffered += 1
             self._accepted += 1
             if was_empty:
                 self._oldest_at = time.monotonic()
@@ -224,19 +201,39 @@ class BatchSender:
         with self._cond:
             if thread is not None and thread.is_alive():
                 self._abandoned = True
-                left = count_records(list(self._buffer))
                 in_flight = self._in_flight
-                self._drop_locked(list(self._buffer), 0, "close_timeout")
-                self._buffer.clear()
+                left = self._drop_buffer_locked()
                 self._cond.notify_all()
             else:
                 return self._resolved == self._accepted
-        # Outside the lock: the report may log.
-        message = f"{self.name}: {left} buffered records dropped at the close deadline"
-        if in_flight:
-            message += f" ({in_flight} more in a request still in flight, counted by its outcome)"
+        # Outside the lock: the report may log. No line says "0 records dropped".
+        if left:
+            message = f"{self.name}: {left} buffered records dropped at the close deadline"
+            if in_flight:
+                message += f" ({in_flight} more in a request still in flight, counted by its outcome)"
+        elif in_flight:
+            message = f"{self.name}: {in_flight} records in a request still in flight at the close deadline (counted by its outcome)"
+        else:
+            return False
         self._report(RecordsDropped(message, {"close_timeout": left}, report=True), "close_timeout", left)
         return False
+
+    def write_off(self) -> int:
+        """Give up on every record still held, as ``close_timeout``; how many. Nothing is sent after it.
+
+        The records of a request in flight count too: it may never return, and
+        the monitor that gave up on this sink reports its loss now.
+        """
+        with self._cond:
+            self._abandoned = True
+            lost = self._drop_buffer_locked()
+            batch = self._in_flight_batch
+            if batch is not None:
+                self._in_flight_batch = None  # the sender thread counts it no more when it returns
+                lost += self._drop_locked(batch, 0, "close_timeout")
+                self._in_flight = 0
+            self._cond.notify_all()
+        return lost
 
     def join(self, timeout_s: float | None = None) -> bool:
         """Wait for the sender thread to end (after a close); True if it has."""
@@ -255,7 +252,7 @@ class BatchSender:
                 "batches_sent": self.batches_sent,
                 "dropped": dict(self.dropped),
                 "dropped_total": sum(self.dropped.values()),
-                "buffered": len(self._buffer),
+                "buffered": len(self._buffer) - self._tasks_buffered,
                 "in_flight": self._in_flight,
                 "retries": self.retries,
                 "failed_attempts": self.failed_attempts,
@@ -272,9 +269,13 @@ class BatchSender:
                     # sender and starts one, so no record is left stranded.
                     self._thread = None
                     return
-                self._in_flight = len(batch)
+                self._in_flight = count_records(batch)
+                self._in_flight_batch = batch
             outcome, error = self._deliver(batch)
             with self._cond:
+                if self._in_flight_batch is None:  # written off meanwhile: counted already
+                    continue
+                self._in_flight_batch = None
                 self._in_flight = 0
                 if outcome == "sent":
                     # A send that had to leave records out (they could not be encoded) says how many.
@@ -283,13 +284,14 @@ class BatchSender:
                     self.dropped["unserialisable"] += left_out
                     self.batches_sent += 1
                     self._resolved += len(batch)
+                    lost = 0
                 else:
                     # A sink that delivers a batch in steps says how many records got through.
                     delivered = max(int(getattr(error, "delivered", 0) or 0), 0)
-                    self._drop_locked(batch, delivered, outcome)
+                    lost = self._drop_locked(batch, delivered, outcome)
                 self._cond.notify_all()
             if error is not None and outcome != "sent":
-                self._report(error, outcome, count_records(batch))
+                self._report(error, outcome, lost)
 
     def _next_batch_locked(self) -> list[Any] | None:
         while True:
@@ -302,6 +304,8 @@ class BatchSender:
                 if pending >= self.batch_size or self._eager or flushing or waited >= self.flush_interval_s:
                     size = min(pending, self.batch_size)
                     batch = [self._buffer.popleft() for _ in range(size)]
+                    if self._tasks_buffered:
+                        self._tasks_buffered -= size - count_records(batch)
                     if self._buffer:
                         self._oldest_at = time.monotonic()
                     return batch
@@ -359,13 +363,21 @@ class BatchSender:
             self.failed_attempts += 1
             self.last_error = text
 
-    def _drop_locked(self, items: list[Any], delivered: int, reason: str) -> None:
-        """Resolve ``items``: ``delivered`` of their records count as sent, the other records as dropped."""
+    def _drop_buffer_locked(self) -> int:
+        """Drop everything buffered as ``close_timeout``; the number of records."""
+        items = list(self._buffer)
+        self._buffer.clear()
+        self._tasks_buffered = 0
+        return self._drop_locked(items, 0, "close_timeout")
+
+    def _drop_locked(self, items: list[Any], delivered: int, reason: str) -> int:
+        """Resolve ``items``: ``delivered`` of their records count as sent, the other records as dropped (returned)."""
         records = count_records(items)
         delivered = min(delivered, records)
         self.sent += delivered
         self.dropped[reason] += records - delivered
         self._resolved += len(items)
+        return records - delivered
 
     def _report(self, error: BaseException, reason: str, count: int) -> None:
         text = self._redact(str(error))
@@ -380,4 +392,8 @@ class BatchSender:
         now = time.monotonic()
         if now - self._last_log >= 10.0:  # at most one warning per 10 s per sink
             self._last_log = now
-            logger.warning("%s dropped %d records (%s): %s", self.name, count, reason, self._redact(str(error)))
+            shown = self._redact(str(error))
+            if count:
+                logger.warning("%s dropped %d records (%s): %s", self.name, count, reason, shown)
+            else:  # a failed set-up or finish task, or a batch that all got through in steps: nothing lost
+                logger.warning("%s (%s, no records dropped): %s", self.name, reason, shown)

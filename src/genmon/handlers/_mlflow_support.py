@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from genmon.errors import MissingExtraError
 from genmon.handlers._retry import RetryableError
+from genmon.handlers._secrets import Redactor
 
 # MLflow's rule for metric, param and tag keys (mlflow.utils.validation): word characters, _ - . / : and space.
 _INVALID_KEY_CHARS = re.compile(r"[^\w\-./: ]")
@@ -102,9 +105,23 @@ class StepError(Exception):
         self.delivered = delivered
 
 
-def classify(error: BaseException, delivered: int) -> Exception:
-    """A ``RetryableError`` for what is worth retrying (network, timeouts, MLflow's transient codes), else a ``StepError``."""
-    text = f"MLflow {type(error).__name__}: {str(error)[:500]}"
+def tracking_redactor(tracking_uri: str | None) -> Redactor:
+    """Hides the tracking URI's credentials and query, and MLflow's token and password from the environment.
+
+    MLflow's errors quote the URL they called (``API request to
+    http://user:password@host/api/2.0/... failed``).
+    """
+    secrets = [os.environ.get(name, "") for name in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD")]
+    uri = tracking_uri if tracking_uri is not None else os.environ.get("MLFLOW_TRACKING_URI", "")
+    return Redactor([s for s in secrets if s], [uri] if uri else [])
+
+
+def classify(error: BaseException, delivered: int, redact: Callable[[str], str] = str) -> Exception:
+    """A ``RetryableError`` for what is worth retrying (network, timeouts, MLflow's transient codes), else a ``StepError``.
+
+    ``redact`` hides the sink's secrets before the text is cut to size, so no part of one is left showing.
+    """
+    text = f"MLflow {type(error).__name__}: {redact(str(error))[:500]}"
     code = getattr(error, "error_code", None)
     transient = isinstance(error, (OSError, TimeoutError)) or code in RETRY_CODES or is_requests_network_error(error)
     out: Exception = RetryableError(text) if transient else StepError(text, delivered)

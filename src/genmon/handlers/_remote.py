@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from genmon.handlers._batching import BatchSender
+from genmon.errors import RecordsDropped
+from genmon.handlers._batching import BatchSender, SinkError
 
 
 class RemoteSink:
@@ -52,6 +53,10 @@ class RemoteSink:
         self._context = context
 
     def _record_error(self, error: BaseException) -> None:
+        text = str(error)
+        if not isinstance(error, RecordsDropped) and self._redactor(text) != text:
+            # A sink's own failure (a step, an upload) may quote a URL with its credentials.
+            error = SinkError(f"{type(error).__name__}: {self._redactor(text)}")
         if self._context is not None:
             self._context.errors.record(self.name, error, report=bool(getattr(error, "report", False)))
 
@@ -59,6 +64,10 @@ class RemoteSink:
         """What became of the records this sink accepted: sent, dropped by reason, still buffered or in flight."""
         stats = self._sender.stats()
         return {key: stats[key] for key in ("received", "sent", "dropped", "buffered", "in_flight")}
+
+    def write_off(self) -> int:
+        """The monitor's close deadline passed: what this sink still holds is dropped as ``close_timeout``; how many."""
+        return self._sender.write_off()
 
     def for_shard(self, shard: str) -> Any:
         """A fresh sink for a forked child process: the same keywords, its own buffer and thread."""

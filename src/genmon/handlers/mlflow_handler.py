@@ -51,6 +51,7 @@ from genmon.handlers._mlflow_support import (
     classify,
     experiment_id_for,
     mlflow_key,
+    tracking_redactor,
 )
 from genmon.handlers._mlflow_traces import SpanTrees, TraceWriter, Tree
 from genmon.handlers._remote import RemoteSink
@@ -153,6 +154,7 @@ class MlflowHandler(RemoteSink):
         self._plan_for: list[Any] | None = None  # the batch whose steps are in _plan
         self._plan: list[tuple[Any, int]] = []
         self._plan_done = 0  # records of that batch already delivered
+        self._redactor = tracking_redactor(tracking_uri)  # before the sender, which redacts every error text with it
         self._start_sender("mlflow", self._send)
         # Create the run (and, for a new sqlite store, its tables: seconds) right away on the
         # handler's thread, so a short job's close does not have to wait for it.
@@ -240,7 +242,7 @@ class MlflowHandler(RemoteSink):
         try:
             self._ensure_run()
         except Exception as error:  # noqa: BLE001 - classified below
-            raise classify(error, 0) from None
+            raise classify(error, 0, self._redactor) from None
         if self._killed:  # the close gave up while the run was being set up: never leave it RUNNING
             self._mark_killed()
             raise SendAbandoned("the close deadline passed while the run was being set up: run marked KILLED")
@@ -252,7 +254,7 @@ class MlflowHandler(RemoteSink):
             try:
                 step()
             except Exception as error:  # noqa: BLE001 - classified below
-                raise classify(error, self._plan_done) from None
+                raise classify(error, self._plan_done, self._redactor) from None
             self._plan.pop(0)
             self._plan_done += records
         self._plan_for = None
@@ -286,7 +288,7 @@ class MlflowHandler(RemoteSink):
         try:
             step()
         except Exception as error:  # noqa: BLE001 - classified: retried, or counted in the monitor's handler errors
-            failure = classify(error, 0)
+            failure = classify(error, 0, self._redactor)
             if isinstance(failure, RetryableError):
                 raise failure from None
             self._record_error(failure)

@@ -21,9 +21,12 @@ import atexit
 import os
 import signal
 import threading
+import time
 import weakref
 from types import FrameType
 from typing import Any, Protocol
+
+from genmon.monitor.engine.failures import THREAD_PREFIX
 
 
 class Closeable(Protocol):
@@ -110,12 +113,42 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     previous = _PREVIOUS.get(signum, signal.SIG_DFL)
     monitors = [m for m in list(_LIVE) if getattr(m, "handles_signals", True)]
     if callable(previous):
-        for monitor in monitors:
-            monitor.flush(getattr(monitor, "shutdown_timeout", 5.0))
+        _drain_together(monitors, "flush")
         previous(signum, frame)
         return
-    for monitor in monitors:
-        monitor.close()
+    _drain_together(monitors, "close")
     # What the signal would have done without genmon: end the process by that signal.
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
+
+
+# A close may pass its deadline a little to log what it lost (the log sinks' share, a hung
+# handler's abort); the drain allows it that much, and no more, past the longest timeout.
+_REPORT_SHARE = 0.25
+_REPORT_GRACE_S = 1.0
+
+
+def _drain_together(monitors: list[Any], method: str) -> None:
+    """Flush or close every monitor at once, each within its ``shutdown_timeout``.
+
+    One after another, N monitors with a hung handler would hold the signal
+    N timeouts (and ``docker stop`` sends SIGKILL after 10 s): together they
+    share one deadline, the longest of their timeouts.
+    """
+    start = time.monotonic()
+    budget = max((float(getattr(m, "shutdown_timeout", 5.0)) for m in monitors), default=0.0)
+    deadline = start + budget * (1 + _REPORT_SHARE) + _REPORT_GRACE_S
+    threads = []
+    for monitor in monitors:
+        # An explicit timeout: a sink's own close budget (MLflow) does not outlast the signal's.
+        timeout = float(getattr(monitor, "shutdown_timeout", 5.0))
+        drain = getattr(monitor, method)
+        thread = threading.Thread(target=drain, args=(timeout,), name=f"{THREAD_PREFIX}signal-{method}", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no new threads at interpreter shutdown: this one in what time is left
+            drain(min(timeout, max(start + budget - time.monotonic(), 0.0)))
+            continue
+        threads.append(thread)
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0.0))

@@ -20,6 +20,7 @@ class HandlerErrors:
         self._report = report
         self._interval_s = interval_s
         self._last_report: dict[str, float] = {}
+        self._once: set[int] = set()
         self._lock = threading.Lock()
 
     def record(self, handler_name: str, error: BaseException, report: bool = False) -> None:
@@ -35,6 +36,14 @@ class HandlerErrors:
                 self._report(handler_name, error, count)
             except Exception:  # noqa: BLE001, S110 - reporting must never kill a worker
                 pass
+
+    def first_report_on(self, handler: Any) -> bool:
+        """True the first time it is asked about ``handler``: a sink fed by several lanes reports its own loss once."""
+        with self._lock:
+            if id(handler) in self._once:
+                return False
+            self._once.add(id(handler))
+            return True
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:

@@ -272,16 +272,15 @@ class HandlerLane:
         return False
 
     def _report_remote_loss(self) -> None:
-        """A remote sink cut off by the deadline: log how many records it still held (its stats() settle the rest)."""
-        remote = getattr(self.handler, "loss_stats", None)
-        if not callable(remote):
+        """A remote sink cut off by the deadline: what it still holds is written off (close_timeout) and logged."""
+        write_off = getattr(self.handler, "write_off", None)
+        if not callable(write_off):
             return
         try:
-            held = remote()
-            count = int(held.get("buffered", 0)) + int(held.get("in_flight", 0))
+            count = int(write_off())
         except Exception:  # noqa: BLE001 - a report must never fail the close
             return
-        if count:
+        if count and self._errors.first_report_on(self.handler):  # once, though it may feed several lanes
             message = f"{self.name}: {count} records still buffered or in flight at the close deadline (not sent)"
             self._errors.record(self.name, RecordsDropped(message, {}), report=True)
 
