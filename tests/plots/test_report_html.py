@@ -143,7 +143,20 @@ def test_tables_carry_units_stable_order_and_left_aligned_text(report: tuple[Pat
     assert metrics["model_usage:sim-large"][4] == "" and metrics["cost_usd"][1] == "$"
     names = list(metrics)
     calls_first = ["generation_time", "success_rate", "error_rate", "prompt_token_count", "completion_token_count"]
-    assert names[:5] == calls_first and names[7:] == sorted(names[7:])
+    plain = [name for name in names if not name.endswith("]")]  # wrapper rows, "metric [SPAN TYPE]", come last
+    assert names[:5] == calls_first and names[7 : len(plain)] == sorted(names[7 : len(plain)])
+
+
+def test_every_metric_table_agrees_with_the_headline_cards(report: tuple[Path, Page]) -> None:
+    """The Every-metric rows of a call's metrics are over model calls, as the cards; wrappers are rows of their own."""
+    run, page = report
+    html = (run / "report.html").read_text()
+    card = dict(re.findall(r'<div class="card">([^<]+)<b>([^<]+)</b>', html))
+    metrics = {row[0][2]: [c[2] for c in row] for row in rows(table_after(page, "Every metric"))}
+    assert metrics["error_rate"][2] == card["model calls"] == metrics["generation_time"][2]  # count
+    assert metrics["error_rate"][4] == card["error rate"]  # the share that failed
+    assert metrics["generation_time [CHAIN]"][2] == "31" and metrics["generation_time [EVALUATOR]"][2] == "30"
+    assert metrics["error_rate [CHAIN]"][1] == "%" and "error_rate [EVALUATOR]" in metrics
 
 
 def test_the_slowest_units_are_the_conversations_under_the_batch_call_collapsible(report: tuple[Path, Page]) -> None:
