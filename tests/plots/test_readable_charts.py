@@ -68,16 +68,18 @@ def test_a_one_point_run_shows_its_point_on_a_seconds_axis_with_singular_titles(
     assert "at 2026-01-01 11:00:00" in figures["overview"]._suptitle.get_text()
 
 
-def test_a_one_point_run_has_one_tick_at_its_point_and_no_negative_seconds(
+def test_a_one_point_run_ticks_at_its_point_and_counts_whole_calls(
     make_monitor: Callable[..., GenerationMonitor], tmp_path: Path
 ) -> None:
-    """One call: its time axes tick only at 0, never at '-1.00 seconds since' the only point."""
+    """One call: its time axes tick only at 0 (never '-1.00 seconds since' it); the histogram counts whole calls."""
     clock = ManualClock(START)
     monitor = make_monitor(clock=clock, metric_handlers=[])
     calls(monitor, clock, [0.0])
     figures = draw(monitor, tmp_path, with_ticks=True)
     for name in TIME_CHARTS:
         assert ticks(figures[name].axes[0]) == ["0"], (name, ticks(figures[name].axes[0]))
+    counts = figures["generation_time"].axes[0].get_yticks()
+    assert len(counts) >= 2 and all(float(c).is_integer() for c in counts), counts  # no "0.2 calls"
 
 
 def test_a_two_second_run_counts_seconds_from_its_start(
