@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,6 +50,24 @@ def test_demo_writes_a_run_directory_and_prints_it(tmp_path: Path, capsys, monke
     for name in ("metrics.json", "metrics.csv", "metrics.xlsx", "metrics.parquet"):
         assert (run_dir / "exports" / name).stat().st_size > 0
     assert (run_dir / "plots" / "overview.png").exists() and (run_dir / "report.html").exists()
+
+
+def test_the_demo_table_agrees_with_the_headline_on_model_calls(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's table rows of error_rate and generation_time count the model calls the headline counts."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["demo", "--conversations", "12", "--error-rate", "0.3", "--out", str(tmp_path / "demo")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(line for line in lines if line.startswith("Model calls: "))
+    found = re.match(r"Model calls: ([\d,]+), ([\d.]+%) failed \(([\d,]+)\)", head)
+    assert found, head
+    calls, share, failed = found.groups()
+    rows = [re.fullmatch(r"([a-z_:-]+(?: \[[A-Z_]+\])?)\s+(.*)", line) for line in lines]
+    table = {row.group(1): row.group(2).split() for row in rows if row}
+    assert table["error_rate"][:4] == ["%", calls, failed, share]  # unit, count, failures, share
+    assert table["generation_time"][1] == calls
+    assert table["error_rate [CHAIN]"][1] == "13"  # the wrappers' own row: the batch call and 12 conversations
 
 
 def test_no_command_and_bad_options_exit_2(capsys) -> None:

@@ -108,3 +108,18 @@ def test_summary_by_call_kind_puts_model_calls_apart_from_wrappers(
     assert frame.loc[("generation_time", "CHAIN"), "sum"] == pytest.approx(3.0)
     judge = frame.loc["judge_score"]
     assert judge.index.isna().all() and judge["count"].tolist() == [1]
+
+
+def test_summary_wrapper_rows_never_take_a_recorded_metric_s_name(
+    make_monitor: Callable[..., GenerationMonitor],
+) -> None:
+    """A metric recorded as 'generation_time [CHAIN]' keeps its row; the CHAIN wrappers' row is numbered instead."""
+    monitor = make_monitor(clock=ManualClock(1.8e9), metric_handlers=[])
+    monitor.track_generation(0.2, True, model_name="big")
+    monitor.track_generation(3.0, True, span_type="chain")
+    monitor.record_metric("generation_time [CHAIN]", 42.0)
+    frame = monitor.summary()
+    assert frame.index.is_unique
+    assert frame.loc["generation_time", "sum"] == pytest.approx(0.2)
+    assert frame.loc["generation_time [CHAIN]", "sum"] == 42.0
+    assert frame.loc["generation_time [CHAIN #2]", "sum"] == pytest.approx(3.0)

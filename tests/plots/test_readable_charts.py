@@ -68,6 +68,20 @@ def test_a_one_point_run_shows_its_point_on_a_seconds_axis_with_singular_titles(
     assert "at 2026-01-01 11:00:00" in figures["overview"]._suptitle.get_text()
 
 
+def test_a_one_point_run_ticks_at_its_point_and_counts_whole_calls(
+    make_monitor: Callable[..., GenerationMonitor], tmp_path: Path
+) -> None:
+    """One call: its time axes tick only at 0 (never '-1.00 seconds since' it); the histogram counts whole calls."""
+    clock = ManualClock(START)
+    monitor = make_monitor(clock=clock, metric_handlers=[])
+    calls(monitor, clock, [0.0])
+    figures = draw(monitor, tmp_path, with_ticks=True)
+    for name in TIME_CHARTS:
+        assert ticks(figures[name].axes[0]) == ["0"], (name, ticks(figures[name].axes[0]))
+    counts = figures["generation_time"].axes[0].get_yticks()
+    assert len(counts) >= 2 and all(float(c).is_integer() for c in counts), counts  # no "0.2 calls"
+
+
 def test_a_two_second_run_counts_seconds_from_its_start(
     make_monitor: Callable[..., GenerationMonitor], tmp_path: Path, paris_tz: None
 ) -> None:
@@ -167,6 +181,20 @@ def test_per_model_charts_break_latency_errors_tokens_and_cost_down_by_model(
     assert sorted(t.get_text() for t in tokens.texts) == sorted(["1,000", "500", "2,600", "1,300"])
     cost = figures["cost_by_model"].axes[0]
     assert all(t.get_text().startswith("$") for t in cost.texts) and cost.get_xlabel() == "Cost (USD)"
+
+
+def test_the_latency_ecdf_turns_logarithmic_when_one_slow_call_would_squash_the_rest(
+    make_monitor: Callable[..., GenerationMonitor], tmp_path: Path
+) -> None:
+    """199 calls of 10-20 ms and one of 9 s (p99/p1 under 2, max/p1 near 900): a log axis, so the bulk is not a wall at 0."""
+    clock = ManualClock(START)
+    monitor = make_monitor(clock=clock, metric_handlers=[])
+    rng = np.random.default_rng(5)
+    for latency in rng.uniform(0.01, 0.02, 199).tolist() + [9.0]:
+        clock.advance(0.1)
+        monitor.track_generation(latency, True, model_name="m")
+    ecdf = draw(monitor, tmp_path)["latency_by_model"].axes[0]
+    assert ecdf.get_xscale() == "log" and ecdf.get_xlabel() == "Latency (ms, log scale)"
 
 
 def test_every_chart_has_a_title_and_axis_labels_with_units(

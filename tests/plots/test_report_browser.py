@@ -23,8 +23,8 @@ def chromium(missing_program: Callable[[str], NoReturn]) -> None:
         missing_program("chromium is not installed (.ci/run installs Debian's chromium package)")
 
 
-def load_in_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
-    """The DOM after load and the console messages, from headless Chromium."""
+def load_in_chromium(page: Path, profile: Path, *flags: str) -> tuple[str, list[str]]:
+    """The DOM after load and the console messages, from headless Chromium (with extra ``flags``)."""
     assert CHROMIUM is not None, "chromium is not installed (.ci/run installs Debian's chromium package)"
     command = [
         CHROMIUM,
@@ -41,6 +41,7 @@ def load_in_chromium(page: Path, profile: Path) -> tuple[str, list[str]]:
         "--v=0",
         "--virtual-time-budget=5000",
         "--window-size=1280,800",  # a laptop screen: the charts sit two a row
+        *flags,
         "--dump-dom",
         page.resolve().as_uri(),
     ]
@@ -61,10 +62,19 @@ def page_height(dom: str) -> int:
     return int(match.group(1))
 
 
-def test_report_loads_without_console_errors_every_plot_shows_and_it_fits_under_6000_px(tmp_path: Path) -> None:
-    """The demo's report.html opens in Chromium with no console message, all images decoded, under 6,000 px tall."""
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `genmon demo` run directory, shared by the tests that load its report."""
+    run = tmp_path_factory.mktemp("demo") / "run"
     assert main(["demo", "--out", str(run)]) == 0
+    return run
+
+
+def test_report_loads_without_console_errors_every_plot_shows_and_it_fits_under_6000_px(
+    demo_run: Path, tmp_path: Path
+) -> None:
+    """The demo's report.html opens in Chromium with no console message, all images decoded, under 6,000 px tall."""
+    run = demo_run
     dom, console = load_in_chromium(run / "report.html", tmp_path / "profile")
     assert console == []
     ok, total = images_ok(dom)
@@ -72,6 +82,27 @@ def test_report_loads_without_console_errors_every_plot_shows_and_it_fits_under_
     assert 1500 < page_height(dom) < 6000
     units = dom[dom.index('<div class="units">') :]
     assert units.count("<summary>") >= 10 and units.count("<details open") >= 1
+
+
+# A phone's width. Headless Chromium lays a window narrower than 500 px out at 500, so the report is
+# loaded in a 390 px iframe of a page beside it (reading the frame needs file access between files).
+PHONE_FRAME = """<!DOCTYPE html><html><body><iframe id="report" src="{src}" style="width:390px;height:800px;border:0">
+</iframe><script>window.addEventListener("load", function () {{
+  var page = document.getElementById("report").contentDocument.documentElement;
+  document.body.setAttribute("data-frame", page.clientWidth + "/" + page.scrollWidth);
+}});</script></body></html>"""
+
+
+def test_on_a_phone_the_report_is_never_wider_than_the_screen(demo_run: Path, tmp_path: Path) -> None:
+    """In 390 px the charts stack one a row and wide tables scroll inside themselves: the page never scrolls sideways."""
+    frame = tmp_path / "phone.html"
+    frame.write_text(PHONE_FRAME.format(src=(demo_run / "report.html").resolve().as_uri()))
+    dom, console = load_in_chromium(frame, tmp_path / "profile", "--allow-file-access-from-files")
+    assert console == []
+    match = re.search(r'data-frame="(\d+)/(\d+)"', dom)
+    assert match is not None, "the frame page's load handler did not run"
+    visible, content = int(match.group(1)), int(match.group(2))
+    assert 300 < visible <= 390 and content == visible
 
 
 def test_the_browser_check_catches_script_errors_and_broken_images(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from genmon import GenerationMonitor
 from genmon.cli.run_files import load_runs
 from genmon.cli.run_report import build_report
+from genmon.plots.report_html import report_input, write_report
 from genmon.simulated import PRICES, run_simulation
 
 
@@ -143,7 +144,20 @@ def test_tables_carry_units_stable_order_and_left_aligned_text(report: tuple[Pat
     assert metrics["model_usage:sim-large"][4] == "" and metrics["cost_usd"][1] == "$"
     names = list(metrics)
     calls_first = ["generation_time", "success_rate", "error_rate", "prompt_token_count", "completion_token_count"]
-    assert names[:5] == calls_first and names[7:] == sorted(names[7:])
+    plain = [name for name in names if not name.endswith("]")]  # wrapper rows, "metric [SPAN TYPE]", come last
+    assert names[:5] == calls_first and names[7 : len(plain)] == sorted(names[7 : len(plain)])
+
+
+def test_every_metric_table_agrees_with_the_headline_cards(report: tuple[Path, Page]) -> None:
+    """The Every-metric rows of a call's metrics are over model calls, as the cards; wrappers are rows of their own."""
+    run, page = report
+    html = (run / "report.html").read_text()
+    card = dict(re.findall(r'<div class="card">([^<]+)<b>([^<]+)</b>', html))
+    metrics = {row[0][2]: [c[2] for c in row] for row in rows(table_after(page, "Every metric"))}
+    assert metrics["error_rate"][2] == card["model calls"] == metrics["generation_time"][2]  # count
+    assert metrics["error_rate"][4] == card["error rate"]  # the share that failed
+    assert metrics["generation_time [CHAIN]"][2] == "31" and metrics["generation_time [EVALUATOR]"][2] == "30"
+    assert metrics["error_rate [CHAIN]"][1] == "%" and "error_rate [EVALUATOR]" in metrics
 
 
 def test_the_slowest_units_are_the_conversations_under_the_batch_call_collapsible(report: tuple[Path, Page]) -> None:
@@ -160,3 +174,64 @@ def test_the_slowest_units_are_the_conversations_under_the_batch_call_collapsibl
     first_unit = section[section.index("<details open>") : section.index("</details>")]
     assert first_unit.count("slowest</span>") == 1
     assert "each generate_conversation inside generate" in section
+
+
+class DetailsTree(HTMLParser):
+    """The <details> elements as a tree: each node's call name (the <b> of its summary), open flag and children."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root: dict[str, Any] = {"name": None, "open": True, "children": []}
+        self._stack = [self.root]
+        self._in_name = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "details":
+            node = {"name": None, "open": "open" in dict(attrs), "children": []}
+            self._stack[-1]["children"].append(node)
+            self._stack.append(node)
+        self._in_name = tag == "b" and len(self._stack) > 1 and self._stack[-1]["name"] is None
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "details":
+            self._stack.pop()
+        self._in_name = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_name:
+            self._stack[-1]["name"] = data
+
+
+def test_the_slowest_child_path_is_open_at_every_depth(tmp_path: Path) -> None:
+    """In a 3-level tree the open <details> go unit -> its slowest child -> that child's slowest child, siblings closed."""
+    spans: list[dict[str, Any]] = []
+
+    def call(name: str, parent: str | None, start: float, duration: float, span_type: str = "CHAIN") -> str:
+        spans.append({"call_id": name, "parent_call_id": parent, "name": name, "span_type": span_type,
+                      "start": start, "duration_s": duration, "success": True})  # fmt: skip
+        return name
+
+    # The slowest child is never the first started, nor the one with the most children.
+    job = call("job", None, 0.0, 6.0)
+    for step, start, duration in (("step_a", 0.0, 1.0), ("step_b", 1.0, 3.0), ("step_c", 4.0, 2.0)):
+        call(step, job, start, duration)
+        for part, offset, share in (("x", 0.0, 0.2), ("y", 0.2, 0.7), ("z", 0.9, 0.1)):
+            middle = call(f"{step}_{part}", step, start + offset * duration, share * duration)
+            for leaf in range(3 if part == "z" else 2):
+                call(f"{middle}_llm{leaf}", middle, start + offset * duration, share * duration / 3, "LLM")
+    call("other_job", None, 6.0, 0.5)  # a faster unit of work, closed
+    path = write_report(report_input([], spans, [], title="tree", sources=["test"]), tmp_path / "report.html")
+    text = path.read_text()
+    tree = DetailsTree()
+    tree.feed(text[text.index("Slowest units of work") :])
+    units = tree.root["children"]
+    assert [(u["name"], u["open"]) for u in units] == [("job", True), ("other_job", False)]
+    opened, node = [], units[0]
+    while node["children"]:
+        kids = {kid["name"]: kid["open"] for kid in node["children"]}
+        assert sum(kids.values()) == 1, kids  # exactly one child open at each depth
+        node = next(kid for kid in node["children"] if kid["open"])
+        opened.append(node["name"])
+    assert opened == ["step_b", "step_b_y"]  # the slowest at depth 2, then the slowest inside it at depth 3
+    marked = re.findall(r"<b>(\w+)</b> <span class='muted'>[^<]*</span> <span class=\"slow\">", text)
+    assert {"step_b", "step_b_y"} <= set(marked)  # and marked as the slowest

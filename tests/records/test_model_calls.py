@@ -152,3 +152,25 @@ def test_bar_cards_tail_charts_and_summary_agree_on_the_model_calls(mixed: Gener
     assert frame.loc[("generation_time", "CHAIN"), "count"] == 5
     assert frame.loc[("generation_time", "EVALUATOR"), "count"] == 4
     assert frame.loc[("generation_time", "AGENT"), "count"] == 1
+
+
+def test_summary_without_by_computes_call_metrics_over_model_calls_and_labels_wrappers(
+    mixed: GenerationMonitor,
+) -> None:
+    """summary().loc['error_rate'] is the headline's figure; each wrapper span type's points are '<metric> [TYPE]' rows."""
+    frame = mixed.summary()
+    figures = headline(mixed.store.snapshot())
+    assert frame.loc["generation_time", "count"] == figures.model.calls == MODEL_CALLS
+    assert frame.loc["generation_time", "p95"] == pytest.approx(figures.model.p95)
+    assert frame.loc["error_rate", "sum"] == FAILED
+    assert frame.loc["error_rate", "mean"] == pytest.approx(figures.model.error_rate)
+    assert frame.loc["model_usage:m-small", "count"] == 6 + 2  # 2 conversations x 3 attempts, plus 2 track_generation
+    assert frame.loc["generation_time [CHAIN]", "count"] == 5
+    assert frame.loc["generation_time [EVALUATOR]", "count"] == 4
+    assert frame.loc["generation_time [AGENT]", "sum"] == pytest.approx(9.0)
+    labels = list(frame.index)
+    wrappers = [label for label in labels if label.endswith("]")]
+    assert labels[-len(wrappers) :] == wrappers  # wrapper rows come after every other row
+    assert [label.split(" [")[1] for label in wrappers] == sorted(label.split(" [")[1] for label in wrappers)
+    total = mixed.summary(by="call_kind")["count"].groupby(level=0).sum()
+    assert frame["count"].groupby(lambda label: label.split(" [")[0]).sum().to_dict() == total.to_dict()

@@ -18,13 +18,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from genmon.monitor.store.series_data import SeriesData
-from genmon.records.model_calls import is_model_call
+from genmon.records.model_calls import CALL_METRIC_ORDER, MODEL_CALL, call_kinds, is_call_metric, is_model_call
 
 MODEL_CALLS = "model calls"
 MODEL_CALL_LABEL = "model call"  # the span type column of by_operation's model-call rows
@@ -102,6 +102,59 @@ def headline(series_list: Sequence[SeriesData]) -> Headline:
     )
 
 
+class MetricRow(NamedTuple):
+    """One row of ``summary()`` and of the metric tables: its label, its points, and the wrapper span type if any."""
+
+    label: str
+    series: SeriesData  # keeps the metric's own name (units are read from it)
+    span_type: str | None = None  # None: a model-call row, or a metric that is not a call's
+
+
+def metric_rows(series_list: Sequence[SeriesData]) -> list[MetricRow]:
+    """The rows of a metric table: a call metric over model calls under its name, wrappers apart.
+
+    A call's metrics (``generation_time``, ``error_rate``, tokens, cost,
+    ``model_usage:*``, ``finish_reason:*``) keep only the points of model
+    calls under their own name, so ``summary().loc["generation_time"]`` is
+    the headline's figure. Each wrapper span type's points come after every
+    other row, labelled ``"<metric> [<SPAN TYPE>]"`` (``generation_time [CHAIN]``),
+    span types sorted, metrics in table order. Should a recorded metric
+    already bear that label, the wrapper row is numbered
+    (``generation_time [CHAIN #2]``): two rows never share a label.
+    Other metrics are whole rows, in the snapshot's order.
+    """
+    rows: list[MetricRow] = []
+    wrappers: dict[str, list[SeriesData]] = {}
+    for series in series_list:
+        if not len(series) or not is_call_metric(series.name):
+            rows.append(MetricRow(series.name, series))
+            continue
+        kinds = call_kinds(series)
+        model = kinds == MODEL_CALL
+        if model.all():
+            rows.append(MetricRow(series.name, series))
+            continue
+        if model.any():
+            rows.append(MetricRow(series.name, _points(series, model)))
+        for kind in dict.fromkeys(kinds[~model].tolist()):
+            wrappers.setdefault(kind, []).append(_points(series, kinds == kind))
+    taken = {series.name for series in series_list}
+    order = {name: index for index, name in enumerate(CALL_METRIC_ORDER)}
+    for kind in sorted(wrappers):
+        for series in sorted(wrappers[kind], key=lambda s: (order.get(s.name, len(order)), s.name)):
+            label = f"{series.name} [{kind}]"
+            number = 2
+            while label in taken:
+                label, number = f"{series.name} [{kind} #{number}]", number + 1
+            taken.add(label)
+            rows.append(MetricRow(label, series, kind))
+    return rows
+
+
+def _points(series: SeriesData, mask: np.ndarray) -> SeriesData:
+    return replace(series, timestamps=series.timestamps[mask], values=series.values[mask], codes=series.codes[mask])
+
+
 def by_model(series_list: Sequence[SeriesData]) -> tuple[list[CallStats], int]:
     """One row per model over model calls, sorted by model name; and how many model calls named no model."""
     data = {s.name: s for s in series_list if len(s)}
@@ -136,8 +189,6 @@ def by_operation(series_list: Sequence[SeriesData]) -> list[CallStats]:
 
 
 def _relabel(row: CallStats, label: str, span_type: str) -> CallStats:
-    from dataclasses import replace
-
     return replace(row, label=label, span_type=span_type)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genmon.exporters.calls import metric_rows
 from genmon.exporters.columns import column_name, json_text, long_table
 from genmon.monitor.store.series_data import SeriesData
 from genmon.records.model_calls import call_kind, is_call_metric
@@ -34,6 +35,13 @@ def to_dataframe(series_list: Sequence[SeriesData]) -> pd.DataFrame:
 def summary(series_list: Sequence[SeriesData], by: str | Sequence[str] | None = None) -> pd.DataFrame:
     """count, sum, mean, std, min, p50, p95, p99, max and last per metric, or per metric and metadata value.
 
+    Without ``by``, a call's metrics (``generation_time``, ``error_rate``,
+    tokens, cost, ``model_usage:*``, ``finish_reason:*``) are computed over
+    model calls, as the headline is, and each wrapper span type's points
+    are rows of their own labelled ``"<metric> [<SPAN TYPE>]"`` after the
+    others (``genmon.exporters.calls.metric_rows``): ``summary().loc["error_rate"]``
+    is the model calls' error rate, ``"error_rate [CHAIN]"`` the chains'.
+
     Args:
         series_list: the snapshot to summarise.
         by: a metadata key (``"model_name"``) or several; points without the
@@ -54,13 +62,12 @@ def summary(series_list: Sequence[SeriesData], by: str | Sequence[str] | None = 
         if not isinstance(key, str):
             raise TypeError(f"by must be a metadata key or a list of keys, got {key!r:.80}")
     _check_keys(series_list, keys)
-    rows: list[tuple[Any, ...]] = []
-    for series in series_list:
-        if not keys:
-            rows.append((series.name, *_stats(series.values)))
-            continue
-        for label, values in _groups(series, keys):
-            rows.append((series.name, *label, *_stats(values)))
+    if keys:
+        rows = [
+            (series.name, *label, *_stats(values)) for series in series_list for label, values in _groups(series, keys)
+        ]
+    else:
+        rows = [(row.label, *_stats(row.series.values)) for row in metric_rows(series_list)]
     index = ["metric", *(column_name(k) for k in keys)]
     frame = pd.DataFrame(rows, columns=[*index, *SUMMARY_STATS])
     frame["count"] = frame["count"].astype("int64")

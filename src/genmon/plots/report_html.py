@@ -7,6 +7,8 @@ once in a grid, then the tables (per model, per operation, alerts, the
 slowest units of work as collapsible trees, every metric). A few lines of
 script mark on ``<body>`` how many images decoded (``data-images-ok="n/m"``)
 and the page's height (``data-height``), which the browser test reads back.
+The charts and tables fit a phone's width: the grid drops to one chart a
+row, and a table too wide scrolls on its own.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ _PAGE_STYLE = """
 body { margin: 1.5rem auto; max-width: 1240px; padding: 0 1rem; }
 h1 { margin: 0 0 .2rem; font-size: 1.6rem; }
 h2 { margin: 1.6rem 0 .4rem; border-bottom: 1px solid #d0d7de; padding-bottom: .25rem; font-size: 1.2rem; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(480px, 1fr)); gap: .6rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(480px, 100%), 1fr)); gap: .6rem; }
+table { display: block; max-width: 100%; overflow-x: auto; } /* a table wider than a phone scrolls, not the page */
 .charts img { width: 100%; border: 1px solid #d0d7de; border-radius: 6px; }
 .level-error, .level-critical { color: #cf222e; font-weight: 600; } .level-warning { color: #9a6700; font-weight: 600; }
 .level-info { color: #1a7f37; }

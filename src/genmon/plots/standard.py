@@ -125,6 +125,9 @@ class DistributionChart:
             ax.plot([], [], " ", label=f"{plural(len(clipped), self.noun)} above p99 = {format_seconds(p99)} not shown")
         count = plural(len(values), self.noun)
         style_axes(ax, f"{title} ({count})", f"{self.xlabel} ({unit})", self.noun.capitalize() + "s")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no "0.2 calls" on a short run
         ax.legend(loc="upper right", fontsize=9, framealpha=0.9)
 
 

@@ -1,9 +1,10 @@
 """The rows of the report's tables, formatted once for report.html, the terminal and notebooks.
 
 Each table is a list of columns (name, numeric or not) and rows of text
-cells, in a stable order: call metrics first in afterimage's order, then
-the rest by name; models by name; operations with model calls first, then
-wrappers by span type. Numbers carry their unit (s or ms, tokens, $,
+cells, in a stable order: call metrics (over model calls) first in
+afterimage's order, the rest by name, then the wrappers' rows
+(``metric [SPAN TYPE]``); models by name; operations with model calls
+first, then wrappers by span type. Numbers carry their unit (s or ms, tokens, $,
 humanised bytes, %); 0/1 metrics and counters show no percentiles.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genmon.exporters.calls import MODEL_CALL_LABEL, CallStats, by_model, by_operation
+from genmon.exporters.calls import MODEL_CALL_LABEL, CallStats, by_model, by_operation, metric_rows
 from genmon.monitor.store.series_data import SeriesData
 from genmon.plots.units import format_number, format_percent, format_seconds, format_usd, metric_kind
 from genmon.records.model_calls import CALL_METRIC_ORDER
@@ -39,12 +40,19 @@ def metric_order(names: Sequence[str]) -> list[str]:
 
 
 def metrics_table(series_list: Sequence[SeriesData]) -> Table:
-    """metric, unit, count, total, mean, p50, p95, p99, max per metric (percentiles left out for 0/1 metrics and counters)."""
-    data = {s.name: s for s in series_list if len(s)}
-    rows = []
-    for name in metric_order(list(data)):
-        values = data[name].values
-        kind = metric_kind(name, values)
+    """metric, unit, count, total, mean, p50, p95, p99, max per row of ``summary()`` (percentiles left out for 0/1 metrics and counters).
+
+    A call's metrics are over model calls, as the headline; wrappers' points
+    follow as ``"<metric> [<SPAN TYPE>]"`` rows (``genmon.exporters.calls.metric_rows``).
+    """
+    rows = [row for row in metric_rows(series_list) if len(row.series)]
+    plain = {row.label: row.series for row in rows if row.span_type is None}
+    ordered = [(name, plain[name]) for name in metric_order(list(plain))]
+    ordered += [(row.label, row.series) for row in rows if row.span_type is not None]
+    cells = []
+    for label, series in ordered:
+        values = series.values
+        kind = metric_kind(series.name, values)
         if kind.is_share:
             total = f"{int(values.sum()):,}"  # how many were 1: the failures of error_rate
         else:
@@ -55,9 +63,11 @@ def metrics_table(series_list: Sequence[SeriesData]) -> Table:
                 kind.cell(float(values.max()))
             ]
         mean = "" if kind.is_counter else kind.cell(float(values.mean()))
-        rows.append((name, kind.unit, f"{len(values):,}", total, mean, *stats))
+        cells.append((label, kind.unit, f"{len(values):,}", total, mean, *stats))
     columns = ("metric", "unit", "count", "total", "mean", "p50", "p95", "p99", "max")
-    return Table(columns, (False, False, *[True] * 7), tuple(rows))
+    wrappers = any(row.span_type is not None for row in rows)
+    note = "A call's metrics are over model calls; rows named metric [SPAN TYPE] are wrapper calls of that type."
+    return Table(columns, (False, False, *[True] * 7), tuple(cells), note if wrappers else "")
 
 
 def _call_cells(row: CallStats) -> tuple[str, ...]:

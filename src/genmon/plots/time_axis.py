@@ -69,6 +69,7 @@ class TimeAxis:
             ax.xaxis.set_major_formatter(formatter)
             if self.span_s == 0:  # one instant: a symmetric axis around it, never a zero-width one
                 ax.set_xlim(-1.0, 1.0)
+                ax.set_xticks([0.0])  # no negative "seconds since" the only point
         else:
             import matplotlib.dates as mdates
 

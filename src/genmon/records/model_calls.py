@@ -8,8 +8,9 @@ Counting wrappers with model calls misleads: with ``attach``, a 2.5 s batch
 call and 20 us evaluator calls halve the error rate and double the p95.
 
 The progress bar of ``genmon demo``, the report's cards and tables,
-``genmon tail``, the charts, ``summary(by="call_kind")`` and the notebook
-view all select points with these functions.
+``genmon tail``, the charts, ``summary()`` (wrappers as ``metric [SPAN TYPE]``
+rows), ``summary(by="call_kind")`` and the notebook view all select points
+with these functions.
 
 Example:
     >>> is_model_call(None), is_model_call("chat_model"), is_model_call("CHAIN")
