@@ -98,3 +98,20 @@ def test_a_crash_loses_at_most_the_batch_in_flight_and_leaves_no_broken_line(tmp
     assert lines[-1] == b""  # the file ends with a whole line
     values = [json.loads(line)["value"] for line in lines[:-1]]
     assert values[:50_000] == list(map(float, range(50_000))) and len(values) <= 60_000
+
+
+def test_repeated_text_metadata_is_written_as_given_and_other_values_keep_their_type(make_monitor, tmp_path) -> None:
+    """record_metric finds text metadata it met last by one comparison; numbers and new text take the full check."""
+    monitor = make_monitor(log_dir=tmp_path)
+    monitor.record_metric("x", 1.0, {"model_name": "a", "operation": "chat"})
+    monitor.record_metric("x", 2.0, {"model_name": "a", "operation": "chat"})  # the same text: the shared dict
+    monitor.record_metric("x", 3.0, {"model_name": "b", "operation": "chat"})
+    monitor.record_metric("x", 4.0, {"model_name": 1, "operation": "chat"})  # 1 is no text: checked, kept an int
+    monitor.record_metric("x", 5.0, {"model_name": True, "operation": "chat"})
+    monitor.record_metric("x", 6.0, {"operation": "chat", "model_name": "b"})  # equal text, another order
+    assert monitor.flush(30)
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    models = [(line["value"], line["model_name"]) for line in lines]
+    assert models == [(1.0, "a"), (2.0, "a"), (3.0, "b"), (4.0, 1), (5.0, True), (6.0, "b")]
+    assert [type(m) for _, m in models][3:5] == [int, bool]
+    assert monitor.store.series("x").metadata()[5] == {"model_name": "b", "operation": "chat"}

@@ -17,6 +17,9 @@ CHILD = textwrap.dedent(
     from genmon import FileMetricHandler, GenerationMonitor
 
     log_dir, mode = Path(sys.argv[1]), sys.argv[2]
+    # A program started as a background job of a shell without job control inherits SIGINT
+    # ignored, and Python then keeps it ignored: this child is an ordinary foreground program.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if mode == "app-handler":
         def app_handler(signum, frame):
             (log_dir / "app-handler-ran").write_text("yes")

@@ -23,6 +23,7 @@ from genmon.monitor.tracking.generation import (
     log_data,
     remember_generation,
 )
+from genmon.records.point_groups import point_group
 from genmon.records.steps import with_step
 from genmon.records.validation import (
     INTERNED_METADATA,
@@ -58,15 +59,19 @@ class Recorder:
         if step is not None:
             metadata = with_step(metadata, step)
         ts, meta = (self._clock(), None) if metadata is None else check_metadata(metadata, self._clock())
-        self._put_metric([(name, value, ts, meta) for name, value in checked])
+        if checked:  # one point group: the points share the time and the metadata
+            names, values = zip(*checked)
+            self._put_metric(point_group(names, values, ts, meta))
+        else:
+            self._put_metric([])  # nothing to record, as before: an empty item
 
     def track_generation(self, duration: Any, success: Any, kwargs: dict[str, Any]) -> None:
         ts = self._clock()
         points = common_generation_points(duration, success, kwargs, ts)
         if points is not None:  # the keywords and text of a call checked before, no error: the log data as is
-            self._put_metric(points)  # one queue item; the worker expands it
-            data = {"timestamp": RECORD_TIME, "duration": duration, "success": success, **kwargs}
-            self._put_log((ts, "info" if success else "error", "Generation metrics", {"data": data}))
+            self._put_metric(points)  # one point group
+            # The log record's data is built by the log worker (delivery.LogRecords): one tuple here.
+            self._put_log((ts, "info" if success else "error", "Generation metrics", kwargs, duration, success))
         else:
             ts, points = generation_points(duration, success, kwargs, ts)
             remember_generation(kwargs, points)

@@ -72,15 +72,28 @@ RECORD_TIME = "<record time>"
 
 
 class LogRecords:
-    """Turns queued log tuples (ts, level, message, data) into afterimage-shaped dicts."""
+    """Turns queued log tuples into afterimage-shaped dicts.
+
+    A queued log is ``(ts, level, message, data)``, or a tracking call's
+    ``(ts, level, message, keywords, duration, success)``, whose data
+    (``{"timestamp", "duration", "success", **keywords}``) is built here
+    rather than in the caller's thread.
+    """
 
     def __init__(self) -> None:
         self._iso = IsoFormatter()
 
-    def __call__(self, batch: list[tuple[float, str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    def __call__(self, batch: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         iso = self._iso
         out = []
-        for ts, level, message, data in batch:
+        for item in batch:
+            if len(item) == 6:
+                ts, level, message, keywords, duration, success = item
+                stamp = iso(ts)
+                data = {"timestamp": stamp, "duration": duration, "success": success, **keywords}
+                out.append({"message": message, "data": data, "level": level, "timestamp": stamp})
+                continue
+            ts, level, message, data = item
             stamp = iso(ts)
             inner = data.get("data")
             if type(inner) is dict and inner.get("timestamp") is RECORD_TIME:

@@ -9,6 +9,7 @@ most one item per producer thread, which is the price of a lock-free put.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
@@ -100,10 +101,13 @@ class BoundedQueue:
         self.depth = self._qsize = self._queue.qsize
         self.enqueue = self._put = self._queue.put
         self._drop_lock = threading.Lock()
-        # Points beyond one per queued item (a list of n points is one item), minus one
-        # per queued marker: queued points = qsize() + _extra. Lists are rare (not the
-        # hot record_metric call), so one lock acquisition per list is cheap.
+        # queued points = qsize() + the points beyond one of every item of several put
+        # (_several) + _extra: minus one per marker and per point taken or dropped beyond one
+        # an item. A put of several points (track_generation, a tracked call) is counted
+        # without a lock: next() on an itertools.count is one C call, atomic under the GIL.
         self._extra = 0
+        self._several: dict[int, itertools.count[int]] = {}  # points in an item -> its puts (+ reads)
+        self._several_reads: dict[int, int] = {}
         # Re-entrant: a signal handler that drains the monitor may run in the middle of a put.
         self._room = threading.Condition(threading.RLock())
         self._waiters = 0
@@ -117,7 +121,7 @@ class BoundedQueue:
             self._put(item)
             kind = type(item)  # holds_several(item), inline: every record call passes here
             if kind is list or (kind is tuple and len(item) == GROUP_FIELDS):
-                self._adjust(points_in(item) - 1)
+                self._count_several(points_in(item))
         else:
             self._put_slow(item)
 
@@ -140,7 +144,20 @@ class BoundedQueue:
 
     def queued_points(self) -> int:
         """Points waiting in the queue (markers not counted)."""
-        return max(self._qsize() + self._extra, 0)
+        with self._drop_lock:
+            several = 0
+            for points, counter in list(self._several.items()):
+                reads = self._several_reads.get(points, 0)
+                several += (points - 1) * (next(counter) - reads)  # next() returns puts + earlier reads
+                self._several_reads[points] = reads + 1
+            return max(self._qsize() + several + self._extra, 0)
+
+    def _count_several(self, points: int) -> None:
+        counter = self._several.get(points)
+        if counter is None:
+            with self._drop_lock:
+                counter = self._several.setdefault(points, itertools.count())
+        next(counter)
 
     def taken(self, extra: int) -> None:
         """The consumer took items holding ``extra`` points beyond one per item (markers: -1 each)."""
@@ -154,7 +171,7 @@ class BoundedQueue:
     def _enqueue(self, item: Any) -> None:
         self._put(item)
         if holds_several(item):
-            self._adjust(points_in(item) - 1)
+            self._count_several(points_in(item))
 
     def close(self) -> None:
         """Refuse every later put with ``MonitorClosedError``."""

@@ -56,7 +56,12 @@ class MetricStore:
         self._lock = threading.Lock()
 
     def append_batch(self, points: Iterable[MetricPoint], now: float | None = None) -> KeysView[str]:
-        """Append points (name, value, timestamp, metadata) and point groups, apply retention; return the names seen."""
+        """Append points (name, value, timestamp, metadata) and point groups, apply retention; return the names seen.
+
+        Each metric's points are kept in time order; points of one metric with
+        the very same timestamp that came in different groups of a batch may
+        be kept in another order than they were recorded.
+        """
         grouped: dict[str, tuple[list[float], list[float], list[Any]]] = {}
         points = points if isinstance(points, list) else list(points)
         names = list(map(_NAME, points))  # a point group's names are a tuple

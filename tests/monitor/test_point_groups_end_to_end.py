@@ -1,0 +1,190 @@
+"""A call's points as one group: every reader and file sees exactly what the same points one by one give.
+
+The group path is an optimisation (issue 12): these tests pin that it changes
+no line, no stored value, no total and no count, and that a call the common
+path cannot vouch for still gets the full check and its clear error.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import pytest
+
+from genmon import GenerationMonitor
+from genmon.handlers.metrics_file import FileMetricHandler
+from genmon.monitor.store.metric_store import MetricStore
+from genmon.monitor.tracking.generation import common_generation_points, generation_points, remember_generation
+from genmon.monitor.tracking.token_totals import TokenTotals
+from genmon.records.point_groups import expand, point_group
+
+KWARGS = {
+    "model_name": "gpt-4o",
+    "finish_reason": "stop",
+    "prompt_token_count": 120,
+    "completion_token_count": 80,
+    "total_token_count": 200,
+    "metadata": {"operation": "chat"},
+}
+
+
+def mixed_batch(seed: int) -> list[Any]:
+    """Points and groups of two sets of names, int and float values, shared and absent metadata."""
+    rng = random.Random(seed)
+    metas = [None, {"model_name": "a"}, {"model_name": "b", "n": 3}]
+    batch: list[Any] = []
+    t = 1_700_000_000.0 + rng.random()
+    for _ in range(200):
+        t += rng.choice([0.0, 1e-6, 0.3])
+        meta = rng.choice(metas)
+        if rng.random() < 0.5:
+            batch.append(("generation_time", rng.choice([rng.random(), rng.randint(0, 9)]), t, meta))
+        else:
+            names = rng.choice([("generation_time", "prompt_token_count"), ("x%s", "prompt_token_count", "y")])
+            batch.append(point_group(names, tuple(rng.choice([1.5, 2, 1e300]) for _ in names), t, meta))
+    return batch
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_metrics_jsonl_writes_a_group_as_its_points(tmp_path, seed: int) -> None:
+    handler = FileMetricHandler(tmp_path)
+    batch = mixed_batch(seed)
+    try:
+        assert handler.format_lines(batch) == handler.format_lines(expand(batch))
+        one_by_one = "".join(handler.format_lines([p]) for p in expand(batch))
+        assert handler.format_lines(batch) == one_by_one
+    finally:
+        handler.close()
+
+
+@pytest.mark.parametrize("meta", [None, {"model_name": "gpt-4o", "op": "a%b"}])
+def test_a_batch_of_one_metric_is_written_as_point_by_point(tmp_path, meta) -> None:
+    """The one-metric fast path (numpy microseconds, a template per second) writes the loop's text exactly."""
+    handler = FileMetricHandler(tmp_path)
+    rng = random.Random(7)
+    t0 = 1_700_000_000.0
+    points = [
+        ("lat%", rng.choice([rng.random() * 100, rng.randint(-9, 9), 5e-324]), t0 + i * 0.013, meta) for i in range(400)
+    ]
+    try:
+        assert handler.format_lines(points) == "".join(handler.format_lines([p]) for p in points)
+    finally:
+        handler.close()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_store_holds_a_group_as_its_points(seed: int) -> None:
+    """The same series; a metric's points at one same time may come in another order (the store keeps time order)."""
+    batch = [(r[0], r[1], r[2] + i * 1e-3, *r[3:]) for i, r in enumerate(mixed_batch(seed))]  # no two at one time
+    grouped, flat = MetricStore(), MetricStore()
+    grouped.append_batch(batch[:120])
+    grouped.append_batch(batch[120:])
+    flat.append_batch(expand(batch))
+    assert grouped.names() == flat.names()
+    for name in flat.names():
+        a, b = grouped.series(name), flat.series(name)
+        assert a is not None and b is not None
+        assert a.timestamps.tolist() == b.timestamps.tolist() and a.values.tolist() == b.values.tolist()
+        assert a.integral == b.integral and a.metadata() == b.metadata()
+
+
+def test_token_totals_read_a_groups_counts() -> None:
+    batch = mixed_batch(1) + [point_group(("prompt_token_count", "completion_token_count"), (5, 7), 1.0, None)]
+    grouped, flat = TokenTotals(), TokenTotals()
+    grouped.add(batch)
+    flat.add(expand(batch))
+    assert grouped.report() == flat.report() and grouped.report().total_prompt_tokens > 0
+
+
+def test_a_repeated_call_takes_the_common_path_and_gets_the_full_paths_points() -> None:
+    _, points = generation_points(0.5, True, KWARGS, 10.0)
+    remember_generation(KWARGS, points)
+    group = common_generation_points(0.5, True, KWARGS, 10.0)
+    assert group is not None and expand([group]) == points
+    failed = common_generation_points(0.7, False, KWARGS, 11.0)
+    assert failed is not None and expand([failed]) == generation_points(0.7, False, KWARGS, 11.0)[1]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompt_token_count": 1.5},  # a float count: the full check
+        {"prompt_token_count": None},
+        {"model_name": 7},  # a number compares equal across types: never vouched for
+        {"metadata": {"operation": 1}},
+        {"metadata": {"operation": ["chat"]}},
+        {"error": "boom"},
+        {"timestamp": 5.0},
+        {"operation": "other"},  # another keyword: another shape, not seen before
+    ],
+)
+def test_a_call_the_common_path_cannot_vouch_for_takes_the_full_check(change: dict[str, Any]) -> None:
+    _, points = generation_points(0.5, True, KWARGS, 10.0)
+    remember_generation(KWARGS, points)
+    assert common_generation_points(0.5, True, {**KWARGS, **change}, 10.0) is None
+
+
+def test_bad_arguments_after_good_calls_are_refused_naming_them(tmp_path) -> None:
+    monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0)
+    try:
+        for _ in range(3):
+            monitor.track_generation(0.5, True, **KWARGS)
+        with pytest.raises(TypeError, match="prompt_token_count"):
+            monitor.track_generation(0.5, True, **{**KWARGS, "prompt_token_count": "many"})
+        with pytest.raises((TypeError, ValueError), match="duration"):
+            monitor.track_generation(float("nan"), True, **KWARGS)
+        assert monitor.flush(30)
+        stats = monitor.stats()
+        assert stats["recorded"] == stats["processed"] == 3 * 8  # the refused calls recorded nothing
+    finally:
+        assert monitor.close(30)
+
+
+def test_groups_are_counted_by_their_points_under_every_drop_policy(make_monitor) -> None:
+    """A stalled worker, a 10-item queue: drops, stats and the store count a call's 8 points, never 1."""
+    from tests.monitor.engine.test_queueing import stall_worker
+
+    for policy in ("drop_newest", "drop_oldest"):
+        monitor, blocker, _ = stall_worker(make_monitor, max_queue_size=10, on_full=policy)
+        for _ in range(25):
+            monitor.track_generation(0.5, True, **KWARGS)
+        stats = monitor.stats()
+        assert stats["dropped"] == {policy: 15 * 8} and stats["queued"] == 10 * 8
+        blocker.released.set()
+        assert monitor.flush(30)
+        stats = monitor.stats()
+        assert stats["recorded"] == 1 + 25 * 8 == stats["processed"] + 15 * 8
+        assert monitor.store.count("generation_time") == 10
+
+
+def test_handlers_that_take_points_get_each_point_of_a_group(tmp_path) -> None:
+    """A user handler with handle_metric sees the call's points one by one, in order, on its own lane."""
+    seen: list[tuple[str, Any]] = []
+    lock = threading.Lock()
+
+    class Handler:
+        def handle_metric(self, metric_name: str, value: float, metadata: dict[str, Any]) -> None:
+            with lock:
+                seen.append((metric_name, value))
+
+    monitor = GenerationMonitor(log_dir=tmp_path, metric_handlers=[Handler()], metrics_interval=0)
+    try:
+        for _ in range(2):
+            monitor.track_generation(0.5, True, **KWARGS)
+        assert monitor.flush(30)
+    finally:
+        assert monitor.close(30)
+    names = [name for name, _ in seen]
+    assert names == 2 * [
+        "generation_time",
+        "success_rate",
+        "error_rate",
+        "model_usage:gpt-4o",
+        "finish_reason:stop",
+        "prompt_token_count",
+        "completion_token_count",
+        "total_token_count",
+    ]
+    assert seen[5] == ("prompt_token_count", 120) and type(seen[5][1]) is int
