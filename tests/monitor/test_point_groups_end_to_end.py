@@ -188,3 +188,27 @@ def test_handlers_that_take_points_get_each_point_of_a_group(tmp_path) -> None:
         "total_token_count",
     ]
     assert seen[5] == ("prompt_token_count", 120) and type(seen[5][1]) is int
+
+
+def test_batch_handlers_get_point_tuples_with_metadata_dicts(tmp_path) -> None:
+    """Groups and packed metadata never reach a user's handle_batch: it gets 4-tuples whose metadata is a dict."""
+    batches: list[list[Any]] = []
+
+    class BatchHandler:
+        def handle_batch(self, points: list[Any]) -> None:
+            batches.append(list(points))
+
+    monitor = GenerationMonitor(log_dir=tmp_path, metric_handlers=[BatchHandler()], metrics_interval=0)
+    try:
+        for _ in range(3):
+            monitor.track_generation(0.5, True, **KWARGS)
+            monitor.record_metric("x", 1.0, {"model_name": "gpt-4o", "operation": "chat"})
+        with monitor.track("chat", model_name="m"):
+            pass
+        assert monitor.flush(30)
+    finally:
+        assert monitor.close(30)
+    points = [p for batch in batches for p in batch]
+    assert len(points) == 3 * 9 + 4  # the tracked call: time, success, error, model_usage
+    assert all(len(p) == 4 and (p[3] is None or type(p[3]) is dict) for p in points)
+    assert {p[3]["operation"] for p in points if p[0] == "x"} == {"chat"}

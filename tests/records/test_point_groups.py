@@ -27,3 +27,21 @@ def test_lists_count_the_points_of_their_groups() -> None:
     assert holds_several(item) and points_in(item) == 3 and points_in([]) == 0
     assert not holds_several(("x", 1.0, 1.0, None)) and not holds_several(7)
     assert points_in(7) == 1  # anything else on a queue is one record
+
+
+def test_packed_metadata_lets_the_collector_untrack_a_queued_point() -> None:
+    """A tuple holding a dict stays tracked for good; one holding packed text metadata is untracked at its first collection."""
+    import gc
+
+    from genmon.records.validation import check_metadata, pack_metadata, unpack_metadata
+
+    _, meta = check_metadata({"model_name": "packed-test", "operation": "chat"}, 1.0)
+    packed = pack_metadata(meta)
+    assert packed == tuple(meta.items()) and unpack_metadata(packed) is meta
+    with_dict, with_packed = ("x", 1.0, 2.0, meta), ("x", 1.0, 2.0, packed)
+    gc.collect()
+    gc.collect()
+    assert gc.is_tracked(with_dict) and not gc.is_tracked(with_packed)
+    _, numeric = check_metadata({"model_name": "packed-test", "n": 1}, 1.0)
+    assert pack_metadata(numeric) is numeric  # numbers compare equal across types: kept as the dict
+    assert unpack_metadata(None) is None and unpack_metadata(numeric) is numeric

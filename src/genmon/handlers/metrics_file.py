@@ -11,7 +11,7 @@ from genmon.handlers.append_only import JsonLinesSink, encode_json_lines
 from genmon.records.point_groups import GROUP_FIELDS, count_points
 from genmon.records.timefmt import IsoFormatter
 from genmon.records.types import MetricPoint
-from genmon.records.validation import json_options, safe_text
+from genmon.records.validation import json_options, safe_text, unpack_metadata
 
 METRICS_FILE = "metrics.jsonl"
 
@@ -68,7 +68,7 @@ class FileMetricHandler(JsonLinesSink):
     def _fragment(self, meta: dict[str, Any]) -> str:
         if len(self._fragments) > 4096:
             self._fragments.clear()
-        fragment = "," + metadata_fragment(meta)
+        fragment = "," + metadata_fragment(unpack_metadata(meta) or {})  # packed or not
         self._fragments[id(meta)] = (meta, fragment)
         return fragment
 

@@ -121,15 +121,17 @@ def fast_record_metric(
     """
     depth, enqueue = queue.depth, queue.enqueue
     interned = INTERNED_METADATA
-    # The shared dict of the last metadata of text values this function met. A loop records
-    # the same model and operation again and again: one dict comparison (no allocation)
-    # finds it, where the interned lookup builds and hashes a tuple of items.
+    # The shared dict of the last metadata of text values this function met, and its packed
+    # form, which the point carries (see validation.pack_metadata). A loop records the same
+    # model and operation again and again: one dict comparison (no allocation) finds it,
+    # where the interned lookup builds and hashes a tuple of items.
     last: dict[str, Any] = {}
+    last_packed: Any = None
 
     def record_metric(
         metric_name: str, value: float, metadata: dict[str, Any] | None = None, step: int | None = None
     ) -> None:
-        nonlocal last
+        nonlocal last, last_packed
         if (
             step is None  # a step travels in the metadata, on the full path (`a is b is None` costs more)
             and type(metric_name) is str
@@ -148,14 +150,14 @@ def fast_record_metric(
                 # text content given in another key order is written in the order first seen.
                 try:
                     if metadata == last:  # `last` holds text values only: equal means the same text
-                        enqueue((metric_name, value, clock(), last))
+                        enqueue((metric_name, value, clock(), last_packed))
                         return
                     hit = interned.get(tuple(metadata.items()))
                 except Exception:  # noqa: BLE001 - unhashable or uncomparable values: the full check
                     hit = None
                 if hit is not None and not hit[1]:
-                    last = hit[0]
-                    enqueue((metric_name, value, clock(), last))
+                    last, last_packed = hit[0], hit[2]
+                    enqueue((metric_name, value, clock(), last_packed))
                     return
         full_path(metric_name, value, metadata, step)
 

@@ -37,6 +37,7 @@ from genmon.monitor.tracking.events import EventBus
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import TOKEN_NAMES, TokenTotals, token_usage
 from genmon.monitor.tracking.track import SpanRecorder
+from genmon.records.point_groups import expand
 from genmon.records.spans import SpanRecord
 from genmon.records.timefmt import IsoFormatter
 from genmon.records.validation import to_seconds
@@ -109,7 +110,7 @@ class Runtime:
         )  # fmt: skip
         self.metrics = Pipeline(
             "metrics", queues["metrics"], _as_is, self._store_batch, self.metric_handlers,
-            delivery.MetricDelivery, self.errors, names, bind,
+            delivery.MetricDelivery, self.errors, names, bind, points=expand,
         )  # fmt: skip
         self.span_store = SpanStore()
         self._span_files = self._span_files_sink()

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from genmon.records.types import MetricPoint
+from genmon.records.validation import unpack_metadata
 
 # (names, values, ts, metadata, count): count == len(names) == len(values)
 PointGroup = tuple[tuple[str, ...], tuple[float, ...], float, "dict[str, Any] | None", int]
@@ -66,13 +68,25 @@ def count_points(records: Sequence[Any]) -> int:
 
 
 def expand(records: Sequence[Any]) -> list[MetricPoint]:
-    """The batch as point tuples, in order: each group becomes its points."""
+    """The batch as handlers take it: point tuples in order, each with its metadata as a dict.
+
+    Each group becomes its points, and packed metadata its dict
+    (``validation.unpack_metadata``). A batch of points whose metadata are
+    all dicts or None is returned as it is.
+    """
+    if GROUP_FIELDS not in map(len, records) and tuple not in set(map(type, map(_META, records))):
+        return records if isinstance(records, list) else list(records)
     out: list[MetricPoint] = []
     extend, append = out.extend, out.append
     for record in records:
         if len(record) == GROUP_FIELDS:
             names, values, ts, meta, count = record
-            extend(zip(names, values, repeat(ts, count), repeat(meta, count)))
+            extend(zip(names, values, repeat(ts, count), repeat(unpack_metadata(meta), count)))
+        elif type(record[3]) is tuple:
+            append((record[0], record[1], record[2], unpack_metadata(record[3])))
         else:
             append(record)
     return out
+
+
+_META = itemgetter(3)

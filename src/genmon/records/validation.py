@@ -245,7 +245,7 @@ def check_metadata(metadata: Any, clock_now: float, argument: str = "metadata") 
 
 # Small metadata dicts of scalars by content: (shared dict, holds a number). Content equal
 # across types (1 == 1.0 == True) is told apart by comparing types when numbers are held.
-_INTERNED: dict[tuple[tuple[str, Any], ...], tuple[dict[str, Any], bool]] = {}
+_INTERNED: dict[tuple[tuple[str, Any], ...], tuple[dict[str, Any], bool, tuple[tuple[str, Any], ...]]] = {}
 INTERNED_METADATA = _INTERNED  # read by record_metric's fast path; cleared in place, never rebound
 _INTERN_LIMIT = 4096
 _INTERN_MAX_KEYS = 16
@@ -272,7 +272,34 @@ def intern_metadata(meta: dict[str, Any]) -> dict[str, Any]:
 def _intern(key: tuple[tuple[str, Any], ...], meta: dict[str, Any], numeric: bool) -> None:
     if len(_INTERNED) >= _INTERN_LIMIT:
         _INTERNED.clear()  # bounded: unique-per-point metadata (request ids) must not fill memory
-    _INTERNED[key] = (meta, numeric)
+    _INTERNED[key] = (meta, numeric, key)
+
+
+# Packed metadata: the interned content of a text-only metadata dict as its items tuple.
+# Hot record paths put it in the point instead of the dict. A tuple holding a dict stays
+# tracked by the garbage collector for good (a dict may always hold a cycle), so every
+# queued point would be scanned and promoted to the oldest generation; a tuple of text
+# pairs is untracked at its first collection, and so is the point holding it.
+Packed = tuple[tuple[str, Any], ...]
+
+
+def pack_metadata(meta: dict[str, Any] | None) -> Any:
+    """The packed form of an interned text-only metadata dict; any other metadata as it is."""
+    if not meta:
+        return meta
+    try:
+        hit = _INTERNED.get(tuple(meta.items()))
+    except TypeError:
+        return meta
+    return hit[2] if hit is not None and hit[0] is meta and not hit[1] else meta
+
+
+def unpack_metadata(meta: Any) -> dict[str, Any] | None:
+    """A point's metadata as a dict, packed or not (the shared interned dict when it is still interned)."""
+    if type(meta) is not tuple:
+        return meta  # type: ignore[no-any-return]
+    hit = _INTERNED.get(meta)
+    return hit[0] if hit is not None else dict(meta)
 
 
 def _same_types(shared: dict[str, Any], given: dict[str, Any]) -> bool:

@@ -10,7 +10,6 @@ from genmon.monitor.engine.failures import HandlerErrors
 from genmon.monitor.engine.queueing import BoundedQueue, Control, wait_all
 from genmon.monitor.engine.sinks import DeliverFactory, SinkSet
 from genmon.monitor.engine.workers import BatchWorker, HandlerLane
-from genmon.records.point_groups import expand
 
 LaneDeadline = Callable[[Any], float]  # the close deadline of a handler's lane
 
@@ -31,6 +30,8 @@ class Pipeline:
         errors: shared failure counts.
         taken_names: handler names already used, so every name is unique.
         bind: called once with each handler when it is first fed (``bind_monitor``).
+        points: turns a prepared batch into what handlers without ``takes_point_groups``
+            take (metrics: point groups expanded, packed metadata as dicts); None: as it is.
     """
 
     def __init__(
@@ -44,10 +45,12 @@ class Pipeline:
         errors: HandlerErrors,
         taken_names: set[str],
         bind: Callable[[Any], None] | None = None,
+        points: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         self.kind = kind
         self.source = source
         self._prepare = prepare
+        self._points = points
         self._store = store
         self._deliver = make_deliver()
         self._errors = errors
@@ -70,19 +73,20 @@ class Pipeline:
                 self._store(records)
             except Exception as error:  # noqa: BLE001 - a store bug must not cost the files their batch
                 self._errors.record(f"{self.kind}-store", error, report=True)
-        # Point groups go as they are to the store and to sinks that take them (metrics.jsonl);
-        # every other handler gets point tuples, expanded once per batch.
-        expanded = records if count == len(records) else None
+        # Point groups and packed metadata go as they are to the store and to the sinks that take
+        # them (metrics.jsonl); every other handler gets point tuples with dicts, made once a batch.
+        to_points = self._points
+        points: list[Any] | None = None if to_points is not None else records
         for sink in sinks.inline:
             sink.account.received += count
             given = records
-            if expanded is None and not getattr(sink.handler, "takes_point_groups", False):
-                given = expanded = expand(records)
+            if not getattr(sink.handler, "takes_point_groups", False):
+                given = points = to_points(records) if points is None else points  # type: ignore[misc]
             sink.account.deliver(self._deliver, sink.handler, given)  # a full disk degrades one sink only
         if sinks.lanes:
-            points = expand(records) if expanded is None else expanded
+            given = to_points(records) if points is None else points  # type: ignore[misc]
             for lane in sinks.lanes:
-                lane.send(points)
+                lane.send(given)
 
     def _flush_sinks(self, deadline: float | None) -> list[Any]:
         return self.sinks.flush(deadline)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from genmon.records.validation import safe_metadata, safe_text
+from genmon.records.validation import safe_metadata, safe_text, unpack_metadata
 
 BLOCK_SIZE = 16384
 _ZERO_CODE = np.zeros((), dtype=np.int32)
@@ -91,15 +91,16 @@ class Series:
         hit = by_id.get(id(meta))
         if hit is not None and hit[0] is meta:
             return hit[1]
+        packed = type(meta) is tuple  # packed text metadata: its items already (validation.pack_metadata)
         try:
-            key: Any = tuple(meta.items())
+            key: Any = meta if packed else tuple(meta.items())
             hash(key)
         except TypeError:  # unhashable values (lists, dicts): fall back to canonical JSON
             key = _canonical(meta)
         code = self.meta_codes.get(key)
         if code is None:
             code = self.meta_codes[key] = len(self.meta_table)
-            self.meta_table.append(safe_metadata(meta))
+            self.meta_table.append(safe_metadata((unpack_metadata(meta) or {}) if packed else meta))
         if len(by_id) > 4096:
             by_id.clear()  # bounded: unique-per-point metadata only ever hits by content
         by_id[id(meta)] = (meta, code)  # the entry keeps the dict alive, so its id is never reused

@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from genmon.monitor.tracking.generation import generation_points
 from genmon.records.point_groups import point_group
+from genmon.records.validation import pack_metadata
 
 if TYPE_CHECKING:
     from genmon.monitor.tracking.span import Span
 
 # (metadata as given, checked metadata, metric names, the ones of model_usage and
-# finish_reason, cost metadata by cost source)
-_Known = tuple[Any, Any, tuple[str, ...], tuple[float, ...], dict[str, Any]]
+# finish_reason, cost metadata by cost source, the checked metadata packed)
+_Known = tuple[Any, Any, tuple[str, ...], tuple[float, ...], dict[str, Any], Any]
 
 
 class CallPoints:
@@ -46,13 +47,13 @@ class CallPoints:
         )
         known = self._known.get(key)
         if known is not None and known[0] is metadata and _whole(prompt) and _whole(completion):
-            _, meta, names, ones, cost_metas = known
+            _, meta, names, ones, cost_metas, packed = known
             counts = () if prompt is None and completion is None else _usage_counts(prompt, completion)
             if error_type is None:
                 values = (duration, 1.0, 0.0, *ones, *counts)
             else:
                 values = (duration, 0.0, 1.0, *ones, *counts)
-            return point_group(names, values, ts, meta), meta, cost_metas
+            return point_group(names, values, ts, packed), meta, cost_metas
         _, points = generation_points(duration, error_type is None, call_keywords(span, error_type), ts)
         meta = points[0][3]
         names = tuple(p[0] for p in points)
@@ -60,8 +61,9 @@ class CallPoints:
         if len(self._known) >= 1024:
             self._known.clear()  # bounded: per-call metadata (set_metadata) never hits anyway
         # The entry keeps the dict alive: its id stays its own.
-        known = self._known[key] = (metadata, meta, names, (1.0,) * (len(points) - 3 - counts_n), {})
-        return point_group(names, tuple(p[1] for p in points), ts, meta), meta, known[4]
+        ones = (1.0,) * (len(points) - 3 - counts_n)
+        known = self._known[key] = (metadata, meta, names, ones, {}, pack_metadata(meta))
+        return point_group(names, tuple(p[1] for p in points), ts, known[5]), meta, known[4]
 
 
 def call_keywords(span: Span, error_type: str | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from genmon.records.validation import (
     check_text,
     check_value,
     intern_metadata,
+    pack_metadata,
     safe_text,
     to_epoch,
 )
@@ -197,7 +198,7 @@ def remember_generation(kwargs: dict[str, Any], points: list[Point]) -> None:
     if len(_KNOWN_CALLS) >= 4096:
         _KNOWN_CALLS.clear()  # bounded: calls whose text changes every time (ids) never hit anyway
     key = (shape, text_values, None if extra is None else tuple(extra.items()))
-    _KNOWN_CALLS[key] = (tuple(p[0] for p in points), ones, points[0][3])
+    _KNOWN_CALLS[key] = (tuple(p[0] for p in points), ones, pack_metadata(points[0][3]))
 
 
 _Shape = tuple[Any, Any, int]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from genmon.monitor.tracking.generation import TOKEN_METRICS
 from genmon.records.point_groups import GROUP_FIELDS
 from genmon.records.types import ModelTokenUsage, TokenUsageReport
+from genmon.records.validation import unpack_metadata
 
 if TYPE_CHECKING:
     from genmon.monitor.store.metric_store import MetricStore
@@ -94,7 +95,7 @@ class TokenTotals:
                         continue
                     pairs = [(field, value)]
                 if meta is not last_meta:  # a call's three token points share one metadata dict
-                    model = str((meta or {}).get("model_name") or "unknown")
+                    model = str((unpack_metadata(meta) or {}).get("model_name") or "unknown")
                     found = sums.get(model)
                     counts = found if found is not None else sums.setdefault(model, dict.fromkeys(fields.values(), 0.0))
                     last_meta = meta

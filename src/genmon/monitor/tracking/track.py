@@ -32,7 +32,7 @@ from genmon.monitor.tracking.trace_context import root_trace
 from genmon.monitor.tracking.usage import PriceTable
 from genmon.records.spans import SpanRecord, new_call_id
 from genmon.records.steps import with_step
-from genmon.records.validation import intern_metadata
+from genmon.records.validation import intern_metadata, pack_metadata
 
 if TYPE_CHECKING:
     from genmon.monitor.engine.queueing import BoundedQueue
@@ -310,8 +310,8 @@ class SpanRecorder:
             # Interned: every call of one model and source shares the dict, so the files encode it once.
             cost_meta = cost_metas.get(cost_source or "")
             if cost_meta is None:
-                cost_meta = cost_metas[cost_source or ""] = intern_metadata(
-                    {**(meta or {}), "cost_source": cost_source}
+                cost_meta = cost_metas[cost_source or ""] = pack_metadata(
+                    intern_metadata({**(meta or {}), "cost_source": cost_source})
                 )
             item = [item, ("cost_usd", cost, ts, cost_meta)]
         self._put_metric(item)  # one queue item; the metric worker expands it
