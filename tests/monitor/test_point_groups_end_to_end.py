@@ -212,3 +212,44 @@ def test_batch_handlers_get_point_tuples_with_metadata_dicts(tmp_path) -> None:
     assert len(points) == 3 * 9 + 4  # the tracked call: time, success, error, model_usage
     assert all(len(p) == 4 and (p[3] is None or type(p[3]) is dict) for p in points)
     assert {p[3]["operation"] for p in points if p[0] == "x"} == {"chat"}
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_loop_of_one_kind_of_call_is_written_and_totalled_as_its_points(tmp_path, packed: bool) -> None:
+    """Groups of one set of names and one metadata (the C-level paths): the same lines and totals as point by point."""
+    from genmon.records.validation import check_metadata, pack_metadata
+
+    _, meta = check_metadata({"model_name": "gpt-4o", "op": "50%"}, 1.0)
+    shared = pack_metadata(meta) if packed else meta
+    names = ("generation_time", "prompt_token_count", "completion_token_count", "model_usage:gpt-4o")
+    t0 = 1_700_000_000.0
+    groups = [point_group(names, (0.1 * i, i, 2 * i, 1.0), t0 + i * 0.011, shared) for i in range(300)]
+    handler = FileMetricHandler(tmp_path)
+    try:
+        assert handler.format_lines(groups) == "".join(handler.format_lines([p]) for p in expand(groups))
+    finally:
+        handler.close()
+    grouped, flat = TokenTotals(), TokenTotals()
+    grouped.add(groups)
+    flat.add(expand(groups))
+    assert grouped.report() == flat.report()
+    assert grouped.report().total_prompt_tokens == sum(range(300))
+
+
+def test_the_log_worker_builds_a_common_calls_record_as_the_caller_did() -> None:
+    """(ts, level, message, keywords, duration, success) becomes afterimage's record, its time as IsoFormatter writes it."""
+    from genmon.monitor.engine.delivery import LogRecords
+    from genmon.records.timefmt import IsoFormatter
+
+    rng = random.Random(3)
+    stamps = sorted(1_700_000_000 + rng.random() * 4 for _ in range(500)) + [1_700_000_007.9999999999]
+    records = LogRecords()([(t, "info", "Generation metrics", dict(KWARGS), 0.5, True) for t in stamps])
+    iso = IsoFormatter()
+    assert [r["timestamp"] for r in records] == [iso(t) for t in stamps]
+    assert records[0] == {
+        "message": "Generation metrics",
+        "data": {"timestamp": iso(stamps[0]), "duration": 0.5, "success": True, **KWARGS},
+        "level": "info",
+        "timestamp": iso(stamps[0]),
+    }
+    assert list(records[0]) == ["message", "data", "level", "timestamp"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
+from itertools import pairwise, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -75,11 +75,14 @@ class FileMetricHandler(JsonLinesSink):
     def format_lines(self, points: list[MetricPoint]) -> str:
         """The metrics.jsonl text for a batch of points."""
         if len(points) > 16:
-            first = points[0]
+            first: Any = points[0]
             first_names = list(map(_NAME, points))
             one_series = type(first[0]) is str and first_names.count(first[0]) == len(first_names)
-            if one_series and len(set(map(id, map(_META, points)))) == 1:  # one metadata object: one fragment
-                return self._one_series_lines(first[0], first[3], points)
+            if len(set(map(id, map(_META, points)))) == 1:  # one metadata object: one fragment
+                if one_series:
+                    return self._one_series_lines(first[0], first[3], points)
+                if len(first) == GROUP_FIELDS and first_names.count(first[0]) == len(first_names):
+                    return self._one_shape_lines(first[0], first[3], points)
         # This loop runs once per point on the worker thread: the line is three cached
         # pieces and two numbers. The date, time and offset change once a second.
         heads, fragments, iso, templates = self._heads, self._fragments, self._iso, self._templates
@@ -130,25 +133,41 @@ class FileMetricHandler(JsonLinesSink):
         One %-template per second of the batch; the microseconds are taken for
         every point at once with numpy, by the same float arithmetic as the loop.
         """
-        import numpy as np  # loaded by the store's first batch already
-
         head = self._heads.get(name) or self._head(name)
-        fragment = ""
-        if meta:
-            entry = self._fragments.get(id(meta))
-            fragment = entry[1] if entry is not None and entry[0] is meta else self._fragment(meta)
-        stamps = np.array(list(map(_TIME, points)), dtype=np.float64)
-        seconds = np.floor(stamps)
-        micros = np.minimum((stamps - seconds) * 1e6, 999_999).astype(np.int64).tolist()
+        prefix = head.replace("%", "%%") + "%r" + self._fragment_of(meta).replace("%", "%%")
+        micros, seconds = _micros_by_second(points)
         rows = list(zip(map(_VALUE, points), micros))
-        starts = [0, *(np.flatnonzero(np.diff(seconds)) + 1).tolist(), len(rows)]
-        prefix = head.replace("%", "%%") + "%r" + fragment.replace("%", "%%")
         out = []
-        for begin, end in pairwise(starts):
-            date, offset = self._iso.second_prefix(int(seconds[begin]))
+        for begin, end, second in seconds:
+            date, offset = self._iso.second_prefix(second)
             template = prefix + ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
             out.append("".join(map(template.__mod__, rows[begin:end])))
         return "".join(out)
+
+    def _one_shape_lines(self, names: tuple[str, ...], meta: Any, groups: list[Any]) -> str:
+        """The lines of a batch of point groups of one set of names and one metadata: a loop of track_generation calls.
+
+        Each group is its names' template filled with its values, and its
+        suffix (metadata and time) put in place of each NUL: three maps in C.
+        """
+        template = self._templates.get(names) or self._template(names)
+        fragment = self._fragment_of(meta).replace("%", "%%")
+        micros, seconds = _micros_by_second(groups)
+        bodies = list(map(template.__mod__, map(_VALUE, groups)))
+        out = []
+        for begin, end, second in seconds:
+            date, offset = self._iso.second_prefix(second)
+            stamp = fragment + ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
+            suffixes = map(stamp.__mod__, micros[begin:end])
+            out.append("".join(map(str.replace, bodies[begin:end], repeat("\0"), suffixes)))
+        return "".join(out)
+
+    def _fragment_of(self, meta: Any) -> str:
+        """``,<metadata>`` for a metadata object (cached by identity), or "" for none."""
+        if not meta:
+            return ""
+        entry = self._fragments.get(id(meta))
+        return entry[1] if entry is not None and entry[0] is meta else self._fragment(meta)
 
     def handle_batch(self, points: list[MetricPoint]) -> None:
         """Append a batch with one write; a point that cannot be encoded is dropped and reported, never the batch.
@@ -167,6 +186,23 @@ class FileMetricHandler(JsonLinesSink):
 
 
 _NAME, _TIME, _VALUE, _META = (itemgetter(i) for i in (0, 2, 1, 3))
+
+
+def _micros_by_second(records: list[Any]) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """The records' microseconds, and their runs of one whole second as (begin, end, second).
+
+    Taken for every record at once with numpy, by the same float arithmetic
+    as ``format_lines``' loop (and never 1,000,000).
+    """
+    import numpy as np  # loaded by the store's first batch already
+
+    stamps = np.array(list(map(_TIME, records)), dtype=np.float64)
+    seconds = np.floor(stamps)
+    micros = np.minimum((stamps - seconds) * 1e6, 999_999).astype(np.int64).tolist()
+    starts = [0, *(np.flatnonzero(np.diff(seconds)) + 1).tolist(), len(records)]
+    return micros, [(begin, end, int(seconds[begin])) for begin, end in pairwise(starts)]
+
+
 _NOTHING = object()  # no point seen yet (None is a point's "no metadata")
 
 

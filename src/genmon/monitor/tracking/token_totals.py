@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from genmon.monitor.tracking.generation import TOKEN_METRICS
@@ -56,6 +57,7 @@ def _report(by_model: dict[str, dict[str, float]]) -> TokenUsageReport:
 
 
 _NOTHING = object()  # no point seen yet (None is a point's "no metadata")
+_NAME, _VALUES, _META = itemgetter(0), itemgetter(1), itemgetter(3)
 
 
 class TokenTotals:
@@ -74,6 +76,12 @@ class TokenTotals:
 
     def add(self, records: list[Any]) -> None:
         """Add the token counts of a batch of metric points and point groups."""
+        first: Any = records[0] if records else ()
+        if len(first) == GROUP_FIELDS and len(set(map(id, map(_META, records)))) == 1:
+            names = list(map(_NAME, records))
+            if names.count(first[0]) == len(names):  # a loop of calls of one model: sums taken in C
+                self._add_one_shape(first[0], first[3], records)
+                return
         fields = _FIELDS
         last_meta: Any = _NOTHING
         counts: dict[str, float] = {}
@@ -82,9 +90,7 @@ class TokenTotals:
             for record in records:
                 if len(record) == GROUP_FIELDS:
                     names, values, _, meta, _ = record
-                    wanted = self._positions.get(names)
-                    if wanted is None:
-                        wanted = self._positions[names] = [(i, fields[n]) for i, n in enumerate(names) if n in fields]
+                    wanted = self._positions_of(names)
                     if not wanted:
                         continue
                     pairs = [(field, values[i]) for i, field in wanted]
@@ -101,6 +107,26 @@ class TokenTotals:
                     last_meta = meta
                 for field, value in pairs:
                     counts[field] += value
+
+    def _positions_of(self, names: tuple[str, ...]) -> list[tuple[int, str]]:
+        """(position, field) of the token counts among a point group's names: found once per set of names."""
+        wanted = self._positions.get(names)
+        if wanted is None:
+            if len(self._positions) > 1024:
+                self._positions.clear()
+            wanted = self._positions[names] = [(i, _FIELDS[n]) for i, n in enumerate(names) if n in _FIELDS]
+        return wanted
+
+    def _add_one_shape(self, names: tuple[str, ...], meta: Any, groups: list[Any]) -> None:
+        wanted = self._positions_of(names)
+        if not wanted:
+            return
+        columns = list(zip(*map(_VALUES, groups)))
+        model = str((unpack_metadata(meta) or {}).get("model_name") or "unknown")
+        with self._lock:
+            counts = self._sums.setdefault(model, dict.fromkeys(_FIELDS.values(), 0.0))
+            for position, field in wanted:
+                counts[field] += sum(columns[position])
 
     def report(self) -> TokenUsageReport:
         with self._lock:
