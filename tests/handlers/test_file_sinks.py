@@ -205,3 +205,24 @@ def test_a_full_disk_under_spans_jsonl_is_counted_on_that_file_and_the_store_kee
     assert sink["dropped"] == {"write_failed": 50} and sink["delivered"] == 2
     assert [r["name"] for r in lines(monitor.log_dir / "spans.jsonl")] == ["before", "after"]
     assert len(monitor.get_spans(name="lost")) == 50 and len(monitor.get_spans()) == 52
+
+
+def test_a_batch_of_spans_is_written_as_each_span_s_own_line(tmp_path: Path) -> None:
+    """spans.jsonl's batch encoder (dicts in C, a time template per second) writes format_line's text exactly."""
+    from genmon.handlers.spans_file import FileSpanHandler
+
+    monitor = GenerationMonitor(log_dir=tmp_path / "run", metrics_interval=0)
+    try:
+        for i in range(300):
+            with monitor.track("chat", model_name="m", metadata={"k": "v"} if i % 2 else None) as span:
+                span.set_usage(prompt_tokens=3, completion_tokens=i)
+        assert monitor.flush(30)
+        spans = monitor.get_spans(limit=1000)
+    finally:
+        assert monitor.close(30)
+    assert len(spans) == 300
+    handler = FileSpanHandler(tmp_path)
+    try:
+        assert handler._encode(spans) == b"".join(handler.format_line(span) for span in spans)
+    finally:
+        handler.close()

@@ -87,6 +87,7 @@ def test_the_store_holds_a_group_as_its_points(seed: int) -> None:
         a, b = grouped.series(name), flat.series(name)
         assert a is not None and b is not None
         assert a.timestamps.tolist() == b.timestamps.tolist() and a.values.tolist() == b.values.tolist()
+        assert list(grouped.names()) == list(flat.names())
         assert a.integral == b.integral and a.metadata() == b.metadata()
 
 
@@ -253,3 +254,30 @@ def test_the_log_worker_builds_a_common_calls_record_as_the_caller_did() -> None
         "timestamp": iso(stamps[0]),
     }
     assert list(records[0]) == ["message", "data", "level", "timestamp"]
+
+
+def test_tracked_calls_with_a_cost_are_written_and_stored_as_their_points(tmp_path) -> None:
+    """A batch of (group, cost point) pairs, a loop of tracked calls with a price: the same lines and series as point by point."""
+    from genmon.records.validation import check_metadata, pack_metadata
+
+    _, meta = check_metadata({"operation": "chat", "model_name": "m"}, 1.0)
+    _, cost_meta = check_metadata({"operation": "chat", "model_name": "m", "cost_source": "price_table"}, 1.0)
+    meta, cost_meta = pack_metadata(meta), pack_metadata(cost_meta)
+    names = ("generation_time", "success_rate", "prompt_token_count")
+    batch: list[Any] = []
+    for i in range(200):
+        t = 1_700_000_000.0 + i * 0.013
+        batch += [point_group(names, (0.01 * i, 1.0, i), t, meta), ("cost_usd", 1e-5 * i, t, cost_meta)]
+    handler = FileMetricHandler(tmp_path)
+    try:
+        assert handler.format_lines(batch) == "".join(handler.format_lines([p]) for p in expand(batch))
+    finally:
+        handler.close()
+    grouped, flat = MetricStore(), MetricStore()
+    grouped.append_batch(batch)
+    flat.append_batch(expand(batch))
+    for name in flat.names():
+        a, b = grouped.series(name), flat.series(name)
+        assert a is not None and b is not None
+        assert a.values.tolist() == b.values.tolist() and a.metadata() == b.metadata()
+    assert grouped.names() == flat.names()  # metrics in the order first recorded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import pairwise, repeat
+from itertools import chain, pairwise, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -75,14 +75,13 @@ class FileMetricHandler(JsonLinesSink):
     def format_lines(self, points: list[MetricPoint]) -> str:
         """The metrics.jsonl text for a batch of points."""
         if len(points) > 16:
-            first: Any = points[0]
-            first_names = list(map(_NAME, points))
-            one_series = type(first[0]) is str and first_names.count(first[0]) == len(first_names)
-            if len(set(map(id, map(_META, points)))) == 1:  # one metadata object: one fragment
-                if one_series:
-                    return self._one_series_lines(first[0], first[3], points)
-                if len(first) == GROUP_FIELDS and first_names.count(first[0]) == len(first_names):
-                    return self._one_shape_lines(first[0], first[3], points)
+            texts = self._uniform_texts(points)
+            if texts is not None:
+                return "".join(texts)
+            if len(points) % 2 == 0:  # a tracked call with a cost: its group, then its cost point
+                firsts, seconds = self._uniform_texts(points[0::2]), self._uniform_texts(points[1::2])
+                if firsts is not None and seconds is not None:
+                    return "".join(chain.from_iterable(zip(firsts, seconds)))
         # This loop runs once per point on the worker thread: the line is three cached
         # pieces and two numbers. The date, time and offset change once a second.
         heads, fragments, iso, templates = self._heads, self._fragments, self._iso, self._templates
@@ -127,40 +126,46 @@ class FileMetricHandler(JsonLinesSink):
             append(head + repr(value) + suffix)
         return "".join(lines)
 
-    def _one_series_lines(self, name: str, meta: dict[str, Any] | None, points: list[MetricPoint]) -> str:
-        """The lines of a batch of one metric with one metadata: a loop of record_metric calls.
+    def _uniform_texts(self, records: list[Any]) -> list[str] | None:
+        """Each record's text when they share one metadata object and are points of one metric or groups of one set of names.
 
-        One %-template per second of the batch; the microseconds are taken for
-        every point at once with numpy, by the same float arithmetic as the loop.
+        Such a batch (a loop of record_metric or track_generation calls) is
+        formatted in C: one %-template per second, the microseconds taken for
+        every record at once with numpy, by the same float arithmetic as
+        ``format_lines``' loop. None for any other batch.
         """
+        first = records[0]
+        names = list(map(_NAME, records))
+        if names.count(first[0]) != len(names) or len(set(map(id, map(_META, records)))) != 1:
+            return None
+        if type(first[0]) is str:
+            return self._series_texts(first[0], first[3], records)
+        return self._shape_texts(first[0], first[3], records) if len(first) == GROUP_FIELDS else None
+
+    def _series_texts(self, name: str, meta: Any, points: list[MetricPoint]) -> list[str]:
         head = self._heads.get(name) or self._head(name)
         prefix = head.replace("%", "%%") + "%r" + self._fragment_of(meta).replace("%", "%%")
         micros, seconds = _micros_by_second(points)
         rows = list(zip(map(_VALUE, points), micros))
-        out = []
+        out: list[str] = []
         for begin, end, second in seconds:
             date, offset = self._iso.second_prefix(second)
             template = prefix + ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
-            out.append("".join(map(template.__mod__, rows[begin:end])))
-        return "".join(out)
+            out.extend(map(template.__mod__, rows[begin:end]))
+        return out
 
-    def _one_shape_lines(self, names: tuple[str, ...], meta: Any, groups: list[Any]) -> str:
-        """The lines of a batch of point groups of one set of names and one metadata: a loop of track_generation calls.
-
-        Each group is its names' template filled with its values, and its
-        suffix (metadata and time) put in place of each NUL: three maps in C.
-        """
+    def _shape_texts(self, names: tuple[str, ...], meta: Any, groups: list[Any]) -> list[str]:
+        """Each group is its names' template filled with its values, its suffix (metadata, time) in place of each NUL."""
         template = self._templates.get(names) or self._template(names)
         fragment = self._fragment_of(meta).replace("%", "%%")
         micros, seconds = _micros_by_second(groups)
         bodies = list(map(template.__mod__, map(_VALUE, groups)))
-        out = []
+        out: list[str] = []
         for begin, end, second in seconds:
             date, offset = self._iso.second_prefix(second)
             stamp = fragment + ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
-            suffixes = map(stamp.__mod__, micros[begin:end])
-            out.append("".join(map(str.replace, bodies[begin:end], repeat("\0"), suffixes)))
-        return "".join(out)
+            out.extend(map(str.replace, bodies[begin:end], repeat("\0"), map(stamp.__mod__, micros[begin:end])))
+        return out
 
     def _fragment_of(self, meta: Any) -> str:
         """``,<metadata>`` for a metadata object (cached by identity), or "" for none."""

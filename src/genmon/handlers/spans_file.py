@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from genmon.handlers.append_only import JsonLinesSink
-from genmon.records.spans import SpanRecord
+from genmon.records.spans import SPAN_FIELDS, SpanRecord
 from genmon.records.timefmt import IsoFormatter
 
 SPANS_FILE = "spans.jsonl"
@@ -50,8 +51,23 @@ class FileSpanHandler(JsonLinesSink):
         self._write_batch(spans, self._encode, lambda span: str(span.name))
 
     def _encode(self, spans: list[SpanRecord]) -> bytes:
-        line = self.format_line
-        return b"".join([line(span) for span in spans])
+        # format_line's work for a whole batch: the dict built in C, the time from a template per second.
+        dumps, fields, iso = orjson.dumps, SPAN_FIELDS, self._iso
+        lines = []
+        second = -1
+        template = ""
+        for span in spans:
+            entry: dict[str, Any] = dict(zip(fields, span))
+            if entry["metadata"] is None:
+                entry["metadata"] = {}
+            start = span.start
+            if not second <= start < second + 1:
+                second = math.floor(start)
+                date, offset = iso.second_prefix(second)
+                template = date + ".%06d" + offset
+            entry["timestamp"] = template % min(int((start - second) * 1_000_000), 999_999)
+            lines.append(dumps(entry, option=_JSON_OPTIONS, default=str))
+        return b"\n".join(lines) + b"\n" if lines else b""
 
     def handle_span(self, span: SpanRecord) -> None:
         """Append one span (the ``SpanHandler`` protocol)."""

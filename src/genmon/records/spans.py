@@ -126,3 +126,6 @@ class SpanRecord(NamedTuple):
         out = self._asdict()
         out["metadata"] = dict(self.metadata) if self.metadata else {}
         return out
+
+
+SPAN_FIELDS: tuple[str, ...] = SpanRecord._fields  # a spans.jsonl line's keys, in order

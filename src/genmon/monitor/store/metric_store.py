@@ -72,12 +72,27 @@ class MetricStore:
             grouped[first] = (list(map(_TIME, points)), list(map(_VALUE, points)), list(map(_META, points)))
         elif names.count(first) == len(names) and first is not None:
             shapes[first] = points  # point groups of one set of names (a loop of track_generation calls)
+        elif (
+            len(points) % 2 == 0
+            and type(first) is tuple
+            and names[0::2].count(first) * 2 == len(names)
+            and names[1::2].count(names[1]) * 2 == len(names)
+            and type(names[1]) is str
+        ):  # a tracked call with a cost, again and again: its group, then its cost point
+            shapes[first] = points[0::2]
+            for name in first:  # metrics are created in the order they were first recorded
+                grouped[name] = ([], [], [])
+            odd = points[1::2]
+            grouped[names[1]] = (list(map(_TIME, odd)), list(map(_VALUE, odd)), list(map(_META, odd)))
         else:
             for record in points:
                 if len(record) == GROUP_FIELDS:
                     same = shapes.get(record[0])
                     if same is None:
                         shapes[record[0]] = [record]
+                        for name in record[0]:  # created in the order first recorded
+                            if name not in grouped:
+                                grouped[name] = ([], [], [])
                     else:
                         same.append(record)
                     continue
@@ -94,7 +109,7 @@ class MetricStore:
             stamps, metas = list(map(_TIME, groups)), list(map(_META, groups))
             for name, column in zip(shape, zip(*map(_VALUE, groups))):
                 group = grouped.get(name)
-                if group is None:
+                if group is None or not group[0]:
                     grouped[name] = (stamps, list(column), metas)  # the lists are shared: never appended to
                 else:  # the metric also came as points or in other groups: new lists
                     grouped[name] = (group[0] + stamps, group[1] + list(column), group[2] + metas)

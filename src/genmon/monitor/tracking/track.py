@@ -85,6 +85,8 @@ class Tracker:
         # another task): then it is this tracker's most recent open span.
         current = CURRENT.get()
         open_spans = self._open
+        if open_spans and open_spans[-1] is current:  # the common case: the block opened last, here
+            return open_spans.pop()
         span = current if any(s is current for s in open_spans) else (open_spans[-1] if open_spans else None)
         if span is not None:
             open_spans[:] = [s for s in open_spans if s is not span]
