@@ -176,17 +176,8 @@ def _run_facts(run_info: dict[str, Any]) -> list[tuple[str, list[str]]]:
         facts.append(("tags", [f"{k}={v}" for k, v in sorted(tags.items())]))
     if isinstance(config, dict) and config:
         flat = RunInfo(config=config).flat_config()
-        facts.append(("config", [f"{k}={_fact_value(flat[k])}" for k in sorted(flat)]))
+        facts.append(("config", [f"{k}={RunInfo.value_text(flat[k])}" for k in sorted(flat)]))
     return facts
-
-
-def _fact_value(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:
-        return str(value)
 
 
 def fitted_line(label: str, items: list[str], width: int) -> str:

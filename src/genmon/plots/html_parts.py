@@ -13,6 +13,7 @@ from typing import Any
 from genmon.exporters.calls import Headline
 from genmon.plots.tables import Table
 from genmon.plots.units import format_number, format_percent, format_seconds, format_usd, plural
+from genmon.records.types import RunInfo
 
 STYLE = """
 .genmon { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328; }
@@ -110,7 +111,7 @@ def run_facts_html(run: Mapping[str, Any] | None) -> str:
         parts.append(" ".join(f'<span class="tag">{esc(k)}={esc(v)}</span>' for k, v in sorted(tags.items())))
     config = run.get("config") or {}
     if isinstance(config, Mapping) and config:
-        values = {str(k): _config_value(v) for k, v in sorted(config.items())}
+        values = {str(k): RunInfo.value_text(v) for k, v in sorted(config.items())}
         if len(values) <= 12 and sum(len(k) + len(v) for k, v in values.items()) <= 160:
             # A short config reads best on the same line as the tags.
             parts.append("<b>config</b> " + ", ".join(f"{esc(k)}=<code>{esc(v)}</code>" for k, v in values.items()))
@@ -119,17 +120,6 @@ def run_facts_html(run: Mapping[str, Any] | None) -> str:
             table = f"<details><summary>config ({plural(len(values), 'key')})</summary><table><tbody>{rows}</tbody></table></details>"
             return f"<p>{' &middot; '.join(parts)}</p>{table}" if parts else table
     return f"<p>{' &middot; '.join(parts)}</p>" if parts else ""
-
-
-def _config_value(value: Any) -> str:
-    import orjson
-
-    if isinstance(value, str):
-        return value
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:
-        return str(value)
 
 
 def alerts_rows(alerts: Sequence[Mapping[str, Any]]) -> int:

@@ -79,6 +79,18 @@ class RunInfo:
         """True when the run was given no name, tag or config."""
         return self.run_name is None and not self.tags and not self.config
 
+    @staticmethod
+    def value_text(value: Any) -> str:
+        """A config value as the report and ``genmon tail`` show it: text as it is, anything else as sorted JSON."""
+        if isinstance(value, str):
+            return value
+        import orjson  # a reader's cost, not ``import genmon``'s
+
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:
+            return str(value)
+
     def flat_config(self) -> dict[str, Any]:
         """The config with nested mappings flattened to dotted keys (``{"sampling": {"t": 0.7}}`` -> ``sampling.t``).
 
