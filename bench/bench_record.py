@@ -227,11 +227,46 @@ def rss_bytes_per_point(points: int, with_meta: bool) -> float:
     return float(out.stdout.strip())
 
 
+# -- afterimage, for comparison ------------------------------------------------------------------------------
+AFTERIMAGE_PROBE = """
+import sys, tempfile, time
+sys.path.insert(0, {bench!r})
+from afterimage.monitoring import GenerationMonitor
+import bench_record
+kind, n = sys.argv[1], int(sys.argv[2])
+with tempfile.TemporaryDirectory() as tmp:
+    monitor = GenerationMonitor(log_dir=tmp, metrics_interval=3600)
+    work = bench_record._workload(monitor, kind)
+    work(200)
+    start = time.perf_counter()
+    work(n)
+    print(n / (time.perf_counter() - start))
+    monitor.shutdown()
+"""
+
+
+def afterimage_loop_rates(n: int) -> dict[str, float]:
+    """afterimage.GenerationMonitor's calls per second, loop only (it has no flush()), each kind in a fresh process."""
+    rates = {}
+    for kind, calls in (("plain", n), ("meta", n), ("generation", n // 8)):
+        out = subprocess.run(
+            [sys.executable, "-c", AFTERIMAGE_PROBE.format(bench=str(Path(__file__).parent)), kind, str(calls)],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        rates[kind] = float(out.stdout.strip()) if out.returncode == 0 else float("nan")
+    return rates
+
+
 # -- the report ------------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer points (a smoke run; figures are noisier)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument(
+        "--afterimage", action="store_true", help="also time afterimage's monitor (loop only) and its import"
+    )
     args = parser.parse_args()
     n = 200_000 if args.quick else 1_000_000
     rows: list[tuple[str, str, str, float, float, bool]] = []
@@ -330,6 +365,14 @@ def main() -> int:
         sign = ">=" if figure and ("points/s" in figure or "calls/s" in figure) else "<="
         print(
             f"{figure:<{width}}  {value:>12}  {floor:>22}  {ratio:>7.3f}  {sign}{target:<5.3g}  {'yes' if ok else 'NO'}"
+        )
+    if args.afterimage:
+        rates = afterimage_loop_rates(n // 5)
+        ai_import, _ = import_seconds("afterimage.monitoring", runs=3)
+        print(
+            f"afterimage, loop only (it has no flush): record_metric {rates['plain']:,.0f} points/s, "
+            f"with metadata {rates['meta']:,.0f} points/s, track_generation {rates['generation']:,.0f} calls/s; "
+            f"import afterimage.monitoring {ai_import:.2f} s"
         )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"(load average {load:.2f} on {os.cpu_count()} cores; ratios compare with floors measured in this run)")
