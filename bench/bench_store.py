@@ -90,7 +90,9 @@ def bench_close(points: int) -> tuple[float, int, int, float]:
         stored = monitor.store.count("m")
         with open(f"{tmp}/metrics.jsonl", "rb") as f:
             lines = sum(1 for line in f if b'"metric":"m"' in line)
-        table = pa.table({"metric": ["m"] * points, "value": [float(i) for i in range(points)], "timestamp": [0.0] * points})
+        table = pa.table(
+            {"metric": ["m"] * points, "value": [float(i) for i in range(points)], "timestamp": [0.0] * points}
+        )
         start = time.perf_counter()
         pq.write_table(table, f"{tmp}/floor.parquet")
         floor = time.perf_counter() - start
@@ -125,7 +127,9 @@ def main() -> int:
     print(f"{'figure':<62} {'genmon':>10} {'floor':>30}  target")
     for figure, value, floor_ms, target in rows:
         ok &= value <= target
-        print(f"{figure:<62} {value:>10.3f} {floor_ms:>12.3f} searchsorted+mean  <= {target} {'yes' if value <= target else 'NO'}")
+        print(
+            f"{figure:<62} {value:>10.3f} {floor_ms:>12.3f} searchsorted+mean  <= {target} {'yes' if value <= target else 'NO'}"
+        )
     close_ok = elapsed <= 3.0 and stored == lines == points
     ok &= close_ok
     print(
