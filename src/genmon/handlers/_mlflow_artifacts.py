@@ -10,7 +10,7 @@
 
 Before each step the time left of the close is checked: a step that would
 start with less than ``FINISH_RESERVE_S`` left is skipped (and named), so the
-run can still be marked FINISHED in time. Drawing the charts takes 1-2 s
+run can still be marked FINISHED in time. Drawing the charts takes about 3 s
 (seaborn's import included); the rest is small next to the uploads.
 """
 
