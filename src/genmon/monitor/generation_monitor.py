@@ -18,7 +18,7 @@ from genmon.records.redaction import redact_secrets
 from genmon.records.spans import ANY, SpanRecord
 from genmon.records.steps import with_step
 from genmon.records.types import Alert, RunInfo, TokenUsageReport, WindowStats
-from genmon.records.validation import check_metadata, check_name, check_value, to_seconds
+from genmon.records.validation import check_metadata, check_name, check_value, pack_metadata, to_seconds
 
 if TYPE_CHECKING:  # the parts the runtime builds: loaded with the first monitor, not with `import genmon`
     from genmon.handlers.base import LogHandler, MetricHandler
@@ -170,7 +170,7 @@ class GenerationMonitor(MonitorViews):
             item: tuple[str, float, float, dict[str, Any] | None] = (metric_name, value, self._clock(), None)
         else:
             ts, meta = check_metadata(metadata, self._clock())
-            item = (metric_name, value, ts, meta)
+            item = (metric_name, value, ts, pack_metadata(meta))  # as the fast path puts it: batches stay uniform
         queue = self._metric_queue  # BoundedQueue.put inlined: the hottest call in the library
         if queue.depth() < queue.limit:
             queue.enqueue(item)

@@ -31,6 +31,7 @@ from genmon.records.validation import (
     check_metadata,
     check_name,
     check_value,
+    pack_metadata,
 )
 
 
@@ -61,7 +62,7 @@ class Recorder:
         ts, meta = (self._clock(), None) if metadata is None else check_metadata(metadata, self._clock())
         if checked:  # one point group: the points share the time and the metadata
             names, values = zip(*checked)
-            self._put_metric(point_group(names, values, ts, meta))
+            self._put_metric(point_group(names, values, ts, pack_metadata(meta)))
         else:
             self._put_metric([])  # nothing to record, as before: an empty item
 
