@@ -121,18 +121,11 @@ def fast_record_metric(
     validates and applies the full-queue policy.
     """
     depth, enqueue = queue.depth, queue.enqueue
-    interned = INTERNED_METADATA
-    # The shared dict of the last metadata of text values this function met, and its packed
-    # form, which the point carries (see validation.pack_metadata). A loop records the same
-    # model and operation again and again: one dict comparison (no allocation) finds it,
-    # where the interned lookup builds and hashes a tuple of items.
-    last: dict[str, Any] = {}
-    last_packed: Any = None
+    known_text = _known_text_metadata()
 
     def record_metric(
         metric_name: str, value: float, metadata: dict[str, Any] | None = None, step: int | None = None
     ) -> None:
-        nonlocal last, last_packed
         if (
             step is None  # a step travels in the metadata, on the full path (`a is b is None` costs more)
             and type(metric_name) is str
@@ -145,21 +138,41 @@ def fast_record_metric(
             if metadata is None:
                 enqueue((metric_name, value, clock(), None))
                 return
-            if type(metadata) is dict:
-                # Metadata of text values seen before (a model and an operation): the shared,
-                # already checked dict, found by content (see validation.check_metadata). Equal
-                # text content given in another key order is written in the order first seen.
-                try:
-                    if metadata == last:  # `last` holds text values only: equal means the same text
-                        enqueue((metric_name, value, clock(), last_packed))
-                        return
-                    hit = interned.get(tuple(metadata.items()))
-                except Exception:  # noqa: BLE001 - unhashable or uncomparable values: the full check
-                    hit = None
-                if hit is not None and not hit[1]:
-                    last, last_packed = hit[0], hit[2]
-                    enqueue((metric_name, value, clock(), last_packed))
-                    return
+            packed = known_text(metadata)
+            if packed is not None:
+                enqueue((metric_name, value, clock(), packed))
+                return
         full_path(metric_name, value, metadata, step)
 
     return record_metric
+
+
+def _known_text_metadata() -> Callable[[Any], Any]:
+    """A function giving the packed form of metadata of text values seen before (validation.pack_metadata), else None.
+
+    Such metadata (a model and an operation) was checked in full once and
+    interned: it is found by content. A loop records the same metadata again
+    and again, so the last one met is kept and found by one dict comparison
+    (no allocation), where the interned lookup builds and hashes a tuple of
+    items. Equal text content given in another key order is written in the
+    order first seen.
+    """
+    interned = INTERNED_METADATA
+    last: list[tuple[dict[str, Any], Any]] = [({}, None)]  # (shared dict, packed), replaced as one tuple
+
+    def known_text(metadata: Any) -> Any:
+        if type(metadata) is not dict:
+            return None
+        seen = last[0]
+        try:
+            if metadata == seen[0]:  # `seen` holds text values only: equal means the same text
+                return seen[1]
+            hit = interned.get(tuple(metadata.items()))
+        except Exception:  # noqa: BLE001 - unhashable or uncomparable values: the full check
+            return None
+        if hit is None or hit[1]:  # unseen, or holding numbers (1 == 1.0 == True): the full check
+            return None
+        last[0] = (hit[0], hit[2])
+        return hit[2]
+
+    return known_text
