@@ -118,13 +118,29 @@ def test_a_repeated_call_takes_the_common_path_and_gets_the_full_paths_points() 
         {"metadata": {"operation": ["chat"]}},
         {"error": "boom"},
         {"timestamp": 5.0},
-        {"operation": "other"},  # another keyword: another shape, not seen before
+        {"metadata": {"operation": "chat", "timestamp": "2026-01-01T00:00:00+00:00"}},  # sets the time
     ],
 )
 def test_a_call_the_common_path_cannot_vouch_for_takes_the_full_check(change: dict[str, Any]) -> None:
     _, points = generation_points(0.5, True, KWARGS, 10.0)
     remember_generation(KWARGS, points)
-    assert common_generation_points(0.5, True, {**KWARGS, **change}, 10.0) is None
+    changed = {**KWARGS, **change}
+    assert common_generation_points(0.5, True, changed, 10.0) is None
+    try:  # a call like this one, checked in full, must not teach the common path to skip the check
+        remember_generation(changed, generation_points(0.5, True, changed, 10.0)[1])
+    except (TypeError, ValueError):
+        pass  # refused by the full check: nothing to remember
+    assert common_generation_points(0.5, True, changed, 10.0) is None
+
+
+def test_a_call_of_keywords_not_seen_before_is_checked_in_full_first() -> None:
+    _, points = generation_points(0.5, True, KWARGS, 10.0)
+    remember_generation(KWARGS, points)
+    other = {**KWARGS, "operation": "summarise"}  # another keyword: another shape
+    assert common_generation_points(0.5, True, other, 10.0) is None
+    remember_generation(other, generation_points(0.5, True, other, 10.0)[1])
+    group = common_generation_points(0.5, True, other, 10.0)
+    assert group is not None and expand([group]) == generation_points(0.5, True, other, 10.0)[1]
 
 
 def test_bad_arguments_after_good_calls_are_refused_naming_them(tmp_path) -> None:
