@@ -41,11 +41,6 @@ def point_group(names: tuple[str, ...], values: tuple[float, ...], ts: float, me
     return (names, values, ts, meta, count)
 
 
-def has_groups(records: Sequence[Any]) -> bool:
-    """True when a batch of metric records holds a group (one pass in C)."""
-    return GROUP_FIELDS in map(len, records)
-
-
 def points_in(item: Any) -> int:
     """The records a queue item holds: a group its points, a list the sum of its items, anything else 1."""
     kind = type(item)
