@@ -300,8 +300,6 @@ def test_tests_mirror_the_package_layout() -> None:
 READERS = ("exporters", "plots", "handlers", "cli")
 # Private names of other objects a reader may touch, each with its reason: (module, expression).
 PRIVATE_ACCESS_ALLOWED = {
-    # NamedTuple's public API is underscored so it cannot clash with a field name.
-    ("genmon.handlers.spans_file", "span._asdict"),
     # argparse names no public type for what add_subparsers() returns.
     ("genmon.cli.main", "argparse._SubParsersAction"),
     # MLflow's TracingClient has no public call that uploads a started trace's spans to its

@@ -84,7 +84,7 @@ class FileMetricHandler(JsonLinesSink):
                     return "".join(chain.from_iterable(zip(firsts, seconds)))
         # This loop runs once per point on the worker thread: the line is three cached
         # pieces and two numbers. The date, time and offset change once a second.
-        heads, fragments, iso, templates = self._heads, self._fragments, self._iso, self._templates
+        heads, iso, templates = self._heads, self._iso, self._templates
         lines: list[str] = []
         append = lines.append
         last_second = None
@@ -107,11 +107,7 @@ class FileMetricHandler(JsonLinesSink):
                     tail = stamp % int((ts - second) * 1e6)
                     last_ts = ts
                 if meta is not last_meta:
-                    if meta:
-                        entry = fragments.get(id(meta))
-                        fragment = entry[1] if entry is not None and entry[0] is meta else self._fragment(meta)
-                    else:
-                        fragment = ""
+                    fragment = self._fragment_of(meta)
                     last_meta = meta
                 suffix = fragment + tail if fragment else tail
             if len(record) == GROUP_FIELDS:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from genmon.monitor.engine.delivery import RECORD_TIME
 from genmon.monitor.engine.queueing import BoundedQueue
 from genmon.monitor.tracking.events import EventBus
 from genmon.monitor.tracking.generation import (
@@ -20,7 +19,7 @@ from genmon.monitor.tracking.generation import (
     error_text,
     evaluation_points,
     generation_points,
-    log_data,
+    log_keywords,
     remember_generation,
 )
 from genmon.records.point_groups import point_group
@@ -79,8 +78,7 @@ class Recorder:
             self._put_metric(points)
             # A failed call is an error in the log (afterimage logged every call at info).
             level = "info" if success and not kwargs.get("error") else "error"
-            data = log_data(kwargs, duration, success, RECORD_TIME)
-            self._put_log((ts, level, "Generation metrics", {"data": data}))
+            self._put_log((ts, level, "Generation metrics", log_keywords(kwargs), duration, success))
         subscribers = self._events.subscribers
         if subscribers["generation_end"] or subscribers["generation_error"]:
             self._events.emit_generation(duration, success, kwargs)
@@ -90,9 +88,9 @@ class Recorder:
     ) -> None:
         ts, points = evaluation_points(duration, success, evaluator_type, scores, kwargs, self._clock())
         self._put_metric(points)
-        data = log_data(kwargs, duration, success, RECORD_TIME, evaluator_type=evaluator_type, scores=scores)
+        keywords = log_keywords(kwargs, evaluator_type=evaluator_type, scores=scores)
         level = "info" if success and not kwargs.get("error") else "error"
-        self._put_log((ts, level, "Evaluation metrics", {"data": data}))
+        self._put_log((ts, level, "Evaluation metrics", keywords, duration, success))
 
     def log(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
 
@@ -37,6 +38,20 @@ class IsoFormatter:
         local = time.localtime(second)
         cache = self._cache = (second, time.strftime("%Y-%m-%dT%H:%M:%S", local), _offset_text(local.tm_gmtoff))
         return cache  # the tuple this thread made, whatever another thread stores meanwhile
+
+    def many(self, stamps: Iterable[float]) -> list[str]:
+        """``[self(ts) for ts in stamps]`` for a worker's batch: one %-template per second, no call per stamp."""
+        out: list[str] = []
+        append = out.append
+        second = -1
+        template = ""
+        for ts in stamps:
+            if not second <= ts < second + 1:
+                second = math.floor(ts)
+                date, offset = self.second_prefix(second)
+                template = date + ".%06d" + offset
+            append(template % min(int((ts - second) * 1_000_000), 999_999))
+        return out
 
     def __call__(self, ts: float) -> str:
         second = math.floor(ts)

@@ -11,8 +11,8 @@ every record whatever the others do. What still fails is reported as
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from genmon.errors import RecordsDropped
@@ -67,11 +67,6 @@ def each_record(
         raise RecordsDropped(f"{dropped} of {total} records failed: {type(first).__name__}: {first}", counts)
 
 
-# Put in a tracking record's data["timestamp"] by the caller; the log worker writes the
-# record's own ISO time there, so the caller formats nothing (afterimage's data had its time).
-RECORD_TIME = "<record time>"
-
-
 class LogRecords:
     """Turns queued log tuples into afterimage-shaped dicts.
 
@@ -85,29 +80,19 @@ class LogRecords:
         self._iso = IsoFormatter()
 
     def __call__(self, batch: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-        iso = self._iso
         out = []
-        second = -1
-        template = ""
-        for item in batch:
+        for item, stamp in zip(batch, self._iso.many(map(_TIME, batch))):
             if len(item) == 6:
-                ts, level, message, keywords, duration, success = item
-                # iso(ts) inline: the date, time and offset change once a second
-                if not second <= ts < second + 1:
-                    second = math.floor(ts)
-                    date, offset = iso.second_prefix(second)
-                    template = date + ".%06d" + offset
-                stamp = template % min(int((ts - second) * 1_000_000), 999_999)
+                _, level, message, keywords, duration, success = item
                 data = {"timestamp": stamp, "duration": duration, "success": success, **keywords}
                 out.append({"message": message, "data": data, "level": level, "timestamp": stamp})
-                continue
-            ts, level, message, data = item
-            stamp = iso(ts)
-            inner = data.get("data")
-            if type(inner) is dict and inner.get("timestamp") is RECORD_TIME:
-                inner["timestamp"] = stamp
-            out.append({"message": message, **data, "level": level, "timestamp": stamp})
+            else:
+                _, level, message, data = item
+                out.append({"message": message, **data, "level": level, "timestamp": stamp})
         return out
+
+
+_TIME = itemgetter(0)  # a queued log's time
 
 
 def deliver_logs(handler: Any, records: list[dict[str, Any]], stop: Stop = None) -> None:

@@ -275,14 +275,19 @@ def evaluation_points(
     return ts, points
 
 
-def log_data(kwargs: dict[str, Any], duration: float, success: Any, timestamp: str, **fields: Any) -> dict[str, Any]:
-    """The ``data`` of the log record a tracking call writes (afterimage's shape, its ``timestamp`` first)."""
-    data = {"timestamp": timestamp, "duration": duration, "success": success, **fields, **kwargs}
+def log_keywords(kwargs: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A tracking call's keywords as its log record's data holds them, after its time, duration and success.
+
+    ``fields`` come first; an exception given as ``error`` becomes its text
+    and ``error_type`` here, in the caller's thread, so the queued record
+    keeps no traceback alive. The log worker builds the data
+    (``delivery.LogRecords``), afterimage's shape.
+    """
+    keywords = {**fields, **kwargs} if fields else kwargs
     error = kwargs.get("error")
     if error is not None and isinstance(error, BaseException):
-        data["error"] = error_text(error)
-        data["error_type"] = type(error).__name__
-    return data
+        keywords = {**keywords, "error": error_text(error), "error_type": type(error).__name__}
+    return keywords
 
 
 def error_text(error: BaseException, limit: int = 2000) -> str:
