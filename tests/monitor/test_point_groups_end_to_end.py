@@ -102,10 +102,10 @@ def test_token_totals_read_a_groups_counts() -> None:
 def test_a_repeated_call_takes_the_common_path_and_gets_the_full_paths_points() -> None:
     _, points = generation_points(0.5, True, KWARGS, 10.0)
     remember_generation(KWARGS, points)
-    group = common_generation_points(0.5, True, KWARGS, 10.0)
-    assert group is not None and expand([group]) == points
+    common = common_generation_points(0.5, True, KWARGS, 10.0)
+    assert common is not None and expand([common[0]]) == points
     failed = common_generation_points(0.7, False, KWARGS, 11.0)
-    assert failed is not None and expand([failed]) == generation_points(0.7, False, KWARGS, 11.0)[1]
+    assert failed is not None and expand([failed[0]]) == generation_points(0.7, False, KWARGS, 11.0)[1]
 
 
 @pytest.mark.parametrize(
@@ -139,8 +139,8 @@ def test_a_call_of_keywords_not_seen_before_is_checked_in_full_first() -> None:
     other = {**KWARGS, "operation": "summarise"}  # another keyword: another shape
     assert common_generation_points(0.5, True, other, 10.0) is None
     remember_generation(other, generation_points(0.5, True, other, 10.0)[1])
-    group = common_generation_points(0.5, True, other, 10.0)
-    assert group is not None and expand([group]) == generation_points(0.5, True, other, 10.0)[1]
+    common = common_generation_points(0.5, True, other, 10.0)
+    assert common is not None and expand([common[0]]) == generation_points(0.5, True, other, 10.0)[1]
 
 
 def test_bad_arguments_after_good_calls_are_refused_naming_them(tmp_path) -> None:
@@ -255,7 +255,7 @@ def test_a_loop_of_one_kind_of_call_is_written_and_totalled_as_its_points(tmp_pa
 
 def test_the_log_worker_builds_a_common_calls_record_as_the_caller_did() -> None:
     """(ts, level, message, keywords, duration, success) becomes afterimage's record, its time as IsoFormatter writes it."""
-    from genmon.monitor.engine.delivery import LogRecords
+    from genmon.records.log_records import LogRecords
     from genmon.records.timefmt import IsoFormatter
 
     rng = random.Random(3)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from itertools import chain, pairwise, repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from genmon.handlers.append_only import JsonLinesSink, encode_json_lines
 from genmon.records.point_groups import GROUP_FIELDS, count_points
-from genmon.records.timefmt import IsoFormatter
+from genmon.records.timefmt import IsoFormatter, micros_by_second
 from genmon.records.types import MetricPoint
 from genmon.records.validation import json_options, safe_text, unpack_metadata
 
@@ -141,7 +141,7 @@ class FileMetricHandler(JsonLinesSink):
     def _series_texts(self, name: str, meta: Any, points: list[MetricPoint]) -> list[str]:
         head = self._heads.get(name) or self._head(name)
         prefix = head.replace("%", "%%") + "%r" + self._fragment_of(meta).replace("%", "%%")
-        micros, seconds = _micros_by_second(points)
+        micros, seconds = micros_by_second(list(map(_TIME, points)))
         rows = list(zip(map(_VALUE, points), micros))
         out: list[str] = []
         for begin, end, second in seconds:
@@ -154,7 +154,7 @@ class FileMetricHandler(JsonLinesSink):
         """Each group is its names' template filled with its values, its suffix (metadata, time) in place of each NUL."""
         template = self._templates.get(names) or self._template(names)
         fragment = self._fragment_of(meta).replace("%", "%%")
-        micros, seconds = _micros_by_second(groups)
+        micros, seconds = micros_by_second(list(map(_TIME, groups)))
         bodies = list(map(template.__mod__, map(_VALUE, groups)))
         out: list[str] = []
         for begin, end, second in seconds:
@@ -187,21 +187,6 @@ class FileMetricHandler(JsonLinesSink):
 
 
 _NAME, _TIME, _VALUE, _META = (itemgetter(i) for i in (0, 2, 1, 3))
-
-
-def _micros_by_second(records: list[Any]) -> tuple[list[int], list[tuple[int, int, int]]]:
-    """The records' microseconds, and their runs of one whole second as (begin, end, second).
-
-    Taken for every record at once with numpy, by the same float arithmetic
-    as ``format_lines``' loop (and never 1,000,000).
-    """
-    import numpy as np  # loaded by the store's first batch already
-
-    stamps = np.array(list(map(_TIME, records)), dtype=np.float64)
-    seconds = np.floor(stamps)
-    micros = np.minimum((stamps - seconds) * 1e6, 999_999).astype(np.int64).tolist()
-    starts = [0, *(np.flatnonzero(np.diff(seconds)) + 1).tolist(), len(records)]
-    return micros, [(begin, end, int(seconds[begin])) for begin, end in pairwise(starts)]
 
 
 _NOTHING = object()  # no point seen yet (None is a point's "no metadata")

@@ -22,6 +22,7 @@ from genmon.monitor.tracking.generation import (
     log_keywords,
     remember_generation,
 )
+from genmon.records.log_records import GENERATION_MESSAGE
 from genmon.records.point_groups import point_group
 from genmon.records.steps import with_step
 from genmon.records.validation import (
@@ -67,18 +68,18 @@ class Recorder:
 
     def track_generation(self, duration: Any, success: Any, kwargs: dict[str, Any]) -> None:
         ts = self._clock()
-        points = common_generation_points(duration, success, kwargs, ts)
-        if points is not None:  # the keywords and text of a call checked before, no error: the log data as is
-            self._put_metric(points)  # one point group
-            # The log record's data is built by the log worker (delivery.LogRecords): one tuple here.
-            self._put_log((ts, "info" if success else "error", "Generation metrics", kwargs, duration, success))
+        common = common_generation_points(duration, success, kwargs, ts)
+        if common is not None:  # the keywords and text of a call checked before, no error
+            self._put_metric(common[0])  # one point group
+            # Its log record holds no dict: its data is built by the log worker (records.log_records).
+            self._put_log(common[1])
         else:
             ts, points = generation_points(duration, success, kwargs, ts)
             remember_generation(kwargs, points)
             self._put_metric(points)
             # A failed call is an error in the log (afterimage logged every call at info).
             level = "info" if success and not kwargs.get("error") else "error"
-            self._put_log((ts, level, "Generation metrics", log_keywords(kwargs), duration, success))
+            self._put_log((ts, level, GENERATION_MESSAGE, log_keywords(kwargs), duration, success))
         subscribers = self._events.subscribers
         if subscribers["generation_end"] or subscribers["generation_error"]:
             self._events.emit_generation(duration, success, kwargs)

@@ -37,6 +37,7 @@ from genmon.monitor.tracking.events import EventBus
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.monitor.tracking.token_totals import TOKEN_NAMES, TokenTotals, token_usage
 from genmon.monitor.tracking.track import SpanRecorder
+from genmon.records.log_records import LogRecords
 from genmon.records.point_groups import expand
 from genmon.records.spans import SpanRecord
 from genmon.records.timefmt import IsoFormatter
@@ -105,8 +106,9 @@ class Runtime:
         self.host = HandlerHost(self)
         bind = self.host.bind
         self.logs = Pipeline(
-            "logs", queues["logs"], delivery.LogRecords(), None, self.log_handlers,
+            "logs", queues["logs"], _as_is, None, self.log_handlers,
             lambda: delivery.deliver_logs, self.errors, names, bind,
+            points=LogRecords(), takes_raw="takes_log_tuples",
         )  # fmt: skip
         self.metrics = Pipeline(
             "metrics", queues["metrics"], _as_is, self._store_batch, self.metric_handlers,

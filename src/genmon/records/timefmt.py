@@ -6,6 +6,8 @@ import math
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
+from typing import Any
 
 
 class IsoFormatter:
@@ -40,17 +42,24 @@ class IsoFormatter:
         return cache  # the tuple this thread made, whatever another thread stores meanwhile
 
     def many(self, stamps: Iterable[float]) -> list[str]:
-        """``[self(ts) for ts in stamps]`` for a worker's batch: one %-template per second, no call per stamp."""
-        out: list[str] = []
-        append = out.append
-        second = -1
-        template = ""
-        for ts in stamps:
-            if not second <= ts < second + 1:
-                second = math.floor(ts)
-                date, offset = self.second_prefix(second)
-                template = date + ".%06d" + offset
-            append(template % min(int((ts - second) * 1_000_000), 999_999))
+        """``[self(ts) for ts in stamps]`` for a worker's batch: one %-template per second, filled in C."""
+        return self._many(stamps, str)
+
+    def many_bytes(self, stamps: Iterable[float]) -> list[bytes]:
+        """``many``, as ASCII bytes (for lines built as bytes)."""
+        return self._many(stamps, bytes)
+
+    def _many(self, stamps: Iterable[float], kind: Any) -> list[Any]:
+        stamps = stamps if isinstance(stamps, list) else list(stamps)
+        if len(stamps) < _FEW:
+            texts = list(map(self, stamps))
+            return texts if kind is str else [text.encode() for text in texts]
+        micros, seconds = micros_by_second(stamps)
+        out: list[Any] = []
+        for begin, end, second in seconds:
+            date, offset = self.second_prefix(second)
+            template = date + ".%06d" + offset
+            out.extend(map((template if kind is str else template.encode()).__mod__, micros[begin:end]))
         return out
 
     def __call__(self, ts: float) -> str:
@@ -60,6 +69,24 @@ class IsoFormatter:
             cache = self._new_second(second)
         micros = min(int((ts - second) * 1_000_000), 999_999)
         return f"{cache[1]}.{micros:06d}{cache[2]}"
+
+
+_FEW = 32  # below this many stamps, numpy's set-up costs more than it saves
+
+
+def micros_by_second(stamps: list[float]) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """The stamps' microseconds, and their runs of one whole second as (begin, end, second).
+
+    Taken for every stamp at once with numpy, by the same float arithmetic
+    as ``IsoFormatter.__call__`` (and never 1,000,000).
+    """
+    import numpy as np  # loaded by the store's first batch already
+
+    array = np.array(stamps, dtype=np.float64)
+    seconds = np.floor(array)
+    micros = np.minimum((array - seconds) * 1e6, 999_999).astype(np.int64).tolist()
+    starts = [0, *(np.flatnonzero(np.diff(seconds)) + 1).tolist(), len(stamps)]
+    return micros, [(begin, end, int(seconds[begin])) for begin, end in pairwise(starts)]
 
 
 def _offset_text(gmtoff: int) -> str:

@@ -12,7 +12,6 @@ every record whatever the others do. What still fails is reported as
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import itemgetter
 from typing import Any
 
 from genmon.errors import RecordsDropped
@@ -65,34 +64,6 @@ def each_record(
     if first is not None:
         dropped = sum(counts.values())
         raise RecordsDropped(f"{dropped} of {total} records failed: {type(first).__name__}: {first}", counts)
-
-
-class LogRecords:
-    """Turns queued log tuples into afterimage-shaped dicts.
-
-    A queued log is ``(ts, level, message, data)``, or a tracking call's
-    ``(ts, level, message, keywords, duration, success)``, whose data
-    (``{"timestamp", "duration", "success", **keywords}``) is built here
-    rather than in the caller's thread.
-    """
-
-    def __init__(self) -> None:
-        self._iso = IsoFormatter()
-
-    def __call__(self, batch: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-        out = []
-        for item, stamp in zip(batch, self._iso.many(map(_TIME, batch))):
-            if len(item) == 6:
-                _, level, message, keywords, duration, success = item
-                data = {"timestamp": stamp, "duration": duration, "success": success, **keywords}
-                out.append({"message": message, "data": data, "level": level, "timestamp": stamp})
-            else:
-                _, level, message, data = item
-                out.append({"message": message, **data, "level": level, "timestamp": stamp})
-        return out
-
-
-_TIME = itemgetter(0)  # a queued log's time
 
 
 def deliver_logs(handler: Any, records: list[dict[str, Any]], stop: Stop = None) -> None:

@@ -30,8 +30,10 @@ class Pipeline:
         errors: shared failure counts.
         taken_names: handler names already used, so every name is unique.
         bind: called once with each handler when it is first fed (``bind_monitor``).
-        points: turns a prepared batch into what handlers without ``takes_point_groups``
-            take (metrics: point groups expanded, packed metadata as dicts); None: as it is.
+        points: turns a prepared batch into what handlers take unless they say
+            (``takes_raw``) they take it as it is: metrics' point groups expanded and
+            their packed metadata as dicts, logs' queued tuples as dicts. None: as it is.
+        takes_raw: the attribute by which a handler says it takes the prepared batch as it is.
     """
 
     def __init__(
@@ -46,11 +48,13 @@ class Pipeline:
         taken_names: set[str],
         bind: Callable[[Any], None] | None = None,
         points: Callable[[list[Any]], list[Any]] | None = None,
+        takes_raw: str = "takes_point_groups",
     ) -> None:
         self.kind = kind
         self.source = source
         self._prepare = prepare
         self._points = points
+        self._takes_raw = takes_raw
         self._store = store
         self._deliver = make_deliver()
         self._errors = errors
@@ -73,14 +77,15 @@ class Pipeline:
                 self._store(records)
             except Exception as error:  # noqa: BLE001 - a store bug must not cost the files their batch
                 self._errors.record(f"{self.kind}-store", error, report=True)
-        # Point groups and packed metadata go as they are to the store and to the sinks that take
-        # them (metrics.jsonl); every other handler gets point tuples with dicts, made once a batch.
-        to_points = self._points
+        # Point groups and packed metadata (or queued log tuples) go as they are to the store and
+        # to the sinks that take them (metrics.jsonl, genmon.log); every other handler gets point
+        # tuples with dicts (or log dicts), made once a batch.
+        to_points, takes_raw = self._points, self._takes_raw
         points: list[Any] | None = None if to_points is not None else records
         for sink in sinks.inline:
             sink.account.received += count
             given = records
-            if not getattr(sink.handler, "takes_point_groups", False):
+            if not getattr(sink.handler, takes_raw, False):
                 given = points = to_points(records) if points is None else points  # type: ignore[misc]
             sink.account.deliver(self._deliver, sink.handler, given)  # a full disk degrades one sink only
         if sinks.lanes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any
 
+from genmon.records.log_records import LogShape, common_record, log_shape
 from genmon.records.validation import (
     INT64_MAX,
     INT64_MIN,
@@ -142,7 +143,7 @@ def generation_points(
 
 
 def common_generation_points(duration: Any, success: Any, kwargs: dict[str, Any], now: float) -> Any:
-    """The point group of a common track_generation call, stamped ``now``; None when it needs the full check.
+    """(point group, log record) of a common track_generation call, stamped ``now``; None when it needs the full check.
 
     Common: text keywords (model, reason, operation...), a ``metadata`` dict
     of text, int token counts, no ``error`` or ``timestamp``. Such a call was
@@ -168,9 +169,10 @@ def common_generation_points(duration: Any, success: Any, kwargs: dict[str, Any]
     for count in counts:
         if type(count) is not int or not -(2**53) <= count <= 2**53:
             return None
-    names, ones, meta = known
+    names, ones, meta, log = known
     values = (duration, 1.0, 0.0, *ones, *counts) if success else (duration, 0.0, 1.0, *ones, *counts)
-    return (names, values, now, meta, len(names))  # point_group(...), inline: a call has 3 points or more
+    # point_group(...), inline (a call has 3 points or more), and the call's log record
+    return (names, values, now, meta, len(names)), common_record(now, log, duration, success, values)
 
 
 def remember_generation(kwargs: dict[str, Any], points: list[Point]) -> None:
@@ -200,14 +202,15 @@ def remember_generation(kwargs: dict[str, Any], points: list[Point]) -> None:
     if len(_KNOWN_CALLS) >= 4096:
         _KNOWN_CALLS.clear()  # bounded: calls whose text changes every time (ids) never hit anyway
     key = (shape, text_values, None if extra is None else tuple(extra.items()))
-    _KNOWN_CALLS[key] = (tuple(p[0] for p in points), ones, pack_metadata(points[0][3]))
+    log = log_shape(kwargs, [key for key in GENERATION_COUNTS if key in kwargs])  # the order counts_of reads
+    _KNOWN_CALLS[key] = (tuple(p[0] for p in points), ones, pack_metadata(points[0][3]), log)
 
 
 _Shape = tuple[Any, Any, int]
 # Keyword names in call order -> (getter of the text keywords' values, getter of the counts, sign);
 # None for names the common path does not take (error, timestamp, a count missing).
 _SHAPES: dict[tuple[str, ...], _Shape | None] = {}
-_KNOWN_CALLS: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[float, ...], dict[str, Any] | None]] = {}
+_KNOWN_CALLS: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[float, ...], Any, LogShape]] = {}
 
 
 def _shape(keys: tuple[str, ...]) -> _Shape | None:
