@@ -226,3 +226,47 @@ def test_a_batch_of_spans_is_written_as_each_span_s_own_line(tmp_path: Path) -> 
         assert handler._encode(spans) == b"".join(handler.format_line(span) for span in spans)
     finally:
         handler.close()
+
+
+def test_queued_spans_of_several_kinds_are_written_as_each_span_s_own_line(tmp_path: Path) -> None:
+    """spans.jsonl's per-kind templates: queued (packed) spans of mixed kinds, failures, costs, children and odd text."""
+    import random
+
+    from genmon.handlers.spans_file import FileSpanHandler
+
+    rng = random.Random(4)
+    monitor = GenerationMonitor(log_dir=tmp_path / "run", metrics_interval=0, prices={"gpt-4o": (0.005, 0.015)})
+    trackers = [
+        monitor.track("chat", model_name="gpt-4o", component="writer"),
+        monitor.track("tool,%s", span_type="TOOL", k='v,"1"%d'),
+        monitor.track("nested", deep={"k": [1, 2]}),  # metadata no template takes: dumped whole
+        monitor.track("x", model_name="mé☃"),
+    ]
+    try:
+        for _ in range(600):
+            try:
+                with rng.choice(trackers) as outer:
+                    if rng.random() < 0.5:
+                        outer.set_usage(prompt_tokens=rng.randint(0, 10**9), completion_tokens=rng.randint(0, 99))
+                    if rng.random() < 0.2:
+                        with trackers[0]:
+                            pass
+                    if rng.random() < 0.1:
+                        raise ValueError('bad, "x" %s')
+            except ValueError:
+                pass
+        assert monitor.flush(30)
+        queued = list(monitor._rt.span_store._spans)  # the queued form: plain tuples, packed metadata
+        records = monitor.get_spans()
+    finally:
+        assert monitor.close(30)
+    assert type(queued[0]) is tuple and len(queued) > 600
+    handler = FileSpanHandler(tmp_path)
+    try:
+        expected = b"".join(handler.format_line(record) for record in records)
+        assert handler._encode(queued) == expected  # templates, mixed kinds
+        one_kind = [s for s in queued if s[2] == "chat" and s[6]]
+        assert handler._encode(one_kind) == b"".join(handler.format_line(s) for s in one_kind)  # one template, in C
+        assert (tmp_path / "run" / "spans.jsonl").read_bytes() == expected  # what the monitor wrote
+    finally:
+        handler.close()

@@ -297,3 +297,31 @@ def test_tracked_calls_with_a_cost_are_written_and_stored_as_their_points(tmp_pa
         assert a is not None and b is not None
         assert a.values.tolist() == b.values.tolist() and a.metadata() == b.metadata()
     assert grouped.names() == flat.names()  # metrics in the order first recorded
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        lambda i: 1.0,  # one object in every group: written into the batch's template
+        lambda i: float(1),  # equal values, other objects: each its own repr
+        lambda i: -0.0 if i % 2 else 0.0,  # equal, yet written differently
+        lambda i: 1 if i % 3 else 1.0,  # equal, yet an int and a float
+    ],
+)
+def test_values_one_object_across_a_batch_are_written_as_each_point_is(tmp_path, column) -> None:
+    """metrics.jsonl takes the repr of a value that is one object throughout once per batch: the same lines."""
+    names = ("generation_time", "success_rate", "error_rate", "prompt_token_count")
+    constant_count = 120
+    groups = [
+        point_group(names, (0.001 * i, 1.0, column(i), constant_count), 1_700_000_000.0 + i * 0.013, None)
+        for i in range(200)
+    ]
+    handler = FileMetricHandler(tmp_path)
+    try:
+        assert handler.format_lines(groups) == "".join(handler.format_lines([p]) for p in expand(groups))
+        every_value_fixed = [point_group(names, (0.5, 1.0, 0.0, 7), 1.0 + i, None) for i in range(40)]
+        assert handler.format_lines(every_value_fixed) == "".join(
+            handler.format_lines([p]) for p in expand(every_value_fixed)
+        )
+    finally:
+        handler.close()

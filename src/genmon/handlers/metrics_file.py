@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import is_, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -152,16 +152,37 @@ class FileMetricHandler(JsonLinesSink):
 
     def _shape_texts(self, names: tuple[str, ...], meta: Any, groups: list[Any]) -> list[str]:
         """Each group is its names' template filled with its values, its suffix (metadata, time) in place of each NUL."""
-        template = self._templates.get(names) or self._template(names)
+        template, rows = self._batch_template(names, list(map(_VALUE, groups)))
         fragment = self._fragment_of(meta).replace("%", "%%")
         micros, seconds = micros_by_second(list(map(_TIME, groups)))
-        bodies = list(map(template.__mod__, map(_VALUE, groups)))
+        bodies = list(map(template.__mod__, rows))
         out: list[str] = []
         for begin, end, second in seconds:
             date, offset = self._iso.second_prefix(second)
             stamp = fragment + ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
             out.extend(map(str.replace, bodies[begin:end], repeat("\0"), map(stamp.__mod__, micros[begin:end])))
         return out
+
+    def _batch_template(self, names: tuple[str, ...], values: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+        """The names' template for a batch of their groups' values, and what each group fills it with.
+
+        A value that is one object in every group of the batch (the 1.0 of
+        each success_rate, the 0.0 of each error_rate, a model_usage's 1.0)
+        is written into the template, so its repr is taken once a batch
+        rather than once a line; the groups fill in their other values.
+        """
+        first = values[0]
+        same = [all(map(is_, map(itemgetter(i), values), repeat(value))) for i, value in enumerate(first)]
+        if not any(same):
+            return self._templates.get(names) or self._template(names), values
+        heads = [(self._heads.get(name) or self._head(name)).replace("%", "%%") for name in names]
+        shown = [repr(value).replace("%", "%%") if fixed else "%r" for value, fixed in zip(first, same)]
+        template = "".join([head + text + "\0" for head, text in zip(heads, shown)])
+        varying = [i for i, fixed in enumerate(same) if not fixed]
+        if not varying:
+            return template, [()] * len(values)
+        # One varying value fills the template by itself (a value is never a tuple); several as a tuple.
+        return template, list(map(itemgetter(*varying), values))
 
     def _fragment_of(self, meta: Any) -> str:
         """``,<metadata>`` for a metadata object (cached by identity), or "" for none."""

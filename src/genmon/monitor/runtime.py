@@ -39,7 +39,7 @@ from genmon.monitor.tracking.token_totals import TOKEN_NAMES, TokenTotals, token
 from genmon.monitor.tracking.track import SpanRecorder
 from genmon.records.log_records import LogRecords
 from genmon.records.point_groups import expand
-from genmon.records.spans import SpanRecord
+from genmon.records.spans import INPUTS, OUTPUTS, SpanRecord, span_record, span_records
 from genmon.records.timefmt import IsoFormatter
 from genmon.records.validation import to_seconds
 
@@ -119,11 +119,12 @@ class Runtime:
         self.spans = Pipeline(
             "spans", queues["spans"], self._finished_spans, self.span_store.append_batch, self.span_handlers,
             delivery.make_span_deliver, self.errors, names, bind,
+            points=span_records, takes_raw="takes_span_tuples",
         )  # fmt: skip
         self.metric_queue = queues["metrics"]
         self.put_log = queues["logs"].put
         self.tracking = SpanRecorder(
-            self.metric_queue.put,
+            self.metric_queue,
             queues["spans"],
             self.put_log,
             s.clock,
@@ -175,10 +176,15 @@ class Runtime:
         start = None if window is None else self.settings.clock() - to_seconds(window)
         return self.span_store.query(name or operation, parent_call_id, span_type, start, limit)
 
-    def _finished_spans(self, batch: list[SpanRecord]) -> list[SpanRecord]:
-        """On the span worker: serialise captured inputs and outputs, then emit generation_end and _error."""
+    def _finished_spans(self, batch: list[Any]) -> list[Any]:
+        """On the span worker: serialise captured inputs and outputs, then emit generation_end and _error.
+
+        The queued spans are plain tuples (``records.spans``); a captured one becomes its ``SpanRecord``.
+        """
         materialise = self.tracking.capture.materialise
-        spans = [span if span.inputs is None and span.outputs is None else materialise(span) for span in batch]
+        spans = [
+            span if span[INPUTS] is None and span[OUTPUTS] is None else materialise(span_record(span)) for span in batch
+        ]
         self.events.emit_spans(spans)
         return spans
 

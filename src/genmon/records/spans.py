@@ -1,10 +1,20 @@
-"""The span record: one finished tracked call, as it travels to the span store, files and sinks."""
+"""The span record: one finished tracked call, as it travels to the span store, files and sinks.
+
+On the span queue and in the span store a finished call is a plain tuple in
+``SpanRecord``'s field order, its metadata packed (``validation.pack_metadata``)
+or as a tuple of its items: a ``SpanRecord`` (a tuple subclass) and a tuple
+holding a dict are never untracked by CPython's collector, so a backlog of
+them is scanned and promoted by every collection. Handlers and readers get
+``SpanRecord``s (``span_record``).
+"""
 
 from __future__ import annotations
 
 import itertools
 import os
 from typing import Any, NamedTuple
+
+from genmon.records.validation import unpack_metadata
 
 __all__ = ["ANY", "SPAN_TYPES", "SpanRecord", "check_span_type", "new_call_id"]
 
@@ -129,3 +139,30 @@ class SpanRecord(NamedTuple):
 
 
 SPAN_FIELDS: tuple[str, ...] = SpanRecord._fields  # a spans.jsonl line's keys, in order
+METADATA, INPUTS, OUTPUTS = map(SPAN_FIELDS.index, ("metadata", "inputs", "outputs"))
+_new = tuple.__new__
+
+
+def span_record(span: tuple[Any, ...]) -> SpanRecord:
+    """A queued or stored span as handlers and readers get it: a ``SpanRecord``, its metadata a dict (or None)."""
+    if type(span) is SpanRecord:
+        return span
+    meta = span[METADATA]
+    if type(meta) is tuple:
+        span = (*span[:METADATA], unpack_metadata(meta), *span[METADATA + 1 :])
+    return _new(SpanRecord, span)  # type: ignore[no-any-return]
+
+
+def span_records(spans: list[Any]) -> list[SpanRecord]:
+    """``span_record`` of each span of a batch."""
+    return list(map(span_record, spans))
+
+
+def untracked_form(span: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A span as the span store keeps it: a plain tuple, a metadata dict as a tuple of its items."""
+    meta = span[METADATA]
+    if type(span) is tuple and type(meta) is not dict:
+        return span
+    if type(meta) is dict:
+        return (*span[:METADATA], tuple(meta.items()), *span[METADATA + 1 :])
+    return tuple(span)

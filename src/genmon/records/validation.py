@@ -298,7 +298,10 @@ def unpack_metadata(meta: Any) -> dict[str, Any] | None:
     """A point's metadata as a dict, packed or not (the shared interned dict when it is still interned)."""
     if type(meta) is not tuple:
         return meta  # type: ignore[no-any-return]
-    hit = _INTERNED.get(meta)
+    try:
+        hit = _INTERNED.get(meta)
+    except TypeError:  # items holding a list or a dict (a stored span's metadata): never interned
+        return dict(meta)
     return hit[0] if hit is not None else dict(meta)
 
 

@@ -159,3 +159,28 @@ def test_recorded_is_processed_plus_dropped_plus_queued_under_every_policy(make_
     assert stats["queued"] == 0 and stats["recorded"] == accepted
     assert stats["processed"] == monitor.store.count()  # no retention: the store holds what was processed
     assert stats["processed"] + sum(stats["dropped"].values()) == accepted
+
+
+@pytest.mark.parametrize("policy", ["drop_newest", "drop_oldest", "block"])
+def test_put_several_counts_an_item_by_its_points_as_put_does(policy: str) -> None:
+    """A tracked call's group put with put_several is queued, dropped and refused exactly like put."""
+    group = (("a", "b", "c"), (1.0, 2.0, 3.0), 1.0, None, 3)
+    by_put, by_several = BoundedQueue(2, policy, block_timeout_s=0.01), BoundedQueue(2, policy, block_timeout_s=0.01)
+    for _ in range(4):
+        by_put.put(group)
+        by_several.put_several(group, 3)
+    assert by_several.queued_points() == by_put.queued_points() == 6
+    assert by_several.dropped == by_put.dropped and sum(by_put.dropped.values()) == 6
+    by_several.close()
+    with pytest.raises(MonitorClosedError):
+        by_several.put_several(group, 3)
+
+
+def test_a_dropped_tracked_call_counts_every_point_it_carried(make_monitor) -> None:
+    monitor, blocker, _ = stall_worker(make_monitor, max_queue_size=1, on_full="drop_newest")
+    monitor.record_metric("fills", 1.0)
+    with monitor.track("chat", model_name="m") as span:
+        span.set_usage(prompt_tokens=3, completion_tokens=4)  # 7 points, put with put_several
+    assert monitor.stats()["dropped"] == {"drop_newest": 7}
+    blocker.released.set()
+    assert monitor.flush(10)

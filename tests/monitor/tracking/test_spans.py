@@ -16,6 +16,7 @@ from genmon.errors import RecordsDropped
 from genmon.handlers.base import SpanHandler
 from genmon.handlers.spans_file import FileSpanHandler
 from genmon.monitor.engine.delivery import deliver_spans
+from genmon.monitor.engine.queueing import Control
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.records.spans import SpanRecord, new_call_id
 from genmon.records.timefmt import IsoFormatter
@@ -225,3 +226,48 @@ def test_file_span_handler_appends_single_spans(tmp_path: Path) -> None:
     handler.handle_span(span("two"))
     handler.close()
     assert [orjson.loads(x)["name"] for x in (tmp_path / "spans.jsonl").read_bytes().splitlines()] == ["one", "two"]
+
+
+def test_a_queued_span_is_a_plain_tuple_the_collector_untracks_and_handlers_get_span_records(
+    make_monitor: Make,
+) -> None:
+    """The caller queues a dict-free tuple; the store keeps one; handlers and readers get SpanRecords with dict metadata."""
+    import gc
+
+    sink = SpanSink()
+    monitor = make_monitor(metric_handlers=[sink])
+    queued: list[Any] = []
+    real_put = monitor._rt.spans.source._put
+    monitor._rt.spans.source._put = lambda item: (queued.append(item), real_put(item))
+    tracker = monitor.track("chat", model_name="m", team="a")
+    with tracker as span:
+        span.set_usage(prompt_tokens=1, completion_tokens=2)
+    with monitor.track("tool", span_type="TOOL", nested={"k": [1, 2]}):
+        pass
+    assert monitor.flush(10)
+    queued = [item for item in queued if not isinstance(item, Control)]  # the flush's marker
+    assert [type(item) for item in queued] == [tuple, tuple]
+    gc.collect()
+    gc.collect()
+    assert not gc.is_tracked(queued[0])  # text, numbers and packed metadata only
+    kept = list(monitor._rt.span_store._spans)
+    assert not gc.is_tracked(kept[0])
+    for got in (sink.spans, monitor.get_spans()):
+        assert [type(s) for s in got] == [SpanRecord, SpanRecord]
+        assert got[0].metadata == {"team": "a"} and got[1].metadata == {"nested": {"k": [1, 2]}}
+        assert (got[0].prompt_tokens, got[0].completion_tokens, got[0].name) == (1, 2, "chat")
+
+
+def test_a_span_read_back_from_the_store_equals_the_one_put_in() -> None:
+    """SpanRecords with every kind of metadata (none, empty, text, nested) come back equal, in order."""
+    store = SpanStore()
+    records = [
+        span("a"),
+        span("b")._replace(metadata={}),
+        span("c")._replace(metadata={"k": "v", "n": 1}),
+        span("d")._replace(metadata={"deep": {"x": [1, {"y": 2}]}}),
+    ]
+    store.append_batch(records)
+    assert store.query() == records
+    assert [type(s.metadata) for s in store.query()] == [type(None), dict, dict, dict]
+    assert store.query(name="c", limit=1) == [records[2]]

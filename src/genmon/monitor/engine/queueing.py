@@ -125,6 +125,18 @@ class BoundedQueue:
         else:
             self._put_slow(item)
 
+    def put_several(self, item: Any, points: int) -> None:
+        """``put(item)`` for an item known to hold ``points`` points, 2 or more (a tracked call's group)."""
+        if self._qsize() < self.limit:
+            self._put(item)
+            counter = self._several.get(points)
+            if counter is None:
+                self._count_several(points)
+            else:
+                next(counter)
+        else:
+            self._put_slow(item)
+
     def put_control(self, marker: Control) -> None:
         """Queue a marker regardless of the bound (markers are never dropped)."""
         self._put(marker)

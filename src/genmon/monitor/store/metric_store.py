@@ -106,16 +106,18 @@ class MetricStore:
         for shape, groups in shapes.items():
             # A group's points share its time and metadata: one column of each for all its
             # names, and the values as columns by one transpose in C.
-            stamps, metas = list(map(_TIME, groups)), list(map(_META, groups))
-            for name, column in zip(shape, zip(*map(_VALUE, groups))):
+            stamps, metas, values = list(map(_TIME, groups)), list(map(_META, groups)), list(map(_VALUE, groups))
+            # A column at a time in C (zip(*values) would make an iterator, tracked, per group).
+            for name, column in zip(shape, [list(map(itemgetter(i), values)) for i in range(len(shape))]):
                 group = grouped.get(name)
                 if group is None or not group[0]:
-                    grouped[name] = (stamps, list(column), metas)  # the lists are shared: never appended to
+                    grouped[name] = (stamps, column, metas)  # the lists are shared: never appended to
                 else:  # the metric also came as points or in other groups: new lists
-                    grouped[name] = (group[0] + stamps, group[1] + list(column), group[2] + metas)
+                    grouped[name] = (group[0] + stamps, group[1] + column, group[2] + metas)
         cutoff = None
         if self.retention_s is not None and now is not None:
             cutoff = now - self.retention_s
+        stamp_arrays: dict[int, np.ndarray] = {}  # a group's metrics share its stamps: one array for all of them
         with self._lock:
             for name, (ts_list, value_list, meta_list) in grouped.items():
                 series = self._series.get(name)
@@ -124,7 +126,10 @@ class MetricStore:
                 codes = series.encode(meta_list)
                 if series.integral and set(map(type, value_list)) != {int}:
                     series.integral = False  # one float and the metric is written as floats from then on
-                series.append(np.array(ts_list, dtype=np.float64), np.array(value_list, dtype=np.float64), codes)
+                ts_array = stamp_arrays.get(id(ts_list))
+                if ts_array is None:
+                    ts_array = stamp_arrays[id(ts_list)] = np.array(ts_list, dtype=np.float64)
+                series.append(ts_array, np.array(value_list, dtype=np.float64), codes)
                 series.evict(cutoff, self.max_points_per_metric)
         return grouped.keys()
 

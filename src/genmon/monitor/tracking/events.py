@@ -32,6 +32,7 @@ from genmon.errors import MonitorClosedError
 from genmon.monitor.engine.callbacks import CallbackRunner
 from genmon.monitor.engine.failures import HandlerErrors
 from genmon.monitor.engine.isolation import IsolatedLane
+from genmon.records.spans import span_record
 
 if TYPE_CHECKING:
     from genmon.records.spans import SpanRecord
@@ -240,7 +241,7 @@ class EventBus:
         ends, errors = self.subscribers["generation_end"], self.subscribers["generation_error"]
         if not ends and not errors:
             return
-        for record in spans:
+        for record in map(span_record, spans):  # queued spans are plain tuples (records.spans)
             data = record.to_dict()
             if errors and not record.success:
                 self.emit("generation_error", dict(data) if ends else data, span=record)  # each callback its own

@@ -119,6 +119,14 @@ class Span:
 
     def set_usage(self, prompt_tokens: int | None = None, completion_tokens: int | None = None) -> None:
         """Token counts of this call (either may be left out)."""
+        if (
+            type(prompt_tokens) is int
+            and type(completion_tokens) is int
+            and 0 <= prompt_tokens <= 2**53
+            and 0 <= completion_tokens <= 2**53
+        ):  # the common call, two plain counts: what _token_count returns for them
+            self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
+            return
         prompt = _token_count(prompt_tokens, "prompt_tokens")
         completion = _token_count(completion_tokens, "completion_tokens")
         if prompt is not None:

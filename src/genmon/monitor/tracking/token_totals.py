@@ -121,12 +121,13 @@ class TokenTotals:
         wanted = self._positions_of(names)
         if not wanted:
             return
-        columns = list(zip(*map(_VALUES, groups)))
+        values = list(map(_VALUES, groups))
         model = str((unpack_metadata(meta) or {}).get("model_name") or "unknown")
+        sums = [(field, sum(map(itemgetter(position), values))) for position, field in wanted]  # in C, no transpose
         with self._lock:
             counts = self._sums.setdefault(model, dict.fromkeys(_FIELDS.values(), 0.0))
-            for position, field in wanted:
-                counts[field] += sum(columns[position])
+            for field, total in sums:
+                counts[field] += total
 
     def report(self) -> TokenUsageReport:
         with self._lock:
