@@ -132,7 +132,7 @@ class FileMetricHandler(JsonLinesSink):
         """
         first = records[0]
         names = list(map(_NAME, records))
-        if names.count(first[0]) != len(names) or len(set(map(id, map(_META, records)))) != 1:
+        if names.count(first[0]) != len(names) or not all(map(is_, map(_META, records), repeat(first[3]))):
             return None
         if type(first[0]) is str:
             return self._series_texts(first[0], first[3], records)

@@ -237,8 +237,9 @@ def test_a_queued_span_is_a_plain_tuple_the_collector_untracks_and_handlers_get_
     sink = SpanSink()
     monitor = make_monitor(metric_handlers=[sink])
     queued: list[Any] = []
-    real_put = monitor._rt.spans.source._put
-    monitor._rt.spans.source._put = lambda item: (queued.append(item), real_put(item))
+    source = monitor._rt.spans.source
+    real_put = source._put
+    source._put = source.enqueue = lambda item: (queued.append(item), real_put(item))
     tracker = monitor.track("chat", model_name="m", team="a")
     with tracker as span:
         span.set_usage(prompt_tokens=1, completion_tokens=2)

@@ -63,11 +63,13 @@ class BatchWorker:
 
     def _run(self) -> None:
         get, get_nowait = self.source.get, self.source.get_nowait
+        more = range(BATCH_SIZE - 1)
         while True:
             batch = [get()]
+            append = batch.append
             try:
-                while len(batch) < BATCH_SIZE:
-                    batch.append(get_nowait())
+                for _ in more:  # the loop that drains the queue: no len() per item
+                    append(get_nowait())
             except queue.Empty:
                 pass
             if _PLAIN_BATCH.issuperset(map(type, batch)):  # records only (one C pass): no markers, no lists

@@ -84,7 +84,7 @@ class Tracker:
         # another task): then it is this tracker's most recent open span.
         current = CURRENT.get()
         open_spans = self._open
-        if open_spans and open_spans[-1] is current:  # the common case: the block opened last, here
+        if open_spans and open_spans[-1] is current:
             return open_spans.pop()
         span = current if any(s is current for s in open_spans) else (open_spans[-1] if open_spans else None)
         if span is not None:
@@ -92,7 +92,11 @@ class Tracker:
         return span
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        span = self._leaving()
+        open_spans = self._open
+        if open_spans and open_spans[-1] is CURRENT.get():  # the common case: the block opened last, here
+            span: Span | None = open_spans.pop()
+        else:
+            span = self._leaving()
         if span is not None:
             if exc is not None and self.capture and span.outputs is None:
                 span.outputs = Pending("error", None)
@@ -209,7 +213,6 @@ class SpanRecorder:
         self._put_metric = metric_queue.put
         self._put_group = metric_queue.put_several
         self._span_queue = span_queue
-        self._put_span = span_queue.put
         self._put_log = put_log
         self._clock = clock
         self._subscribers = events.subscribers
@@ -346,7 +349,11 @@ class SpanRecorder:
             cost_source if cost is not None else None,
         )
         # generation_end and generation_error are emitted by the span worker, once inputs and outputs are serialised.
-        self._put_span(record)
+        queue = self._span_queue  # BoundedQueue.put inlined: once a tracked call
+        if queue.depth() < queue.limit:
+            queue.enqueue(record)
+        else:
+            queue.put(record)
         if exc is not None:
             data = {"call_id": span.call_id, "operation": span.name, "error": error_message, "error_type": error_type}
             self._put_log((ts, "error", f"Tracked call {span.name} failed: {error_type}", data))
