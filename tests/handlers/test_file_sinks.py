@@ -270,3 +270,38 @@ def test_queued_spans_of_several_kinds_are_written_as_each_span_s_own_line(tmp_p
         assert (tmp_path / "run" / "spans.jsonl").read_bytes() == expected  # what the monitor wrote
     finally:
         handler.close()
+
+
+def test_a_subclass_with_its_own_batch_method_gets_afterimage_shaped_records(tmp_path: Path) -> None:
+    """The file sinks take the monitor's internal records only while their own batch methods handle them."""
+    from genmon import FileMetricHandler
+    from genmon.handlers.spans_file import FileSpanHandler
+
+    class Metrics(FileMetricHandler):
+        def handle_batch(self, points: list[Any]) -> None:
+            self.seen = [*getattr(self, "seen", []), *points]
+
+    class Logs(FileLogHandler):
+        def handle_batch(self, records: list[Any]) -> None:
+            self.seen = [*getattr(self, "seen", []), *records]
+
+    class Spans(FileSpanHandler):
+        def handle_span_batch(self, spans: list[Any]) -> None:
+            self.seen = [*getattr(self, "seen", []), *spans]
+
+    metrics, logs, spans = Metrics(tmp_path), Logs(tmp_path), Spans(tmp_path)
+    assert not (metrics.takes_point_groups or logs.takes_log_tuples or spans.takes_span_tuples)
+    assert FileMetricHandler(tmp_path).takes_point_groups and FileLogHandler(tmp_path).takes_log_tuples
+    assert FileSpanHandler(tmp_path).takes_span_tuples
+    monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0, metric_handlers=[metrics], log_handlers=[logs])
+    try:
+        for _ in range(3):
+            monitor.track_generation(0.5, True, model_name="m", prompt_token_count=3, metadata={"op": "chat"})
+        with monitor.track("chat", model_name="m", team="a"):
+            pass
+        assert monitor.flush(10)
+    finally:
+        monitor.close()
+    assert all(len(p) == 4 and (p[3] is None or type(p[3]) is dict) for p in metrics.seen)
+    assert all(type(r) is dict for r in logs.seen) and logs.seen[0]["data"]["metadata"] == {"op": "chat"}
+    # (a span handler without the flag gets SpanRecords: tests/monitor/tracking/test_spans.py)

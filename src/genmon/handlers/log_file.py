@@ -21,7 +21,11 @@ class FileLogHandler(JsonLinesSink):
     """
 
     default_name = LOG_FILE
-    takes_log_tuples = True  # the monitor passes its queued log tuples as they are (records.log_records)
+
+    @property
+    def takes_log_tuples(self) -> bool:
+        """The monitor passes its queued log tuples as they are (``records.log_records``), unless a subclass has its own ``handle_batch``."""
+        return type(self).handle_batch is FileLogHandler.handle_batch
 
     def __init__(self, log_dir: str | Path, filename: str | None = None, base_name: str | None = None) -> None:
         super().__init__(log_dir, filename, base_name)

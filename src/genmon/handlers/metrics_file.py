@@ -27,8 +27,9 @@ class FileMetricHandler(JsonLinesSink):
     """Appends points to ``log_dir/metrics.jsonl`` as ``{"metric", "value", <metadata>, "timestamp"}``.
 
     The monitor's worker calls it inline (``runs_inline``) with whole batches:
-    one write and one flush per batch, so a crash loses at most the batch in
-    flight and never leaves a broken line before the last one.
+    one write per run of about 512 KB (a batch is one run or a few), so a
+    crash loses at most the batch in flight and never leaves a broken line
+    before the last one.
 
     Example:
         >>> handler = FileMetricHandler(Path(tmp))  # doctest: +SKIP
@@ -36,7 +37,11 @@ class FileMetricHandler(JsonLinesSink):
     """
 
     default_name = METRICS_FILE
-    takes_point_groups = True
+
+    @property
+    def takes_point_groups(self) -> bool:
+        """The monitor passes its point groups as they are, unless a subclass has its own ``handle_batch``."""
+        return type(self).handle_batch is FileMetricHandler.handle_batch
 
     def __init__(self, log_dir: str | Path, filename: str | None = None, base_name: str | None = None) -> None:
         super().__init__(log_dir, filename, base_name)

@@ -35,7 +35,11 @@ class FileSpanHandler(JsonLinesSink):
 
     name = "spans.jsonl"
     default_name = SPANS_FILE
-    takes_span_tuples = True  # the monitor passes its queued spans as they are (records.spans)
+
+    @property
+    def takes_span_tuples(self) -> bool:
+        """The monitor passes its queued spans as they are (``records.spans``), unless a subclass has its own ``handle_span_batch``."""
+        return type(self).handle_span_batch is FileSpanHandler.handle_span_batch
 
     def __init__(self, log_dir: str | Path, filename: str | None = None, base_name: str | None = None) -> None:
         super().__init__(log_dir, filename, base_name)
