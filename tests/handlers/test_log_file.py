@@ -95,3 +95,26 @@ def test_other_log_handlers_get_dicts_and_genmon_log_gets_the_same_records(tmp_p
     assert len(calls) == 50 and all(isinstance(r["data"]["metadata"], dict) for r in capture.records if "data" in r)
     assert [r["level"] for r in calls] == ["error" if i % 3 == 0 else "info" for i in range(50)]
     assert calls[1]["data"] == {"timestamp": calls[1]["timestamp"], "duration": 1.5, "success": True, **kwargs}
+
+
+def test_a_loop_with_a_success_given_as_1_writes_it_as_given(tmp_path: Path) -> None:
+    """True == 1: a batch of one shape where one call's success is the int 1 is not one kind of call."""
+    rng = random.Random(3)
+    records = [_common(rng, 1_700_000_000 + i, KEYWORDS[0], 1 if i == 7 else True) for i in range(50)]
+    handler = FileLogHandler(tmp_path)
+    try:
+        assert handler._encode(records) == _dict_lines(records)
+        assert b'"success":1,' in handler._encode(records)
+    finally:
+        handler.close()
+
+
+def test_handle_log_appends_afterimages_record_as_it_is(tmp_path: Path) -> None:
+    """afterimage's LogHandler protocol: handle_log(message=dict) writes that dict as one line."""
+    handler = FileLogHandler(tmp_path)
+    record = {"message": "hello", "data": {"n": 1}, "level": "info", "timestamp": "2026-01-01T00:00:00"}
+    try:
+        handler.handle_log(message=record)
+    finally:
+        handler.close()
+    assert [orjson.loads(line) for line in (tmp_path / "genmon.log").read_bytes().splitlines()] == [record]

@@ -221,7 +221,7 @@ def incompatible(theirs: Callable[..., object], ours: Callable[..., object]) -> 
     """Why a call valid for ``theirs`` might not bind the same way to ``ours`` (empty when it always does).
 
     ``ours`` starts with ``theirs``' parameters: same names, order, kinds and
-    defaults. It may add parameters after them, each with a default: keyword-only
+    defaults (a parameter required there may have a default here). It may add parameters after them, each with a default: keyword-only
     ones, or positional ones that no afterimage call reaches (afterimage takes no
     more positional arguments). Nothing may come between a parameter and
     afterimage's ``**kwargs``, where it would take a key a caller meant for them.
@@ -232,6 +232,8 @@ def incompatible(theirs: Callable[..., object], ours: Callable[..., object]) -> 
     for theirs_p, ours_p in zip(their_params, our_params, strict=False):
         if (theirs_p.name, theirs_p.kind) != (ours_p.name, ours_p.kind):
             problems.append(f"{theirs_p} became {ours_p}")
+        elif theirs_p.default is inspect.Parameter.empty:
+            pass  # required there: any default here binds the same calls
         elif theirs_p.default is not ours_p.default and theirs_p.default != ours_p.default:
             problems.append(f"{theirs_p.name}: default {theirs_p.default!r} became {ours_p.default!r}")
     if len(our_params) < len(their_params):
@@ -286,3 +288,25 @@ def test_the_signature_check_catches_each_kind_of_break() -> None:
     assert incompatible(theirs, renamed) and incompatible(theirs, redefaulted)
     assert incompatible(theirs, made_keyword) and incompatible(theirs, missing)
     assert incompatible(theirs, steals_a_key) and incompatible(base, required_extra)
+
+
+HANDLER_CLASSES = ["FileMetricHandler", "FileLogHandler", "MetricHandler", "LogHandler"]
+
+
+@pytest.mark.parametrize("cls_name", HANDLER_CLASSES)
+def test_the_handler_classes_keep_afterimages_methods_and_signatures(cls_name: str) -> None:
+    """afterimage's handler classes and protocols: each public method (and the constructor) binds the same calls."""
+    theirs = getattr(afterimage.monitoring, cls_name)
+    ours = getattr(genmon.monitoring, cls_name)
+    members = [
+        name
+        for name in dir(theirs)
+        if (name == "__init__" or not name.startswith("_")) and inspect.isfunction(getattr(theirs, name))
+    ]
+    assert {"handle_metric", "handle_log"} & set(members)  # the protocol method itself is checked
+    for name in members:
+        if name == "__init__" and cls_name in ("MetricHandler", "LogHandler"):
+            continue  # protocols: nothing to construct
+        mine = getattr(ours, name, None)
+        assert callable(mine), f"genmon's {cls_name} has no {name}"
+        assert incompatible(getattr(theirs, name), mine) == [], f"{cls_name}.{name}"

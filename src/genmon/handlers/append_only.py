@@ -22,8 +22,8 @@ def encode_json_lines(records: list[Any]) -> bytes:
 class AppendOnlyFile:
     """An append-only file written with unbuffered write(2) calls.
 
-    Nothing is ever buffered in the process, so each batch reaches the
-    kernel whole, and a forked child that inherits this object can never
+    Nothing is ever buffered in the process, so each write's lines reach
+    the kernel whole, and a forked child that inherits this object can never
     flush a copy of the parent's half-written buffer into the parent's file.
     """
 
@@ -174,7 +174,7 @@ class JsonLinesSink:
         return len(data), report
 
     def flush(self, timeout_s: float = 5.0) -> None:
-        """Nothing is buffered in the process: every batch is one write(2)."""
+        """Nothing is buffered in the process: every run of lines is one write(2)."""
 
     def close(self, timeout_s: float = 5.0) -> None:
         if self._file is not None:

@@ -35,11 +35,15 @@ class FileLogHandler(JsonLinesSink):
         self._templates: dict[tuple[LogShape, bool], tuple[bytes, Any, list[Any]]] = {}
 
     def handle_batch(self, records: list[Any]) -> None:
-        """Append a batch of records with one write; a record that cannot be encoded is dropped and reported.
+        """Append a batch of records, a write per run of lines; a record that cannot be encoded is dropped and reported.
 
         Records are afterimage's dicts, or the monitor's queued log tuples (``takes_log_tuples``).
         """
         self._write_batch(records, self._encode, _message)
+
+    def handle_log(self, message: dict[str, Any]) -> None:
+        """Append one record (afterimage's protocol)."""
+        self.handle_batch([message])
 
     def _encode(self, records: list[Any]) -> bytes:
         """The batch's lines: a common track_generation call's from its shape's template, any other by orjson.
@@ -53,9 +57,13 @@ class FileLogHandler(JsonLinesSink):
         if not queued:
             return encode_json_lines(records)
         stamps = self._records.stamps(queued)
-        if len(queued) == len(records) and _COMMON_FIELDS_ONLY.issuperset(map(len, records)):
+        if (
+            len(queued) == len(records)
+            and _COMMON_FIELDS_ONLY.issuperset(map(len, records))
+            and _BOOL_ONLY.issuperset(map(type, map(_SUCCESS, records)))  # True == 1: told apart by type
+        ):
             kinds = set(map(_SHAPE_AND_SUCCESS, records))
-            if len(kinds) == 1 and type(records[0][5]) is bool:  # a loop of one kind of call: in C
+            if len(kinds) == 1:  # a loop of one kind of call: in C
                 template, _, columns = self._template(*records[0][3:6:2])
                 values = list(map(_VALUES, records))
                 durations = orjson.dumps(list(map(_DURATION, records)))[1:-1].split(b",")
@@ -114,8 +122,9 @@ class FileLogHandler(JsonLinesSink):
 
 
 _COMMON_FIELDS_ONLY = frozenset({COMMON_FIELDS})
+_BOOL_ONLY = frozenset({bool})
 _SHAPE_AND_SUCCESS = itemgetter(3, 5)
-_DURATION, _VALUES = itemgetter(4), itemgetter(6)
+_DURATION, _SUCCESS, _VALUES = itemgetter(4), itemgetter(5), itemgetter(6)
 
 
 def _message(record: Any) -> str:

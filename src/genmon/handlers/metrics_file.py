@@ -197,7 +197,7 @@ class FileMetricHandler(JsonLinesSink):
         return entry[1] if entry is not None and entry[0] is meta else self._fragment(meta)
 
     def handle_batch(self, points: list[MetricPoint]) -> None:
-        """Append a batch with one write; a point that cannot be encoded is dropped and reported, never the batch.
+        """Append a batch, a write per run of lines; a point that cannot be encoded is dropped and reported, never the batch.
 
         The batch may hold point groups (``takes_point_groups``): the monitor's worker passes them as they are.
         """

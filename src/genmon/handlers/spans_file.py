@@ -23,9 +23,9 @@ _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 class FileSpanHandler(JsonLinesSink):
     """Appends spans to ``log_dir/spans.jsonl``: ``SpanRecord.to_dict()`` plus an ISO ``timestamp`` of the start.
 
-    The span worker calls it inline with whole batches, each one unbuffered
-    write(2), so a forked child never flushes a copy of a half-written
-    batch into the parent's file. The file is created with the first span, so a run that
+    The span worker calls it inline with whole batches, written in runs of
+    whole lines, each one unbuffered write(2), so a forked child never
+    flushes a copy of a half-written batch into the parent's file. The file is created with the first span, so a run that
     tracks nothing leaves no empty spans.jsonl.
 
     Example:
@@ -52,7 +52,7 @@ class FileSpanHandler(JsonLinesSink):
         return _line(span, self._iso(_START_OF(span))) + b"\n"
 
     def handle_span_batch(self, spans: list[SpanRecord]) -> None:
-        """Append a batch with one write; a span that cannot be encoded is dropped and reported."""
+        """Append a batch, a write per run of lines; a span that cannot be encoded is dropped and reported."""
         self._write_batch(spans, self._encode, lambda span: str(span[_NAME]))
 
     def _encode(self, spans: list[SpanRecord]) -> bytes:

@@ -26,7 +26,7 @@ DeliverFactory = Callable[[], Deliver]
 
 
 class InlineSink:
-    """A handler called on the worker thread itself (the run directory's files: one write per batch)."""
+    """A handler called on the worker thread itself (the run directory's files: a write per run of lines)."""
 
     __slots__ = ("account", "handler", "name")
 
