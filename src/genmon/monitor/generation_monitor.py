@@ -264,7 +264,12 @@ class GenerationMonitor(MonitorViews):
         self, name: str | None = None, operation: str | None = None, parent_call_id: Any = ANY,
         window: timedelta | float | None = None, limit: int | None = None, span_type: str | None = None,
     ) -> list[SpanRecord]:  # fmt: skip
-        """The last finished spans matching every filter given (``parent_call_id=None``: root spans)."""
+        """The last finished spans matching every filter given (``parent_call_id=None``: root spans).
+
+        Each call builds the ``SpanRecord``s it returns from the store's plain
+        tuples, after filtering: all 100,000 kept spans take about 0.13 s,
+        ``limit=10`` about 3 ms.
+        """
         return self._rt.query_spans(name, operation, parent_call_id, window, limit, span_type)
 
     def attach(
