@@ -305,3 +305,36 @@ def test_a_subclass_with_its_own_batch_method_gets_afterimage_shaped_records(tmp
     assert all(len(p) == 4 and (p[3] is None or type(p[3]) is dict) for p in metrics.seen)
     assert all(type(r) is dict for r in logs.seen) and logs.seen[0]["data"]["metadata"] == {"op": "chat"}
     # (a span handler without the flag gets SpanRecords: tests/monitor/tracking/test_spans.py)
+
+
+def test_spans_whose_fields_compare_equal_across_types_are_each_written_as_given(tmp_path: Path) -> None:
+    """True == 1 == 1.0 and 0.0 == -0.0: a kind of call found by equality must not lend its line to another."""
+    from genmon.handlers.spans_file import FileSpanHandler
+
+    monitor = GenerationMonitor(log_dir=tmp_path / "run", metrics_interval=0, capture_io=True)
+    outputs: list[Any] = [True, 1, 1.0, 0.0, -0.0, False, 0]
+    try:
+        for value in outputs:
+            with monitor.track("op") as span:
+                span.set_outputs(value)
+            assert monitor.flush(10)  # one span a batch: each kind meets the template of the last
+    finally:
+        assert monitor.close(30)
+    written = [orjson.loads(line) for line in (tmp_path / "run" / "spans.jsonl").read_bytes().splitlines()]
+    assert [(type(s["outputs"]), s["outputs"]) for s in written] == [(type(v), v) for v in outputs]
+    assert [str(s["outputs"]) for s in written][4] == "-0.0"
+    handler = FileSpanHandler(tmp_path)
+    try:
+        base = SpanRecord(new_call_id(), None, "op", "LLM", 1.0, 0.5, True, metadata={"x": 1})
+        odd = [tuple(base), tuple(base._replace(success=1)), tuple(base._replace(metadata={"x": True}))]
+        odd[1] = (*odd[1][:14], (("x", 1),), *odd[1][15:])  # stored forms: metadata as items
+        odd[2] = (*odd[2][:14], (("x", True),), *odd[2][15:])
+        plain = tuple(base._replace(metadata=None))
+        handler._encode([plain])  # its kind's template made first: success True
+        as_int = (*plain[:6], 1, *plain[7:])  # the same kind by equality (1 == True)
+        assert handler._encode([as_int]) == handler.format_line(as_int) and b'"success":1,' in handler._encode([as_int])
+        for span in odd[1:]:
+            assert handler._encode([span]) == handler.format_line(span)
+        assert b'"success":1,' in handler._encode([odd[1]]) and b'"x":true' in handler._encode([odd[2]])
+    finally:
+        handler.close()

@@ -118,3 +118,21 @@ def test_handle_log_appends_afterimages_record_as_it_is(tmp_path: Path) -> None:
     finally:
         handler.close()
     assert [orjson.loads(line) for line in (tmp_path / "genmon.log").read_bytes().splitlines()] == [record]
+
+
+def test_keywords_the_common_path_does_not_take_are_logged_as_each_call_gave_them(tmp_path: Path) -> None:
+    """value=, scores= and metric= are read every call (never baked into a shape); any object is written by str()."""
+    capture = CapturingLogHandler()
+    monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0, log_handlers=[FileLogHandler(tmp_path), capture])
+    given: list[Any] = [5, 6, "seven", {"k": 8}, object()]
+    try:
+        for value in given:
+            monitor.track_generation(1.0, True, model_name="m", value=value, scores={"s": value}, metric=str(value))
+        assert monitor.flush(10)
+    finally:
+        monitor.close()
+    written = [orjson.loads(line)["data"] for line in (tmp_path / "genmon.log").read_bytes().splitlines()]
+    calls = [d for d in written if "value" in d]
+    assert [d["value"] for d in calls[:4]] == [5, 6, "seven", {"k": 8}] and calls[4]["value"].startswith("<object")
+    got = [r["data"] for r in capture.records if r["message"] == "Generation metrics"]
+    assert [d["value"] for d in got] == given and [d["scores"]["s"] for d in got] == given

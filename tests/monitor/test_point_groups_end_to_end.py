@@ -325,3 +325,16 @@ def test_values_one_object_across_a_batch_are_written_as_each_point_is(tmp_path,
         )
     finally:
         handler.close()
+
+
+def test_file_metrics_delivered_counts_points_as_received_does(tmp_path) -> None:
+    """metrics.jsonl takes point groups as they are: what it delivered is counted in points, like what it received."""
+    monitor = GenerationMonitor(log_dir=tmp_path, metrics_interval=0)
+    try:
+        for _ in range(100):
+            monitor.track_generation(0.5, True, **KWARGS)
+        assert monitor.flush(10)
+        sink = monitor.stats()["sinks"]["FileMetricHandler"]
+    finally:
+        monitor.close()
+    assert sink["received"] == sink["delivered"] > 100 and sink["dropped"] == {}

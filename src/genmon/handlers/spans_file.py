@@ -45,7 +45,8 @@ class FileSpanHandler(JsonLinesSink):
         super().__init__(log_dir, filename, base_name)
         self.spans_file = self.path
         self._iso = IsoFormatter()
-        self._templates: dict[tuple[Any, ...], bytes] = {}  # a kind of call's line (b"" when it can have none)
+        # a kind of call -> (its metadata object, its line; b"" when it can have none)
+        self._templates: dict[tuple[Any, ...], tuple[Any, bytes]] = {}
 
     def format_line(self, span: SpanRecord) -> bytes:
         """One spans.jsonl line: ``span.to_dict()`` plus ``timestamp``."""
@@ -80,16 +81,26 @@ class FileSpanHandler(JsonLinesSink):
         )
 
     def _template_of(self, kind: tuple[Any, ...]) -> bytes | None:
-        """The line of a kind of call with %s for each span's own fields; None when the kind cannot have one."""
-        try:
-            template = self._templates.get(kind)
-        except TypeError:  # a metadata dict, captured inputs or outputs: not hashable
+        """The line of a kind of call with %s for each span's own fields; None when the kind cannot have one.
+
+        Kinds are found by equality, so a template is made only for a kind
+        whose fields compare exactly: text or None, a bool outcome, and a
+        metadata tuple, matched by identity (``(("x", 1),) == (("x", True),)``).
+        A kind equal to such a one can then differ only in those two.
+        """
+        if type(kind[_KIND_SUCCESS]) is not bool:  # 1 == True
             return None
-        if template is None:
+        meta = kind[_KIND_METADATA]
+        try:
+            entry = self._templates.get(kind)
+        except TypeError:  # metadata items holding a list or a dict
+            return None
+        if entry is None or entry[0] is not meta:
             if len(self._templates) > 1024:
                 self._templates.clear()
-            template = self._templates[kind] = _template(kind)
-        return template or None
+            exact = (meta is None or type(meta) is tuple) and _TEXT_OR_NONE.issuperset(map(type, _TEXT_FIELDS(kind)))
+            entry = self._templates[kind] = (meta, _template(kind) if exact else b"")  # the entry keeps meta alive
+        return entry[1] or None
 
     def handle_span(self, span: SpanRecord) -> None:
         """Append one span (the ``SpanHandler`` protocol)."""
@@ -118,7 +129,11 @@ _OWN = (
     "trace_id",
 )
 _OWN_AT = [SPAN_FIELDS.index(field) for field in _OWN]
-_KIND = itemgetter(*[i for i in range(len(SPAN_FIELDS)) if i not in _OWN_AT])
+_KIND_AT = [i for i in range(len(SPAN_FIELDS)) if i not in _OWN_AT]
+_KIND = itemgetter(*_KIND_AT)
+_KIND_SUCCESS, _KIND_METADATA = (_KIND_AT.index(SPAN_FIELDS.index(f)) for f in ("success", "metadata"))
+_TEXT_FIELDS = itemgetter(*[i for i in range(len(_KIND_AT)) if i not in (_KIND_SUCCESS, _KIND_METADATA)])
+_TEXT_OR_NONE = frozenset({str, type(None)})
 _COLUMNS = [itemgetter(i) for i in _OWN_AT]
 _HOLE = "\x00%d\x00"  # a placeholder orjson writes as "\u0000<n>\u0000"
 

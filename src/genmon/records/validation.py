@@ -275,11 +275,9 @@ def _intern(key: tuple[tuple[str, Any], ...], meta: dict[str, Any], numeric: boo
     _INTERNED[key] = (meta, numeric, key)
 
 
-# Packed metadata: the interned content of a text-only metadata dict as its items tuple.
-# Hot record paths put it in the point instead of the dict. A tuple holding a dict stays
-# tracked by the garbage collector for good (a dict may always hold a cycle), so every
-# queued point would be scanned and promoted to the oldest generation; a tuple of text
-# pairs is untracked at its first collection, and so is the point holding it.
+# Packed metadata: an interned text-only metadata dict as its items tuple, put in points
+# instead of the dict. A tuple holding a dict is never untracked by the collector, so every
+# queued point would be scanned and promoted; a tuple of text pairs is untracked once seen.
 Packed = tuple[tuple[str, Any], ...]
 
 
@@ -295,14 +293,17 @@ def pack_metadata(meta: dict[str, Any] | None) -> Any:
 
 
 def unpack_metadata(meta: Any) -> dict[str, Any] | None:
-    """A point's metadata as a dict, packed or not (the shared interned dict when it is still interned)."""
+    """A point's metadata as a dict: the interned one for ``pack_metadata``'s own tuple, else a new one.
+
+    An equal tuple may hold other types (``(("x", 1),) == (("x", True),)``), so only identity counts.
+    """
     if type(meta) is not tuple:
         return meta  # type: ignore[no-any-return]
     try:
         hit = _INTERNED.get(meta)
     except TypeError:  # items holding a list or a dict (a stored span's metadata): never interned
         return dict(meta)
-    return hit[0] if hit is not None else dict(meta)
+    return hit[0] if hit is not None and hit[2] is meta else dict(meta)
 
 
 def _same_types(shared: dict[str, Any], given: dict[str, Any]) -> bool:

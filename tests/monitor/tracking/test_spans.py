@@ -20,6 +20,7 @@ from genmon.monitor.engine.queueing import Control
 from genmon.monitor.tracking.span_store import SpanStore
 from genmon.records.spans import SpanRecord, new_call_id
 from genmon.records.timefmt import IsoFormatter
+from genmon.records.validation import INTERNED_METADATA
 from genmon.testing import CapturingMetricHandler, ManualClock
 
 Make = Callable[..., GenerationMonitor]
@@ -272,3 +273,19 @@ def test_a_span_read_back_from_the_store_equals_the_one_put_in() -> None:
     assert store.query() == records
     assert [type(s.metadata) for s in store.query()] == [type(None), dict, dict, dict]
     assert store.query(name="c", limit=1) == [records[2]]
+
+
+def test_a_spans_metadata_keeps_its_own_types_and_is_not_the_metrics_shared_dict(make_monitor: Make) -> None:
+    """(("x", 1),) == (("x", True),): a stored span reads back its own metadata, never another equal dict's."""
+    monitor = make_monitor()
+    with monitor.track("op", x=True):
+        pass
+    monitor.record_metric("m", 1.0, {"x": 1})  # interned content equal to the span's, with another type
+    with monitor.track("other") as span:
+        span.set_metadata(team="a")
+    monitor.record_metric("n", 1.0, {"team": "a"})
+    assert monitor.flush(10)
+    first, second = monitor.get_spans()
+    assert first.metadata == {"x": True} and type(first.metadata["x"]) is bool
+    shared = INTERNED_METADATA.get((("team", "a"),))  # the metric's interned metadata
+    assert shared is not None and second.metadata is not shared[0]

@@ -90,15 +90,23 @@ class SinkAccount:
         self._errors = errors
         self._lock = threading.Lock()
 
-    def deliver(self, deliver: Callable[..., None], handler: Any, records: list[Any]) -> None:
-        """Hand ``records`` to ``handler`` through ``deliver`` and count what came of them; never raises."""
-        self.apply(self.attempt(deliver, handler, records))
+    def deliver(self, deliver: Callable[..., None], handler: Any, records: list[Any], count: int | None = None) -> None:
+        """Hand ``records`` to ``handler`` through ``deliver`` and count what came of them; never raises.
+
+        ``count``: the records they hold, when not one each (point groups hold several points).
+        """
+        self.apply(self.attempt(deliver, handler, records, count=count))
 
     def attempt(
-        self, deliver: Callable[..., None], handler: Any, records: list[Any], stop: Callable[[], bool] | None = None
+        self,
+        deliver: Callable[..., None],
+        handler: Any,
+        records: list[Any],
+        stop: Callable[[], bool] | None = None,
+        count: int | None = None,
     ) -> Attempt:
         """Deliver without counting yet: the outcome is counted by ``apply`` (a lane may write it off first)."""
-        n = len(records)
+        n = len(records) if count is None else count
         try:
             if stop is None:
                 deliver(handler, records)
@@ -107,10 +115,10 @@ class SinkAccount:
         except RecordsDropped as error:
             counts: dict[str, int] = {}
             counted = 0
-            for reason, count in error.counts.items():
-                count = min(max(count, 0), n - counted)
-                counts[reason] = counts.get(reason, 0) + count
-                counted += count
+            for reason, dropped in error.counts.items():
+                dropped = min(max(dropped, 0), n - counted)
+                counts[reason] = counts.get(reason, 0) + dropped
+                counted += dropped
             return Attempt(n - counted, counts, error, error.report)
         except Exception as error:  # noqa: BLE001 - a sink's failure is counted, never raised into a worker
             return Attempt(0, {"handler_error": n}, error, False)

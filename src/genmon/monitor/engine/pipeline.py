@@ -87,7 +87,7 @@ class Pipeline:
             given = records
             if not getattr(sink.handler, takes_raw, False):
                 given = points = to_points(records) if points is None else points  # type: ignore[misc]
-            sink.account.deliver(self._deliver, sink.handler, given)  # a full disk degrades one sink only
+            sink.account.deliver(self._deliver, sink.handler, given, count)  # a full disk degrades one sink only
         if sinks.lanes:
             given = to_points(records) if points is None else points  # type: ignore[misc]
             for lane in sinks.lanes:

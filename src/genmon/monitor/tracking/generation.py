@@ -188,7 +188,8 @@ def remember_generation(kwargs: dict[str, Any], points: list[Point]) -> None:
     extra = kwargs["metadata"] if n < 0 else None
     text_values = texts(kwargs)
     if not all(type(v) is str for v in text_values) or (
-        extra is not None and (type(extra) is not dict or not all(type(v) is str for v in extra.values()))
+        extra is not None
+        and (type(extra) is not dict or not all(type(k) is str and type(v) is str for k, v in extra.items()))
     ):
         return  # numbers compare equal across types (1 == 1.0 == True): their metadata is checked every call
     if extra is not None and "timestamp" in extra:
@@ -210,11 +211,14 @@ _Shape = tuple[Any, Any, int]
 # Keyword names in call order -> (getter of the text keywords' values, getter of the counts, sign);
 # None for names the common path does not take (error, timestamp, a count missing).
 _SHAPES: dict[tuple[str, ...], _Shape | None] = {}
+# Keywords a common call never has: each is read every call (its log record keeps only the
+# text keywords, the counts and a text metadata dict, built into its shape once).
+_UNCOMMON = _NOT_METADATA.difference(GENERATION_COUNTS, {"metadata"})
 _KNOWN_CALLS: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[float, ...], Any, LogShape]] = {}
 
 
 def _shape(keys: tuple[str, ...]) -> _Shape | None:
-    if "error" in keys or "timestamp" in keys or not all(type(k) is str and k.isascii() for k in keys):
+    if not all(type(k) is str and k.isascii() for k in keys) or not _UNCOMMON.isdisjoint(keys):
         return None
     texts = [k for k in keys if k not in _NOT_METADATA]
     counts = [k for k in GENERATION_COUNTS if k in keys]
