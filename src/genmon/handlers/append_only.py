@@ -19,6 +19,21 @@ def encode_json_lines(records: list[Any]) -> bytes:
     return b"".join(orjson.dumps(r, option=options, default=str) + b"\n" for r in records)
 
 
+def json_texts(values: list[Any], option: int | None = None) -> list[bytes]:
+    """orjson's text for each value, as it writes it inside a record (``option``: ``json_options()``).
+
+    One dump of the list, split at its commas, when no value's text holds a
+    comma; else a dump per value.
+    """
+    import orjson
+
+    options = json_options() if option is None else option
+    texts = orjson.dumps(values, option=options, default=str)[1:-1].split(b",")
+    if len(texts) == len(values):
+        return texts
+    return [orjson.dumps(value, option=options, default=str) for value in values]
+
+
 class AppendOnlyFile:
     """An append-only file written with unbuffered write(2) calls.
 

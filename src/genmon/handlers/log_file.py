@@ -6,7 +6,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from genmon.handlers.append_only import JsonLinesSink, encode_json_lines
+from genmon.handlers.append_only import JsonLinesSink, encode_json_lines, json_texts
 from genmon.records.log_records import COMMON_FIELDS, GENERATION_MESSAGE, LogRecords, LogShape, as_dict, read_shape
 from genmon.records.validation import json_options
 
@@ -66,13 +66,12 @@ class FileLogHandler(JsonLinesSink):
             if len(kinds) == 1:  # a loop of one kind of call: in C
                 template, _, columns = self._template(*records[0][3:6:2])
                 values = list(map(_VALUES, records))
-                durations = orjson.dumps(list(map(_DURATION, records)))[1:-1].split(b",")
+                durations = json_texts(list(map(_DURATION, records)))
                 counts = [list(map(column, values)) for column in columns]
                 return b"".join(map(template.__mod__, zip(stamps, durations, *counts, stamps)))
         options = json_options()
         common = [record[4] for record in queued if len(record) == COMMON_FIELDS and type(record[5]) is bool]
-        # orjson's text for every duration at once: the same as it writes inside a dict
-        next_duration = iter(orjson.dumps(common)[1:-1].split(b",") if common else ()).__next__
+        next_duration = iter(json_texts(common)).__next__  # orjson's text, as inside a dict
         next_stamp = iter(stamps).__next__
         lines: list[bytes] = []
         append = lines.append

@@ -63,12 +63,16 @@ class FileMetricHandler(JsonLinesSink):
         return head
 
     def _template(self, names: tuple[str, ...]) -> str:
-        """A point group's lines with ``%r`` for each value and NUL for the suffix (JSON text never holds a raw NUL)."""
+        """A point group's lines with ``%r`` for each value and NUL for the suffix (cached per set of names)."""
         if len(self._templates) > 1024:
             self._templates.clear()
-        parts = [(self._heads.get(name) or self._head(name)).replace("%", "%%") + "%r\0" for name in names]
-        template = self._templates[names] = "".join(parts)
+        template = self._templates[names] = self._lines(names, ["%r"] * len(names))
         return template
+
+    def _lines(self, names: tuple[str, ...], shown: list[str]) -> str:
+        """The lines of ``names``, each value's text from ``shown`` and a NUL for the suffix (JSON text holds no raw NUL)."""
+        heads = [(self._heads.get(name) or self._head(name)).replace("%", "%%") for name in names]
+        return "".join([head + text + "\0" for head, text in zip(heads, shown)])
 
     def _fragment(self, meta: dict[str, Any]) -> str:
         if len(self._fragments) > 4096:
@@ -106,8 +110,7 @@ class FileMetricHandler(JsonLinesSink):
                 if ts != last_ts:
                     second = int(ts)
                     if second != last_second:
-                        date, offset = iso.second_prefix(second)
-                        stamp = ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
+                        stamp = ',"timestamp":"' + iso.second_template(second) + '"}\n'
                         last_second = second
                     tail = stamp % int((ts - second) * 1e6)
                     last_ts = ts
@@ -150,8 +153,7 @@ class FileMetricHandler(JsonLinesSink):
         rows = list(zip(map(_VALUE, points), micros))
         out: list[str] = []
         for begin, end, second in seconds:
-            date, offset = self._iso.second_prefix(second)
-            template = prefix + ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
+            template = prefix + ',"timestamp":"' + self._iso.second_template(second) + '"}\n'
             out.extend(map(template.__mod__, rows[begin:end]))
         return out
 
@@ -163,8 +165,7 @@ class FileMetricHandler(JsonLinesSink):
         bodies = list(map(template.__mod__, rows))
         out: list[str] = []
         for begin, end, second in seconds:
-            date, offset = self._iso.second_prefix(second)
-            stamp = fragment + ',"timestamp":"' + date + ".%06d" + offset + '"}\n'
+            stamp = fragment + ',"timestamp":"' + self._iso.second_template(second) + '"}\n'
             out.extend(map(str.replace, bodies[begin:end], repeat("\0"), map(stamp.__mod__, micros[begin:end])))
         return out
 
@@ -180,9 +181,8 @@ class FileMetricHandler(JsonLinesSink):
         same = [all(map(is_, map(itemgetter(i), values), repeat(value))) for i, value in enumerate(first)]
         if not any(same):
             return self._templates.get(names) or self._template(names), values
-        heads = [(self._heads.get(name) or self._head(name)).replace("%", "%%") for name in names]
         shown = [repr(value).replace("%", "%%") if fixed else "%r" for value, fixed in zip(first, same)]
-        template = "".join([head + text + "\0" for head, text in zip(heads, shown)])
+        template = self._lines(names, shown)
         varying = [i for i, fixed in enumerate(same) if not fixed]
         if not varying:
             return template, [()] * len(values)

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from genmon.handlers.append_only import JsonLinesSink
+from genmon.handlers.append_only import JsonLinesSink, json_texts
 from genmon.records.spans import SPAN_FIELDS, SpanRecord
 from genmon.records.timefmt import IsoFormatter
 from genmon.records.validation import unpack_metadata
@@ -69,7 +69,7 @@ class FileSpanHandler(JsonLinesSink):
         """
         stamps = self._iso.many_bytes(list(map(_START_OF, spans)))  # a template per second, not a call per span
         templates = [self._template_of(kind) for kind in map(_KIND, spans)]
-        rows = zip(*[_texts(list(map(column, spans))) for column in _COLUMNS], stamps)
+        rows = zip(*[json_texts(list(map(column, spans)), _JSON_OPTIONS) for column in _COLUMNS], stamps)
         first = templates[0]
         if first and templates.count(first) == len(templates):  # one kind of call: in C
             return b"".join(map(first.__mod__, rows))
@@ -150,11 +150,3 @@ def _template(kind: tuple[Any, ...]) -> bytes:
     for hole in holes:
         line = line.replace(hole, b"%s")
     return line.replace(time_hole, b"%s")
-
-
-def _texts(column: list[Any]) -> list[bytes]:
-    """orjson's text for each value of a column: one dump, split at its commas when no value holds one."""
-    texts = orjson.dumps(column, option=_JSON_OPTIONS, default=str)[1:-1].split(b",")
-    if len(texts) == len(column):
-        return texts
-    return [orjson.dumps(value, option=_JSON_OPTIONS, default=str) for value in column]

@@ -29,12 +29,12 @@ class IsoFormatter:
         # formatter never read one second's date with another's offset.
         self._cache: tuple[int, str, str] = (-1, "", "")
 
-    def second_prefix(self, second: int) -> tuple[str, str]:
-        """The date-time text and the offset text of one whole epoch second."""
+    def second_template(self, second: int) -> str:
+        """The ISO text of one whole epoch second with ``%06d`` where its microseconds go."""
         cache = self._cache
         if second != cache[0]:
             cache = self._new_second(second)
-        return cache[1], cache[2]
+        return cache[1] + ".%06d" + cache[2]
 
     def _new_second(self, second: int) -> tuple[int, str, str]:
         local = time.localtime(second)
@@ -57,8 +57,7 @@ class IsoFormatter:
         micros, seconds = micros_by_second(stamps)
         out: list[Any] = []
         for begin, end, second in seconds:
-            date, offset = self.second_prefix(second)
-            template = date + ".%06d" + offset
+            template = self.second_template(second)
             out.extend(map((template if kind is str else template.encode()).__mod__, micros[begin:end]))
         return out
 

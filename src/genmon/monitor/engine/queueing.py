@@ -129,11 +129,7 @@ class BoundedQueue:
         """``put(item)`` for an item known to hold ``points`` points, 2 or more (a tracked call's group)."""
         if self._qsize() < self.limit:
             self._put(item)
-            counter = self._several.get(points)
-            if counter is None:
-                self._count_several(points)
-            else:
-                next(counter)
+            self._count_several(points)
         else:
             self._put_slow(item)
 

@@ -46,26 +46,14 @@ class CallPoints:
             completion is None,
         )
         known = self._known.get(key)
-        if known is not None and known[0] is metadata:
+        if known is not None and known[0] is metadata and _whole(prompt) and _whole(completion):
             _, meta, names, ones, cost_metas, packed = known
-            if (  # the common call: both counts, plain ints (_whole, inline)
-                type(prompt) is int
-                and type(completion) is int
-                and -(2**53) <= prompt <= 2**53
-                and -(2**53) <= completion <= 2**53
-            ):
-                counts: tuple[int, ...] | None = (prompt, completion, prompt + completion)
-            elif _whole(prompt) and _whole(completion):
-                counts = () if prompt is None and completion is None else _usage_counts(prompt, completion)
+            counts = () if prompt is None and completion is None else _usage_counts(prompt, completion)
+            if error_type is None:
+                values = (duration, 1.0, 0.0, *ones, *counts)
             else:
-                counts = None  # a count past float's exact range: the full check
-            if counts is not None:
-                if error_type is None:
-                    values = (duration, 1.0, 0.0, *ones, *counts)
-                else:
-                    values = (duration, 0.0, 1.0, *ones, *counts)
-                # point_group(...), inline: a call has 3 points or more
-                return (names, values, ts, packed, len(names)), meta, cost_metas
+                values = (duration, 0.0, 1.0, *ones, *counts)
+            return point_group(names, values, ts, packed), meta, cost_metas
         _, points = generation_points(duration, error_type is None, call_keywords(span, error_type), ts)
         meta = points[0][3]
         names = tuple(p[0] for p in points)

@@ -84,7 +84,7 @@ class Tracker:
         # another task): then it is this tracker's most recent open span.
         current = CURRENT.get()
         open_spans = self._open
-        if open_spans and open_spans[-1] is current:
+        if open_spans and open_spans[-1] is current:  # the common case: the block opened last, here
             return open_spans.pop()
         span = current if any(s is current for s in open_spans) else (open_spans[-1] if open_spans else None)
         if span is not None:
@@ -92,11 +92,7 @@ class Tracker:
         return span
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        open_spans = self._open
-        if open_spans and open_spans[-1] is CURRENT.get():  # the common case: the block opened last, here
-            span: Span | None = open_spans.pop()
-        else:
-            span = self._leaving()
+        span = self._leaving()
         if span is not None:
             if exc is not None and self.capture and span.outputs is None:
                 span.outputs = Pending("error", None)
